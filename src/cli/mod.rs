@@ -1,0 +1,112 @@
+//! Command-line interface: argument parsing and dispatch; each command in its own module.
+
+mod up;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::exit_codes;
+use temporal_harness::StackConfig;
+
+/// Temporal test harness: real Temporal on real PostgreSQL, for tests and deployments.
+#[derive(Debug, Parser)]
+#[command(name = "temporal-harness", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Boot a stack; print its endpoints as one JSON line on stdout; stay up until
+    /// SIGINT/SIGTERM, then clean up.
+    Up(up::UpArgs),
+    /// Remove every stack kept with `up --keep` (or TEMPORAL_HARNESS_KEEP=1).
+    Down,
+}
+
+/// Backend choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Auto,
+    Containers,
+    Local,
+    External,
+}
+
+/// Flavour choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FlavorArg {
+    Postgres,
+    Dev,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Auto => BackendKind::Auto,
+            BackendArg::Containers => BackendKind::Containers,
+            BackendArg::Local => BackendKind::Local,
+            BackendArg::External => BackendKind::External,
+        }
+    }
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(f: FlavorArg) -> Self {
+        match f {
+            FlavorArg::Postgres => Flavor::Postgres,
+            FlavorArg::Dev => Flavor::Dev,
+        }
+    }
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit_codes::CONFIG_ERROR
+            } else {
+                exit_codes::SUCCESS
+            };
+        }
+    };
+    let config = match StackConfig::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::CONFIG_ERROR;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run(config, args).await,
+            Command::Down => down(&config),
+        }
+    })
+}
+
+fn down(config: &StackConfig) -> i32 {
+    match temporal_harness::stack::down(config) {
+        Ok(removed) if removed.is_empty() => {
+            eprintln!("temporal-harness: no kept stacks");
+            exit_codes::SUCCESS
+        }
+        Ok(removed) => {
+            for key in removed {
+                eprintln!("temporal-harness: removed stack {key}");
+            }
+            exit_codes::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::CONFIG_ERROR
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! `temporal-harness up`: a stack for local development (and the README's main job, with
+//! `--once`, until the validation suite replaces it).
+
+use super::{BackendArg, FlavorArg};
+use std::time::Duration;
+use temporal_harness::exit_codes;
+use temporal_harness::{Stack, StackConfig};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Arguments of `up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Where to run it (default: TEMPORAL_HARNESS_BACKEND, else auto).
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Temporal on PostgreSQL, or the CLI dev server alone.
+    #[arg(long, value_enum)]
+    flavor: Option<FlavorArg>,
+    /// Keep the stack after exit, for later runs to reuse; `temporal-harness down` ends it.
+    #[arg(long)]
+    keep: bool,
+    /// Boot, show that it is healthy, print the endpoints, tear down, exit.
+    #[arg(long)]
+    once: bool,
+}
+
+pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
+    if let Some(b) = args.backend {
+        config.backend = b.into();
+    }
+    if let Some(f) = args.flavor {
+        config.flavor = f.into();
+    }
+    config.keep |= args.keep;
+    // Register before booting, so a signal during the boot still leads to cleanup.
+    let (mut sigint, mut sigterm) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        _ => {
+            eprintln!("error: cannot install signal handlers");
+            return exit_codes::CONFIG_ERROR;
+        }
+    };
+    let stack = tokio::select! {
+        stack = Stack::acquire(&config) => stack,
+        _ = sigint.recv() => return exit_codes::INTERRUPTED,
+        _ = sigterm.recv() => return exit_codes::INTERRUPTED,
+    };
+    let stack = match stack {
+        Ok(stack) => stack,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::CONFIG_ERROR;
+        }
+    };
+    let mut summary = stack.endpoints().summary();
+    if let Some(file) = stack.endpoints_file() {
+        // The file has the usable URLs (with passwords); stdout never does.
+        summary["endpoints_file"] = file.display().to_string().into();
+    }
+    println!("{summary}");
+    print_human(&stack);
+    if !args.once {
+        eprintln!("temporal-harness: up; Ctrl-C (SIGINT) or SIGTERM stops it");
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+    }
+    let kept = config.keep;
+    match stack.shutdown(Duration::from_secs(30)).await {
+        Ok(()) if kept => {
+            eprintln!("temporal-harness: stack kept; `temporal-harness down` removes it");
+            exit_codes::SUCCESS
+        }
+        Ok(()) => {
+            eprintln!("temporal-harness: stack torn down");
+            exit_codes::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: teardown failed: {e}");
+            exit_codes::CONFIG_ERROR
+        }
+    }
+}
+
+fn print_human(stack: &Stack) {
+    let e = stack.endpoints();
+    eprintln!(
+        "temporal-harness: healthy: WorkflowService SERVING, namespace `{}` ready",
+        e.namespace
+    );
+    eprintln!("  runs on     {}", e.description);
+    eprintln!("  temporal    {}", e.temporal.address);
+    if let Some(url) = &e.postgres_url {
+        eprintln!("  postgres    {url}");
+    }
+    if let Some(url) = &e.app_db_url {
+        eprintln!("  app db      {url}");
+    }
+    if let Some(url) = &e.http_url {
+        eprintln!("  http api    {url}");
+    }
+    if let Some(url) = &e.ui_url {
+        eprintln!("  web ui      {url}");
+    }
+}

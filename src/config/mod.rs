@@ -1,0 +1,400 @@
+//! Stack configuration: defaults, then `temporal-harness.toml`, then environment variables
+//! (env wins). Every key is listed in `docs/configuration.md`.
+
+mod duration;
+mod file;
+
+pub use duration::parse_duration;
+
+use crate::secret::{DbUrl, Secret};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Containers when Docker answers, else local processes when the binaries exist.
+    Auto,
+    /// Docker containers through testcontainers.
+    Containers,
+    /// Local processes (initdb/pg_ctl, the Temporal binaries from provisioning).
+    Local,
+    /// An existing deployment; nothing is started or stopped.
+    External,
+}
+
+/// What Temporal server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// The full Temporal server persisting to PostgreSQL (the default).
+    Postgres,
+    /// The Temporal CLI dev server alone (in-memory SQLite): the fastest.
+    Dev,
+}
+
+/// Which container images the containers backend uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageSource {
+    /// Official images when present or pullable; the local images from provisioning when
+    /// the official ones are absent and the local ones exist.
+    Auto,
+    /// Always the official images (pulled if missing).
+    Official,
+    /// Always the locally built images (`scripts/provision.sh`).
+    Local,
+}
+
+/// Official image references, overridable one by one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct OfficialImages {
+    /// PostgreSQL (default `postgres:15`).
+    pub postgres: String,
+    /// Temporal server (default `temporalio/server:<pinned>`).
+    pub server: String,
+    /// Schema tooling (default `temporalio/admin-tools:<pinned>`).
+    pub admin_tools: String,
+    /// CLI dev server (default `temporalio/temporal:<pinned CLI>`).
+    pub dev: String,
+}
+
+impl Default for OfficialImages {
+    fn default() -> Self {
+        let v = crate::versions::Versions::pinned();
+        OfficialImages {
+            postgres: format!("postgres:{}", v.postgres_major),
+            server: format!("temporalio/server:{}", v.temporal_server),
+            admin_tools: format!("temporalio/admin-tools:{}", v.temporal_server),
+            dev: format!("temporalio/temporal:{}", v.temporal_cli),
+        }
+    }
+}
+
+/// TLS material for an external deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsFiles {
+    /// CA certificate (PEM) that signed the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mTLS.
+    pub cert: Option<PathBuf>,
+    /// Client key (PEM) for mTLS.
+    pub key: Option<PathBuf>,
+    /// Server name to verify instead of the address's host.
+    pub server_name: Option<String>,
+}
+
+impl TlsFiles {
+    /// True when any TLS setting is present.
+    pub fn is_set(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some() || self.server_name.is_some()
+    }
+}
+
+/// An existing deployment to run against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalTarget {
+    /// Frontend address, `host:port`.
+    pub address: String,
+    /// TLS settings; none means plaintext (unless an API key is set).
+    pub tls: TlsFiles,
+    /// API key (Temporal Cloud or an authorizer that takes bearer tokens).
+    pub api_key: Option<Secret>,
+    /// PostgreSQL URL of Temporal's database, when the checks may reach it.
+    pub postgres_url: Option<DbUrl>,
+}
+
+/// Everything that decides which stack a test gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackConfig {
+    /// Where the stack runs.
+    pub backend: BackendKind,
+    /// What Temporal server runs.
+    pub flavor: Flavor,
+    /// Which images the containers backend uses.
+    pub images: ImageSource,
+    /// Official image references.
+    pub official_images: OfficialImages,
+    /// Namespace the tests share (created when missing on stacks the harness owns).
+    pub namespace: String,
+    /// Upper bound on booting (and on waiting for another process that boots).
+    pub startup_timeout: Duration,
+    /// Keep the stack after the run, for the next run to reuse (`temporal-harness down` ends it).
+    pub keep: bool,
+    /// How long a stack outlives its last user before it is torn down (covers the gaps
+    /// between the processes of one `cargo nextest run` or the binaries of one `cargo test`).
+    pub linger: Duration,
+    /// Where shared-stack state (locks, leases, endpoints) lives.
+    pub state_dir: PathBuf,
+    /// Where the Temporal binaries are; default: `.tools/bin` of this checkout, then `PATH`.
+    pub tools_dir: Option<PathBuf>,
+    /// The deployment to use with [`BackendKind::External`].
+    pub external: Option<ExternalTarget>,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            backend: BackendKind::Auto,
+            flavor: Flavor::Postgres,
+            images: ImageSource::Auto,
+            official_images: OfficialImages::default(),
+            namespace: "default".into(),
+            startup_timeout: Duration::from_secs(180),
+            keep: false,
+            linger: Duration::from_secs(5),
+            state_dir: default_state_dir(),
+            tools_dir: None,
+            external: None,
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value that is not one of the accepted ones.
+    #[error("{key} = {value:?} is not valid: expected {expected}")]
+    Invalid {
+        /// The env var or file key.
+        key: String,
+        /// What was given.
+        value: String,
+        /// What is accepted.
+        expected: String,
+    },
+    /// `temporal-harness.toml` could not be read or parsed.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The external backend was chosen without an address.
+    #[error(
+        "backend `external` needs an address: set TEMPORAL_HARNESS_ADDRESS=host:port \
+         (or [external] address in temporal-harness.toml)"
+    )]
+    ExternalWithoutAddress,
+}
+
+/// A source of environment variables (the process environment, or a map in tests).
+pub trait Env {
+    /// The value of `key`, if set and not empty.
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<const N: usize> Env for [(&str, &str); N] {
+    fn var(&self, key: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+impl StackConfig {
+    /// Defaults, then the nearest `temporal-harness.toml`, then the process environment.
+    pub fn load() -> Result<StackConfig, ConfigError> {
+        let mut config = StackConfig::default();
+        if let Some(path) = file::find_config_file() {
+            file::apply_file(&mut config, &path, &ProcessEnv)?;
+        }
+        config.apply_env(&ProcessEnv)?;
+        Ok(config)
+    }
+
+    /// Applies `TEMPORAL_HARNESS_*` variables over the current values.
+    pub fn apply_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
+        let get = |k: &str| env.var(k);
+        if let Some(v) = get("TEMPORAL_HARNESS_BACKEND") {
+            self.backend = parse_enum("TEMPORAL_HARNESS_BACKEND", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_FLAVOR") {
+            self.flavor = parse_enum("TEMPORAL_HARNESS_FLAVOR", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_IMAGES") {
+            self.images = parse_enum("TEMPORAL_HARNESS_IMAGES", &v)?;
+        }
+        let images = &mut self.official_images;
+        for (key, slot) in [
+            ("TEMPORAL_HARNESS_POSTGRES_IMAGE", &mut images.postgres),
+            ("TEMPORAL_HARNESS_SERVER_IMAGE", &mut images.server),
+            (
+                "TEMPORAL_HARNESS_ADMIN_TOOLS_IMAGE",
+                &mut images.admin_tools,
+            ),
+            ("TEMPORAL_HARNESS_DEV_IMAGE", &mut images.dev),
+        ] {
+            if let Some(v) = get(key) {
+                *slot = v;
+            }
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_NAMESPACE") {
+            self.namespace = v;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_STARTUP_TIMEOUT") {
+            self.startup_timeout = parse_duration_key("TEMPORAL_HARNESS_STARTUP_TIMEOUT", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_LINGER") {
+            self.linger = parse_duration_key("TEMPORAL_HARNESS_LINGER", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_KEEP") {
+            self.keep = parse_bool("TEMPORAL_HARNESS_KEEP", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_STATE_DIR") {
+            self.state_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_TOOLS_DIR") {
+            self.tools_dir = Some(PathBuf::from(v));
+        }
+        self.apply_external_env(env);
+        if self.backend == BackendKind::External
+            && self.external.as_ref().is_none_or(|e| e.address.is_empty())
+        {
+            return Err(ConfigError::ExternalWithoutAddress);
+        }
+        Ok(())
+    }
+
+    fn apply_external_env(&mut self, env: &dyn Env) {
+        let address = env.var("TEMPORAL_HARNESS_ADDRESS");
+        if address.is_none() && self.external.is_none() {
+            return;
+        }
+        let ext = self.external.get_or_insert_with(ExternalTarget::default);
+        if let Some(a) = address {
+            ext.address = a;
+        }
+        for (key, slot) in [
+            ("TEMPORAL_HARNESS_TLS_CA", &mut ext.tls.ca),
+            ("TEMPORAL_HARNESS_TLS_CERT", &mut ext.tls.cert),
+            ("TEMPORAL_HARNESS_TLS_KEY", &mut ext.tls.key),
+        ] {
+            if let Some(v) = env.var(key) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
+        if let Some(v) = env.var("TEMPORAL_HARNESS_TLS_SERVER_NAME") {
+            ext.tls.server_name = Some(v);
+        }
+        if let Some(v) = env.var("TEMPORAL_HARNESS_API_KEY") {
+            ext.api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env.var("TEMPORAL_HARNESS_POSTGRES_URL") {
+            ext.postgres_url = Some(DbUrl::new(v));
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    // Per user, so two users of one machine never share (or fight over) stacks.
+    let uid = unsafe { libc::geteuid() };
+    std::env::temp_dir().join(format!("temporal-harness-{uid}"))
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, ConfigError> {
+    let lowered = value.trim().to_ascii_lowercase();
+    serde_json::from_value(serde_json::Value::String(lowered)).map_err(|_| ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        expected: expected_values(key).into(),
+    })
+}
+
+fn expected_values(key: &str) -> &'static str {
+    if key.ends_with("BACKEND") || key.ends_with("backend") {
+        "auto, containers, local or external"
+    } else if key.ends_with("FLAVOR") || key.ends_with("flavor") {
+        "postgres or dev"
+    } else {
+        "auto, official or local"
+    }
+}
+
+fn parse_duration_key(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    parse_duration(value).ok_or_else(|| ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        expected: "a duration such as 500ms, 30s or 2m".into(),
+    })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key: key.into(),
+            value: value.into(),
+            expected: "true or false".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let mut c = StackConfig::default();
+        c.apply_env(&[
+            ("TEMPORAL_HARNESS_BACKEND", "Local"),
+            ("TEMPORAL_HARNESS_FLAVOR", "dev"),
+            ("TEMPORAL_HARNESS_STARTUP_TIMEOUT", "45s"),
+            ("TEMPORAL_HARNESS_KEEP", "yes"),
+        ])
+        .unwrap();
+        assert_eq!(c.backend, BackendKind::Local);
+        assert_eq!(c.flavor, Flavor::Dev);
+        assert_eq!(c.startup_timeout, Duration::from_secs(45));
+        assert!(c.keep);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_choices() {
+        let err = StackConfig::default()
+            .apply_env(&[("TEMPORAL_HARNESS_BACKEND", "kubernetes")])
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("TEMPORAL_HARNESS_BACKEND") && msg.contains("containers"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn external_needs_an_address() {
+        let err = StackConfig::default()
+            .apply_env(&[("TEMPORAL_HARNESS_BACKEND", "external")])
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ExternalWithoutAddress);
+    }
+
+    #[test]
+    fn external_settings_come_from_env_and_the_key_stays_secret() {
+        let mut c = StackConfig::default();
+        c.apply_env(&[
+            ("TEMPORAL_HARNESS_BACKEND", "external"),
+            ("TEMPORAL_HARNESS_ADDRESS", "temporal.example:7233"),
+            ("TEMPORAL_HARNESS_API_KEY", "key-123"),
+            ("TEMPORAL_HARNESS_TLS_CA", "/ca.pem"),
+        ])
+        .unwrap();
+        let ext = c.external.as_ref().unwrap();
+        assert_eq!(ext.address, "temporal.example:7233");
+        assert_eq!(ext.tls.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(!format!("{c:?}").contains("key-123"));
+    }
+}

@@ -1,0 +1,7 @@
+//! `temporal-harness`: boot a Temporal + PostgreSQL stack for development (`up`/`down`).
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}

@@ -1,0 +1,177 @@
+//! Connecting to a Temporal frontend: plaintext, TLS (optionally mutual) or API key.
+
+use super::StackError;
+use crate::config::TlsFiles;
+use crate::secret::Secret;
+use std::path::Path;
+use std::time::Duration;
+use temporalio_client::{
+    ClientTlsOptions, Connection, ConnectionOptions, RetryOptions, TlsOptions, Url,
+};
+
+/// How to reach a Temporal frontend.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TemporalTarget {
+    /// `host:port` of the frontend.
+    pub address: String,
+    /// TLS settings; `None` is plaintext (unless an API key turns TLS on).
+    pub tls: Option<TlsFiles>,
+    /// API key sent as a bearer token.
+    pub api_key: Option<Secret>,
+}
+
+impl TemporalTarget {
+    /// A plaintext frontend at `address`.
+    pub fn plain(address: impl Into<String>) -> Self {
+        TemporalTarget {
+            address: address.into(),
+            tls: None,
+            api_key: None,
+        }
+    }
+
+    fn uses_tls(&self) -> bool {
+        self.tls.as_ref().is_some_and(TlsFiles::is_set) || self.api_key.is_some()
+    }
+
+    /// The URL the SDK connects to.
+    pub fn url(&self) -> Result<Url, StackError> {
+        let scheme = if self.uses_tls() { "https" } else { "http" };
+        Url::parse(&format!("{scheme}://{}", self.address)).map_err(|e| {
+            StackError::TemporalUnreachable {
+                address: self.address.clone(),
+                reason: format!("not a host:port address ({e})"),
+            }
+        })
+    }
+
+    /// Checks that every TLS file named can be read (a clear error before any network I/O).
+    pub fn tls_options(&self) -> Result<Option<TlsOptions>, StackError> {
+        let Some(tls) = self.tls.as_ref().filter(|t| t.is_set()) else {
+            return Ok(None);
+        };
+        let ca = read_pem(tls.ca.as_deref(), "CA", "TEMPORAL_HARNESS_TLS_CA")?;
+        let cert = read_pem(
+            tls.cert.as_deref(),
+            "certificate",
+            "TEMPORAL_HARNESS_TLS_CERT",
+        )?;
+        let key = read_pem(tls.key.as_deref(), "key", "TEMPORAL_HARNESS_TLS_KEY")?;
+        let client = match (cert, key) {
+            (Some(client_cert), Some(client_private_key)) => Some(
+                ClientTlsOptions::builder()
+                    .client_cert(client_cert)
+                    .client_private_key(client_private_key)
+                    .build(),
+            ),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(StackError::TlsFile {
+                    what: "key",
+                    path: tls.key.clone().or(tls.cert.clone()).unwrap_or_default(),
+                    reason: "mutual TLS needs both a certificate and its key".into(),
+                    env: "TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY",
+                })
+            }
+        };
+        Ok(Some(
+            TlsOptions::builder()
+                .maybe_server_root_ca_cert(ca)
+                .maybe_domain(tls.server_name.clone())
+                .maybe_client_tls_options(client)
+                .build(),
+        ))
+    }
+}
+
+fn read_pem(
+    path: Option<&Path>,
+    what: &'static str,
+    env: &'static str,
+) -> Result<Option<Vec<u8>>, StackError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|e| StackError::TlsFile {
+        what,
+        path: path.into(),
+        reason: e.to_string(),
+        env,
+    })?;
+    if !bytes.starts_with(b"-----BEGIN") && !String::from_utf8_lossy(&bytes).contains("-----BEGIN")
+    {
+        return Err(StackError::TlsFile {
+            what,
+            path: path.into(),
+            reason: "not a PEM file (no -----BEGIN line)".into(),
+            env,
+        });
+    }
+    Ok(Some(bytes))
+}
+
+/// Opens a connection to `target`, failing within `timeout` with the cause named.
+pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Connection, StackError> {
+    let options = ConnectionOptions::new(target.url()?)
+        .identity(format!("temporal-harness@{}", std::process::id()))
+        .maybe_tls_options(target.tls_options()?)
+        .maybe_api_key(target.api_key.as_ref().map(|k| k.expose().to_string()))
+        .connect_timeout(timeout)
+        // Fail fast: callers that wait for readiness retry on their own schedule.
+        .retry_options(RetryOptions::builder().max_retries(0).build())
+        .build();
+    let unreachable = |reason: String| StackError::TemporalUnreachable {
+        address: target.address.clone(),
+        reason,
+    };
+    match tokio::time::timeout(timeout, Connection::connect(options)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {timeout:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn unreadable_and_non_pem_tls_files_are_named() {
+        let target = TemporalTarget {
+            tls: Some(TlsFiles {
+                ca: Some(PathBuf::from("/nonexistent/ca.pem")),
+                ..TlsFiles::default()
+            }),
+            ..TemporalTarget::plain("h:1")
+        };
+        let msg = target.tls_options().err().unwrap().to_string();
+        assert!(
+            msg.contains("/nonexistent/ca.pem") && msg.contains("TEMPORAL_HARNESS_TLS_CA"),
+            "{msg}"
+        );
+
+        let not_pem = std::env::temp_dir().join(format!("th-not-pem-{}", std::process::id()));
+        std::fs::write(&not_pem, "hello").unwrap();
+        let target = TemporalTarget {
+            tls: Some(TlsFiles {
+                ca: Some(not_pem.clone()),
+                ..TlsFiles::default()
+            }),
+            ..TemporalTarget::plain("h:1")
+        };
+        let msg = target.tls_options().err().unwrap().to_string();
+        assert!(msg.contains("not a PEM file"), "{msg}");
+        std::fs::remove_file(not_pem).unwrap();
+    }
+
+    #[test]
+    fn api_key_turns_tls_on_and_stays_out_of_debug() {
+        let target = TemporalTarget {
+            api_key: Some(Secret::new("sekrit")),
+            ..TemporalTarget::plain("ns.tmprl.cloud:7233")
+        };
+        assert_eq!(target.url().unwrap().scheme(), "https");
+        assert!(!format!("{target:?}").contains("sekrit"));
+    }
+}

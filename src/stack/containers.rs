@@ -1,0 +1,361 @@
+//! The containers backend (testcontainers): PostgreSQL, the schema step and the Temporal
+//! server on a private network, or the CLI dev server alone.
+//!
+//! Containers are labelled `io.temporal-harness.stack=<key>` and outlive the process that
+//! started them: the stack's keeper removes them (see `shared`). Their testcontainers
+//! handles are parked in [`PARKED`] so that dropping them never removes a shared container.
+
+use super::progress::Progress;
+use super::shared::StackDir;
+use super::{postgres, Endpoints, StackError, TemporalTarget};
+use crate::config::{BackendKind, Flavor, ImageSource, StackConfig};
+use crate::secret::{DbUrl, Secret};
+use crate::versions::Versions;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use testcontainers::bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::Docker;
+use testcontainers::core::wait::ExitWaitStrategy;
+use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image, ImageExt};
+use testcontainers_modules::postgres::Postgres;
+
+/// Label every harness container and network carries; its value is the stack key.
+pub(crate) const STACK_LABEL: &str = "io.temporal-harness.stack";
+const FRONTEND_PORT: u16 = 7233;
+const HTTP_PORT: u16 = 7243;
+const DB_USER: &str = "temporal";
+const DYNAMIC_CONFIG: &str =
+    include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
+const DYNAMIC_CONFIG_PATH: &str = "/etc/temporal/harness-dynamicconfig.yaml";
+
+/// Handles of started containers; never dropped, so testcontainers never removes them.
+static PARKED: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
+
+/// A connected Docker client, or why there is none (bounded: a few seconds at most).
+pub(crate) async fn docker() -> Result<Docker, StackError> {
+    let unreachable = |reason: String| StackError::DockerUnreachable { reason };
+    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+    let ping = async {
+        let docker = docker.negotiate_version().await?;
+        docker.ping().await.map(|_| docker)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), ping).await {
+        Ok(Ok(docker)) => Ok(docker),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable("no answer from the daemon within 5s".into())),
+    }
+}
+
+/// The images one boot uses.
+struct Plan {
+    postgres: String,
+    server: String,
+    schema: String,
+    dev: String,
+}
+
+async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError> {
+    let official = &config.official_images;
+    let v = Versions::pinned();
+    let local = Plan {
+        postgres: v.local_postgres_image.clone(),
+        server: v.local_temporal_server_image.clone(),
+        // The local server image carries temporal-sql-tool and a shell for the schema step.
+        schema: v.local_temporal_server_image.clone(),
+        dev: v.local_temporal_dev_image.clone(),
+    };
+    let official = Plan {
+        postgres: official.postgres.clone(),
+        server: official.server.clone(),
+        schema: official.admin_tools.clone(),
+        dev: official.dev.clone(),
+    };
+    let needed = |p: &Plan| -> Vec<String> {
+        match config.flavor {
+            Flavor::Dev => vec![p.dev.clone()],
+            Flavor::Postgres => vec![p.postgres.clone(), p.server.clone(), p.schema.clone()],
+        }
+    };
+    let chosen = match config.images {
+        ImageSource::Official => official,
+        ImageSource::Local => local,
+        ImageSource::Auto => {
+            let official_present = all_present(docker, &needed(&official)).await;
+            if !official_present && all_present(docker, &needed(&local)).await {
+                eprintln!(
+                    "temporal-harness: using the locally built images (official images absent; \
+                     set TEMPORAL_HARNESS_IMAGES=official to pull them)"
+                );
+                local
+            } else {
+                official
+            }
+        }
+    };
+    Ok(chosen)
+}
+
+async fn all_present(docker: &Docker, images: &[String]) -> bool {
+    for image in images {
+        if docker.inspect_image(image).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Boots the configured flavour in containers.
+pub(crate) async fn boot(
+    config: &StackConfig,
+    dir: &StackDir,
+    progress: &Progress,
+) -> Result<Endpoints, StackError> {
+    let docker = docker().await?;
+    let plan = plan(config, &docker).await?;
+    let labels = HashMap::from([(STACK_LABEL.to_string(), dir.key().to_string())]);
+    let timeout = config.startup_timeout;
+    match config.flavor {
+        Flavor::Dev => {
+            let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));
+            let server = request(&plan.dev, &labels, timeout)?
+                .with_cmd([
+                    "server",
+                    "start-dev",
+                    "--headless",
+                    "--ip",
+                    "0.0.0.0",
+                    "--port",
+                    "7233",
+                    "--http-port",
+                    "7243",
+                ])
+                .start()
+                .await
+                .map_err(|e| start_error("Temporal dev server", &plan.dev, e))?;
+            let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
+            let http = host_port(&server, HTTP_PORT).await?;
+            park(server);
+            step.done();
+            Ok(Endpoints {
+                backend: BackendKind::Containers,
+                flavor: Some(Flavor::Dev),
+                temporal: TemporalTarget::plain(address),
+                namespace: config.namespace.clone(),
+                postgres_url: None,
+                temporal_db_url: None,
+                visibility_db_url: None,
+                app_db_url: None,
+                http_url: Some(format!("http://127.0.0.1:{http}")),
+                ui_url: None,
+                description: format!("containers: {}", plan.dev),
+            })
+        }
+        Flavor::Postgres => {
+            boot_postgres_flavor(config, dir, progress, &docker, &plan, &labels).await
+        }
+    }
+}
+
+async fn boot_postgres_flavor(
+    config: &StackConfig,
+    dir: &StackDir,
+    progress: &Progress,
+    docker: &Docker,
+    plan: &Plan,
+    labels: &HashMap<String, String>,
+) -> Result<Endpoints, StackError> {
+    let timeout = config.startup_timeout;
+    let network = format!("temporal-harness-{}", dir.key());
+    docker
+        .create_network(NetworkCreateRequest {
+            name: network.clone(),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| StackError::ServiceFailed {
+            service: format!("Docker network {network}"),
+            reason: e.to_string(),
+        })?;
+    let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
+    let pg_name = format!("th-{}-postgres", dir.key());
+
+    let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
+    let (pg_image, pg_tag) = split_image(&plan.postgres);
+    let pg = Postgres::default()
+        .with_user(DB_USER)
+        .with_password(password.expose())
+        .with_db_name("postgres")
+        .with_name(pg_image)
+        .with_tag(pg_tag)
+        .with_network(&network)
+        .with_container_name(&pg_name)
+        .with_labels(labels.clone())
+        .with_startup_timeout(timeout)
+        .start()
+        .await
+        .map_err(|e| start_error("PostgreSQL", &plan.postgres, e))?;
+    let pg_port = host_port(&pg, 5432).await?;
+    park(pg);
+    let admin = DbUrl::from_parts(DB_USER, &password, "127.0.0.1", pg_port, "postgres");
+    postgres::wait_ready(&admin, timeout).await?;
+    postgres::create_databases(&admin).await?;
+    step.done();
+
+    let step = progress.start(&format!("Temporal schema (container {})", plan.schema));
+    run_schema_step(plan, &network, &pg_name, &password, labels, timeout).await?;
+    let schema = postgres::check_schema(
+        &admin.with_database("temporal"),
+        &admin.with_database("temporal_visibility"),
+    )
+    .await?;
+    step.done();
+
+    let step = progress.start(&format!("Temporal server (container {})", plan.server));
+    let server = request(&plan.server, labels, timeout)?
+        .with_network(&network)
+        .with_container_name(format!("th-{}-temporal", dir.key()))
+        .with_env_var("DB", "postgres12")
+        .with_env_var("DB_PORT", "5432")
+        .with_env_var("POSTGRES_SEEDS", &pg_name)
+        .with_env_var("POSTGRES_USER", DB_USER)
+        .with_env_var("POSTGRES_PWD", password.expose())
+        .with_env_var("DYNAMIC_CONFIG_FILE_PATH", DYNAMIC_CONFIG_PATH)
+        .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
+        .start()
+        .await
+        .map_err(|e| start_error("Temporal server", &plan.server, e))?;
+    let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
+    let http = host_port(&server, HTTP_PORT).await?;
+    park(server);
+    step.done();
+
+    Ok(Endpoints {
+        backend: BackendKind::Containers,
+        flavor: Some(Flavor::Postgres),
+        temporal: TemporalTarget::plain(address),
+        namespace: config.namespace.clone(),
+        temporal_db_url: Some(admin.with_database("temporal")),
+        visibility_db_url: Some(admin.with_database("temporal_visibility")),
+        app_db_url: Some(admin.with_database("app")),
+        postgres_url: Some(admin),
+        http_url: Some(format!("http://127.0.0.1:{http}")),
+        ui_url: None,
+        description: format!(
+            "containers: {} on {} (schema {}/{})",
+            plan.server, plan.postgres, schema.temporal, schema.visibility
+        ),
+    })
+}
+
+/// Runs `temporal-sql-tool` in a one-shot container on the stack's network: the job the
+/// official `temporalio/admin-tools` image does (the local server image can do it too).
+async fn run_schema_step(
+    plan: &Plan,
+    network: &str,
+    pg_host: &str,
+    password: &Secret,
+    labels: &HashMap<String, String>,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    const SCRIPT: &str = "set -e
+for db in temporal visibility; do
+  name=temporal; [ $db = visibility ] && name=temporal_visibility
+  temporal-sql-tool --db $name setup-schema -v 0.0
+  temporal-sql-tool --db $name update-schema --schema-name postgresql/v12/$db
+done";
+    let (name, tag) = split_image(&plan.schema);
+    let job = GenericImage::new(name, tag)
+        .with_entrypoint("sh")
+        .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(0)))
+        .with_cmd(["-c", SCRIPT])
+        .with_network(network)
+        .with_labels(labels.clone())
+        .with_env_var("SQL_PLUGIN", "postgres12")
+        .with_env_var("SQL_HOST", pg_host)
+        .with_env_var("SQL_PORT", "5432")
+        .with_env_var("SQL_USER", DB_USER)
+        .with_env_var("SQL_PASSWORD", password.expose())
+        .with_startup_timeout(timeout)
+        .start()
+        .await
+        .map_err(|e| start_error("Temporal schema step", &plan.schema, e))?;
+    job.rm().await.map_err(|e| StackError::ServiceFailed {
+        service: "Temporal schema step".into(),
+        reason: format!("cannot remove its container: {e}"),
+    })
+}
+
+fn request(
+    image: &str,
+    labels: &HashMap<String, String>,
+    timeout: Duration,
+) -> Result<ContainerRequest<GenericImage>, StackError> {
+    let (name, tag) = split_image(image);
+    Ok(GenericImage::new(name, tag)
+        .with_exposed_port(FRONTEND_PORT.tcp())
+        .with_exposed_port(HTTP_PORT.tcp())
+        .with_labels(labels.clone())
+        .with_startup_timeout(timeout))
+}
+
+async fn host_port<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result<u16, StackError> {
+    container
+        .get_host_port_ipv4(ContainerPort::Tcp(port))
+        .await
+        .map_err(|e| StackError::ServiceFailed {
+            service: format!("container {}", container.id()),
+            reason: format!("port {port} is not mapped: {e}"),
+        })
+}
+
+fn park<I: Image + 'static>(container: ContainerAsync<I>) {
+    PARKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(Box::new(container));
+}
+
+/// `name:tag` (a registry host with a port is not a tag).
+fn split_image(image: &str) -> (String, String) {
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name.to_string(), tag.to_string()),
+        _ => (image.to_string(), "latest".to_string()),
+    }
+}
+
+fn start_error(service: &str, image: &str, e: testcontainers::TestcontainersError) -> StackError {
+    let text = e.to_string();
+    if text.contains("failed to pull the image") {
+        return StackError::ImageMissing {
+            image: image.to_string(),
+            reason: text,
+        };
+    }
+    StackError::ServiceFailed {
+        service: format!("{service} ({image})"),
+        reason: text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_split_into_name_and_tag() {
+        assert_eq!(split_image("postgres:15"), ("postgres".into(), "15".into()));
+        assert_eq!(
+            split_image("registry:5000/temporalio/server"),
+            ("registry:5000/temporalio/server".into(), "latest".into())
+        );
+        assert_eq!(
+            split_image("temporal-harness/temporal-server:1.32.2"),
+            ("temporal-harness/temporal-server".into(), "1.32.2".into())
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Why a stack could not be had: each variant names the cause and the fix.
+
+use crate::config::ConfigError;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A stack that could not be booted, reached or shared.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// No Docker daemon answered.
+    #[error(
+        "Docker is not reachable: {reason}. Fix: start Docker (scripts/provision.sh starts \
+         dockerd on Debian; elsewhere `systemctl start docker`), or use processes instead with \
+         TEMPORAL_HARNESS_BACKEND=local"
+    )]
+    DockerUnreachable {
+        /// What the Docker client said.
+        reason: String,
+    },
+
+    /// An image is neither present nor pullable.
+    #[error(
+        "image {image} is not present and could not be pulled: {reason}. Fix: with a registry, \
+         `docker pull {image}`; without one, run scripts/provision.sh to build the local images \
+         and set TEMPORAL_HARNESS_IMAGES=local (or leave it at auto)"
+    )]
+    ImageMissing {
+        /// The image reference.
+        image: String,
+        /// What Docker said.
+        reason: String,
+    },
+
+    /// A port the stack needs is taken.
+    #[error(
+        "port {port} is already in use, needed by {service}. Fix: stop the process listening \
+         on {port} (`ss -ltnp | grep :{port}`) or let the harness pick a free port"
+    )]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// What needed it.
+        service: String,
+    },
+
+    /// PostgreSQL refused the credentials.
+    #[error(
+        "PostgreSQL at {url} rejected the password of user {user}. Fix: correct the password \
+         in the PostgreSQL URL (TEMPORAL_HARNESS_POSTGRES_URL or --postgres-url)"
+    )]
+    WrongPassword {
+        /// The URL, password redacted.
+        url: String,
+        /// The user.
+        user: String,
+    },
+
+    /// PostgreSQL could not be reached at all.
+    #[error(
+        "PostgreSQL at {url} is unreachable: {reason}. Fix: check host and port, and that the \
+         server accepts TCP connections (listen_addresses, pg_hba.conf)"
+    )]
+    PostgresUnreachable {
+        /// The URL, password redacted.
+        url: String,
+        /// What the driver said.
+        reason: String,
+    },
+
+    /// The Temporal frontend could not be reached.
+    #[error(
+        "Temporal at {address} is unreachable: {reason}. Fix: check the address and that the \
+         server runs (`temporal operator cluster health --address {address}`)"
+    )]
+    TemporalUnreachable {
+        /// `host:port`.
+        address: String,
+        /// What the client said.
+        reason: String,
+    },
+
+    /// A TLS file could not be read.
+    #[error(
+        "cannot read the TLS {what} file {path}: {reason}. Fix: point {env} at a readable PEM \
+         file"
+    )]
+    TlsFile {
+        /// `CA`, `certificate` or `key`.
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+        /// The setting that names it.
+        env: &'static str,
+    },
+
+    /// The namespace does not exist on a deployment the harness does not own.
+    #[error(
+        "namespace {namespace} does not exist on {address}. Fix: create it (`temporal operator \
+         namespace create --namespace {namespace} --address {address}`) or set \
+         TEMPORAL_HARNESS_NAMESPACE to an existing one"
+    )]
+    UnknownNamespace {
+        /// The namespace.
+        namespace: String,
+        /// The frontend.
+        address: String,
+    },
+
+    /// A Temporal database's schema is older than the server needs.
+    #[error(
+        "the {database} database's schema is at version {found}, but the server needs \
+         {expected}. Fix: upgrade it with `temporal-sql-tool --plugin postgres12 --db {database} \
+         update-schema --schema-name postgresql/v12/{kind}` (see docs/deployment.md)"
+    )]
+    SchemaTooOld {
+        /// `temporal` or `temporal_visibility`.
+        database: String,
+        /// `temporal` or `visibility`.
+        kind: &'static str,
+        /// The version found in `schema_version`.
+        found: String,
+        /// The version the server expects.
+        expected: String,
+    },
+
+    /// A binary of the local backend is missing.
+    #[error(
+        "{name} not found (looked in {looked}). Fix: run scripts/provision.sh, or set \
+         TEMPORAL_HARNESS_TOOLS_DIR to the folder that has it"
+    )]
+    MissingBinary {
+        /// The binary.
+        name: String,
+        /// Where the harness looked.
+        looked: String,
+    },
+
+    /// A service did not become ready in time.
+    #[error(
+        "{service} did not become ready within {timeout:?}: {last}. Fix: read {log}; raise \
+         TEMPORAL_HARNESS_STARTUP_TIMEOUT if the machine is just slow"
+    )]
+    StartupTimeout {
+        /// The service.
+        service: String,
+        /// The bound.
+        timeout: Duration,
+        /// The last error seen while waiting.
+        last: String,
+        /// Where its log is.
+        log: String,
+    },
+
+    /// A service failed to start (exited, or Docker refused it).
+    #[error("{service} failed to start: {reason}")]
+    ServiceFailed {
+        /// The service.
+        service: String,
+        /// Why, with the tail of its log where there is one.
+        reason: String,
+    },
+
+    /// `auto` found neither Docker nor the local binaries.
+    #[error(
+        "no backend can run: Docker: {docker}; local: {local}. Fix: run scripts/provision.sh \
+         (it installs Docker and the Temporal binaries), or point the harness at a deployment \
+         with TEMPORAL_HARNESS_BACKEND=external TEMPORAL_HARNESS_ADDRESS=host:port"
+    )]
+    NoBackend {
+        /// Why Docker cannot be used.
+        docker: String,
+        /// Why the local backend cannot be used.
+        local: String,
+    },
+
+    /// Shared-stack bookkeeping failed (state directory, lock, keeper).
+    #[error("shared stack state at {path}: {reason}")]
+    State {
+        /// The file or folder.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+
+    /// Another process held the stack's lock for longer than the startup timeout.
+    #[error(
+        "waited {timeout:?} for another process to finish booting the stack (lock {lock}). \
+         Fix: if no test run is active, remove the lock file; raise \
+         TEMPORAL_HARNESS_STARTUP_TIMEOUT if boots are just slow"
+    )]
+    LockTimeout {
+        /// How long it waited.
+        timeout: Duration,
+        /// The lock file.
+        lock: PathBuf,
+    },
+}
+
+impl StackError {
+    pub(crate) fn state(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+        StackError::State {
+            path: path.into(),
+            reason: err.to_string(),
+        }
+    }
+}

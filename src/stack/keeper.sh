@@ -1,0 +1,98 @@
+#!/bin/sh
+# Keeper of one shared stack (written out by the harness; see src/stack/shared.rs).
+#
+#   keeper.sh watch DIR LOCK LINGER_MS   wait while processes hold leases on the stack, then,
+#                                        LINGER_MS after the last one ended, tear it down
+#   keeper.sh teardown DIR               tear the stack down now
+#   keeper.sh teardown-if-idle DIR       tear down unless a lease is live (exit 1 then);
+#                                        the caller holds the stack's lock
+#
+# DIR holds: leases/<pid> (one per process using the stack), pids ("PID SIGNAL" per line,
+# processes to stop), dirs (folders to remove), label (the Docker label value of its
+# containers and networks), keep (present: never tear down on idle).
+# Leases need no release: a lease whose process is gone is dead, so a panic, a SIGKILL or
+# Ctrl-C of a test process frees it as well as a normal exit does.
+set -u
+
+live_leases() {
+  live=0
+  for f in "$1"/leases/*; do
+    [ -e "$f" ] || continue
+    if kill -0 "${f##*/}" 2>/dev/null; then live=1; else rm -f "$f"; fi
+  done
+  [ "$live" = 1 ]
+}
+
+stop_processes() {
+  [ -f "$1/pids" ] || return 0
+  while read -r pid sig; do
+    kill -"${sig:-TERM}" "$pid" 2>/dev/null
+  done <"$1/pids"
+  i=0
+  while [ "$i" -lt 100 ]; do
+    alive=0
+    while read -r pid _; do
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done <"$1/pids"
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  while read -r pid _; do
+    kill -KILL "$pid" 2>/dev/null
+  done <"$1/pids"
+}
+
+remove_docker_resources() {
+  [ -f "$1/label" ] || return 0
+  command -v docker >/dev/null 2>&1 || return 0
+  label="io.temporal-harness.stack=$(cat "$1/label")"
+  ids=$(docker ps -aq --filter "label=$label" 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+  nets=$(docker network ls -q --filter "label=$label" 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$nets" ] && docker network rm $nets >/dev/null 2>&1
+  return 0
+}
+
+teardown() {
+  [ -d "$1" ] || return 0
+  stop_processes "$1"
+  remove_docker_resources "$1"
+  if [ -f "$1/dirs" ]; then
+    while read -r d; do
+      [ -n "$d" ] && rm -rf "$d"
+    done <"$1/dirs"
+  fi
+  rm -rf "$1"
+}
+
+case "${1:-}" in
+watch)
+  dir=$2 lock=$3 linger_ms=$4 idle_ms=0
+  echo $$ >"$dir/keeper.pid"
+  while :; do
+    [ -d "$dir" ] || exit 0      # torn down by someone else (`temporal-harness down`)
+    [ -e "$dir/keep" ] && exit 0 # kept stacks are ended by `temporal-harness down`
+    if live_leases "$dir"; then idle_ms=0; else idle_ms=$((idle_ms + 200)); fi
+    if [ "$idle_ms" -ge "$linger_ms" ]; then
+      # Re-check under the lock: a process may be taking a lease right now.
+      if flock "$lock" sh "$0" teardown-if-idle "$dir"; then exit 0; fi
+      idle_ms=0
+    fi
+    sleep 0.2
+  done
+  ;;
+teardown)
+  teardown "$2"
+  ;;
+teardown-if-idle)
+  if live_leases "$2"; then exit 1; fi
+  teardown "$2"
+  ;;
+*)
+  echo "usage: keeper.sh watch DIR LOCK LINGER_MS | teardown DIR | teardown-if-idle DIR" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,471 @@
+//! The local backend: PostgreSQL from initdb in a temp dir on a free port, and the CLI dev
+//! server or the full Temporal server (schema by temporal-sql-tool) as local processes.
+//!
+//! Processes run in their own session with output to log files, so they outlive the test
+//! process that started them and Ctrl-C of a test run does not reach them: the stack's
+//! keeper stops them (see `shared`).
+
+use super::ports::free_ports;
+use super::progress::Progress;
+use super::shared::{process_alive, reap_in_background, StackDir};
+use super::{postgres, Endpoints, StackError, TemporalTarget};
+use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::secret::{scrub, DbUrl, Secret};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DB_USER: &str = "temporal";
+const DYNAMIC_CONFIG: &str =
+    include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
+
+/// The binaries the local backend runs.
+struct Binaries {
+    temporal_cli: PathBuf,
+    server: PathBuf,
+    sql_tool: PathBuf,
+    pg_bin: PathBuf,
+}
+
+/// Why the local backend cannot run `config`'s flavour, or `None` when it can.
+pub(crate) fn missing_binaries(config: &StackConfig) -> Option<StackError> {
+    binaries(config).err()
+}
+
+fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
+    let dirs = tool_dirs(config);
+    let find = |name: &str| -> Result<PathBuf, StackError> {
+        dirs.iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(|| StackError::MissingBinary {
+                name: name.into(),
+                looked: dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    };
+    let temporal_cli = find("temporal")?;
+    if config.flavor == Flavor::Dev {
+        return Ok(Binaries {
+            temporal_cli,
+            server: PathBuf::new(),
+            sql_tool: PathBuf::new(),
+            pg_bin: PathBuf::new(),
+        });
+    }
+    Ok(Binaries {
+        temporal_cli,
+        server: find("temporal-server")?,
+        sql_tool: find("temporal-sql-tool")?,
+        pg_bin: pg_bin_dir()?,
+    })
+}
+
+/// Tools folder: configured, else this checkout's `.tools/bin`, then `PATH`.
+fn tool_dirs(config: &StackConfig) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = &config.tools_dir {
+        dirs.push(d.clone());
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"));
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    dirs
+}
+
+/// PostgreSQL's server binaries: `TEMPORAL_HARNESS_PG_BIN`, Debian's newest
+/// `/usr/lib/postgresql/<major>/bin`, or `initdb` on `PATH`.
+fn pg_bin_dir() -> Result<PathBuf, StackError> {
+    if let Some(dir) = std::env::var_os("TEMPORAL_HARNESS_PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
+        .collect();
+    debian.sort();
+    if let Some((_, bin)) = debian.pop() {
+        return Ok(bin);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
+        .ok_or_else(|| StackError::MissingBinary {
+            name: "initdb/postgres (PostgreSQL server)".into(),
+            looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
+        })
+}
+
+/// Boots the configured flavour as local processes.
+pub(crate) async fn boot(
+    config: &StackConfig,
+    dir: &StackDir,
+    progress: &Progress,
+) -> Result<Endpoints, StackError> {
+    let bins = binaries(config)?;
+    let work = dir.path();
+    match config.flavor {
+        Flavor::Dev => {
+            let step = progress.start("Temporal dev server (local process)");
+            let [port, http, metrics]: [u16; 3] = free_ports(3)?.try_into().expect("3 ports");
+            let mut cmd = Command::new(&bins.temporal_cli);
+            cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--http-port",
+                    &http.to_string(),
+                ])
+                .args([
+                    "--metrics-port",
+                    &metrics.to_string(),
+                    "--log-level",
+                    "warn",
+                ]);
+            let log = work.join("temporal-dev.log");
+            spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
+            step.done();
+            Ok(Endpoints {
+                backend: BackendKind::Local,
+                flavor: Some(Flavor::Dev),
+                temporal: TemporalTarget::plain(format!("127.0.0.1:{port}")),
+                namespace: config.namespace.clone(),
+                postgres_url: None,
+                temporal_db_url: None,
+                visibility_db_url: None,
+                app_db_url: None,
+                http_url: Some(format!("http://127.0.0.1:{http}")),
+                ui_url: None,
+                description: format!("local: {}", bins.temporal_cli.display()),
+            })
+        }
+        Flavor::Postgres => {
+            let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
+            let step = progress.start("PostgreSQL (local initdb)");
+            let admin = start_postgres(config, dir, &bins.pg_bin, &password).await?;
+            postgres::create_databases(&admin).await?;
+            step.done();
+
+            let step = progress.start("Temporal schema (temporal-sql-tool)");
+            setup_schema(&bins.sql_tool, &admin, &password, config.startup_timeout).await?;
+            let schema = postgres::check_schema(
+                &admin.with_database("temporal"),
+                &admin.with_database("temporal_visibility"),
+            )
+            .await?;
+            step.done();
+
+            let step = progress.start("Temporal server (local process)");
+            let (address, http) = start_server(dir, &bins.server, &admin, &password)?;
+            step.done();
+            Ok(Endpoints {
+                backend: BackendKind::Local,
+                flavor: Some(Flavor::Postgres),
+                temporal: TemporalTarget::plain(address),
+                namespace: config.namespace.clone(),
+                temporal_db_url: Some(admin.with_database("temporal")),
+                visibility_db_url: Some(admin.with_database("temporal_visibility")),
+                app_db_url: Some(admin.with_database("app")),
+                postgres_url: Some(admin),
+                http_url: Some(format!("http://127.0.0.1:{http}")),
+                ui_url: None,
+                description: format!(
+                    "local: {} on PostgreSQL {} (schema {}/{})",
+                    bins.server.display(),
+                    bins.pg_bin.display(),
+                    schema.temporal,
+                    schema.visibility
+                ),
+            })
+        }
+    }
+}
+
+/// initdb into a fresh folder, then `postgres` on a free port; returns the admin URL.
+async fn start_postgres(
+    config: &StackConfig,
+    dir: &StackDir,
+    pg_bin: &Path,
+    password: &Secret,
+) -> Result<DbUrl, StackError> {
+    // PostgreSQL refuses to run as root: run it as the `postgres` user then.
+    let owner = postgres_owner()?;
+    let data = std::env::temp_dir().join(format!("temporal-harness-pg-{}", dir.key()));
+    let _ = fs::remove_dir_all(&data);
+    fs::create_dir_all(&data).map_err(|e| StackError::state(&data, e))?;
+    dir.register_dir(&data)?;
+    let pwfile = data.join("pwfile");
+    fs::write(&pwfile, password.expose()).map_err(|e| StackError::state(&pwfile, e))?;
+    let pgdata = data.join("pgdata");
+    if let Some((uid, gid)) = owner {
+        chown_tree(&data, uid, gid)?;
+    }
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700))
+        .map_err(|e| StackError::state(&data, e))?;
+
+    let mut initdb = Command::new(pg_bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&pgdata)
+        .args([
+            "-U",
+            DB_USER,
+            "-A",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()));
+    as_owner(&mut initdb, owner);
+    let out = initdb
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| StackError::ServiceFailed {
+            service: "initdb".into(),
+            reason: e.to_string(),
+        })?;
+    let _ = fs::remove_file(&pwfile);
+    if !out.status.success() {
+        return Err(StackError::ServiceFailed {
+            service: "initdb".into(),
+            reason: scrub(&String::from_utf8_lossy(&out.stderr), password),
+        });
+    }
+
+    let port = free_ports(1)?[0];
+    let mut cmd = Command::new(pg_bin.join("postgres"));
+    cmd.arg("-D")
+        .arg(&pgdata)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-k")
+        .arg(&data)
+        // Throwaway test data: durability costs time and buys nothing.
+        .args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]);
+    as_owner(&mut cmd, owner);
+    let log = data.join("postgres.log");
+    let pid = spawn_service(dir, "PostgreSQL", cmd, &log, "INT", owner)?;
+    let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", port, "postgres");
+    let deadline = Instant::now() + config.startup_timeout;
+    loop {
+        match postgres::wait_ready(&admin, Duration::from_millis(500)).await {
+            Ok(()) => return Ok(admin),
+            Err(e @ StackError::WrongPassword { .. }) => return Err(e),
+            Err(e) => {
+                exited_early("PostgreSQL", pid, &log, port)?;
+                if Instant::now() >= deadline {
+                    return Err(StackError::StartupTimeout {
+                        service: "PostgreSQL".into(),
+                        timeout: config.startup_timeout,
+                        last: e.to_string(),
+                        log: log.display().to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn setup_schema(
+    sql_tool: &Path,
+    admin: &DbUrl,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    let port = url::Url::parse(admin.expose())
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(5432);
+    for (db, kind) in [
+        ("temporal", "temporal"),
+        ("temporal_visibility", "visibility"),
+    ] {
+        let versioned = format!("postgresql/v12/{kind}");
+        let steps: [&[&str]; 2] = [
+            &["setup-schema", "-v", "0.0"],
+            &["update-schema", "--schema-name", &versioned],
+        ];
+        for args in steps {
+            let mut cmd = tokio::process::Command::new(sql_tool);
+            cmd.args(["--db", db])
+                .args(args)
+                .env("SQL_PLUGIN", "postgres12")
+                .env("SQL_HOST", "127.0.0.1")
+                .env("SQL_PORT", port.to_string())
+                .env("SQL_USER", DB_USER)
+                .env("SQL_PASSWORD", password.expose())
+                .stdin(Stdio::null())
+                .kill_on_drop(true);
+            let failed = |reason: String| StackError::ServiceFailed {
+                service: format!("temporal-sql-tool {} ({db})", args[0]),
+                reason: scrub(&reason, password),
+            };
+            let out = tokio::time::timeout(timeout, cmd.output())
+                .await
+                .map_err(|_| failed(format!("no result within {timeout:?}")))?
+                .map_err(|e| failed(e.to_string()))?;
+            if !out.status.success() {
+                return Err(failed(tail(&String::from_utf8_lossy(&out.stderr), 15)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Starts the full server on the local PostgreSQL; returns its frontend and HTTP addresses.
+fn start_server(
+    dir: &StackDir,
+    server: &Path,
+    admin: &DbUrl,
+    password: &Secret,
+) -> Result<(String, u16), StackError> {
+    let pg_port = url::Url::parse(admin.expose())
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(5432);
+    let ports = free_ports(9)?;
+    let names = [
+        "FRONTEND_GRPC_PORT",
+        "FRONTEND_HTTP_PORT",
+        "FRONTEND_MEMBERSHIP_PORT",
+        "HISTORY_GRPC_PORT",
+        "HISTORY_MEMBERSHIP_PORT",
+        "MATCHING_GRPC_PORT",
+        "MATCHING_MEMBERSHIP_PORT",
+        "WORKER_GRPC_PORT",
+        "WORKER_MEMBERSHIP_PORT",
+    ];
+    let dynamic_config = dir.path().join("dynamicconfig.yaml");
+    fs::write(&dynamic_config, DYNAMIC_CONFIG)
+        .map_err(|e| StackError::state(&dynamic_config, e))?;
+    let mut cmd = Command::new(server);
+    cmd.arg("start")
+        .current_dir(dir.path())
+        .envs(names.iter().zip(&ports).map(|(k, p)| (*k, p.to_string())))
+        .env("BIND_ON_IP", "127.0.0.1")
+        .env("DB", "postgres12")
+        .env("DB_PORT", pg_port.to_string())
+        .env("POSTGRES_SEEDS", "127.0.0.1")
+        .env("POSTGRES_USER", DB_USER)
+        .env("POSTGRES_PWD", password.expose())
+        .env("DYNAMIC_CONFIG_FILE_PATH", &dynamic_config)
+        .env("LOG_LEVEL", "warn");
+    if std::env::var_os("USER").is_none() {
+        // Go's os/user needs it without cgo.
+        cmd.env("USER", "temporal");
+    }
+    let log = dir.path().join("temporal-server.log");
+    spawn_service(dir, "Temporal server", cmd, &log, "TERM", None)?;
+    Ok((format!("127.0.0.1:{}", ports[0]), ports[1]))
+}
+
+/// Starts a detached service, records it for teardown, and returns its pid.
+fn spawn_service(
+    dir: &StackDir,
+    service: &str,
+    mut cmd: Command,
+    log: &Path,
+    stop_signal: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<i32, StackError> {
+    let file = fs::File::create(log).map_err(|e| StackError::state(log, e))?;
+    if let Some((uid, gid)) = owner {
+        let _ = std::os::unix::fs::chown(log, Some(uid), Some(gid));
+    }
+    let err_file = file.try_clone().map_err(|e| StackError::state(log, e))?;
+    cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|e| StackError::ServiceFailed {
+        service: service.into(),
+        reason: format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
+    })?;
+    let pid = child.id();
+    dir.register_pid(pid, stop_signal)?;
+    reap_in_background(child);
+    Ok(pid as i32)
+}
+
+/// Fails when `pid` is gone, with the cause read from its log.
+fn exited_early(service: &str, pid: i32, log: &Path, port: u16) -> Result<(), StackError> {
+    if process_alive(pid) {
+        return Ok(());
+    }
+    let text = fs::read_to_string(log).unwrap_or_default();
+    if text.contains("Address already in use") {
+        return Err(StackError::PortInUse {
+            port,
+            service: service.into(),
+        });
+    }
+    Err(StackError::ServiceFailed {
+        service: service.into(),
+        reason: format!("exited; log {}:\n{}", log.display(), tail(&text, 15)),
+    })
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.
+fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = std::ffi::CString::new("postgres").expect("static name");
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(StackError::ServiceFailed {
+            service: "PostgreSQL".into(),
+            reason: "running as root, and PostgreSQL refuses root; no `postgres` user to run it \
+                     as. Fix: install Debian's postgresql package (it creates the user) or run \
+                     the tests as a normal user"
+                .into(),
+        });
+    }
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    Ok(Some((uid, gid)))
+}
+
+fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        cmd.uid(uid).gid(gid).env("HOME", std::env::temp_dir());
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), StackError> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| StackError::state(path, e))?;
+    if path.is_dir() {
+        for entry in fs::read_dir(path)
+            .map_err(|e| StackError::state(path, e))?
+            .flatten()
+        {
+            chown_tree(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! The stack: a ready Temporal server (and, on the PostgreSQL flavour, its PostgreSQL),
+//! wherever it runs. [`Stack::acquire`] finds or boots the run's shared stack.
+
+mod connect;
+mod containers;
+mod error;
+mod external;
+mod local;
+mod ports;
+mod postgres;
+mod progress;
+mod readiness;
+pub(crate) mod shared;
+
+pub use connect::{connect, TemporalTarget};
+pub use error::StackError;
+pub use postgres::{check_schema, SchemaStatus};
+
+use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::secret::DbUrl;
+use progress::Progress;
+use shared::StackDir;
+use std::time::Duration;
+
+/// Where a ready stack answers. Serialised (with passwords) only to the stack's 0600 state
+/// file; everything printed goes through [`Endpoints::summary`], which redacts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Endpoints {
+    /// The backend that runs it.
+    pub backend: BackendKind,
+    /// The flavour it runs (`None` for external deployments: unknown).
+    pub flavor: Option<Flavor>,
+    /// How to reach the Temporal frontend.
+    pub temporal: TemporalTarget,
+    /// The namespace tests share.
+    pub namespace: String,
+    /// Server-level PostgreSQL URL (database `postgres`), where there is a PostgreSQL.
+    pub postgres_url: Option<DbUrl>,
+    /// Temporal's own database (`temporal`).
+    pub temporal_db_url: Option<DbUrl>,
+    /// Temporal's visibility database (`temporal_visibility`).
+    pub visibility_db_url: Option<DbUrl>,
+    /// A database for the tests' own tables (`app`).
+    pub app_db_url: Option<DbUrl>,
+    /// The frontend's HTTP API, where exposed.
+    pub http_url: Option<String>,
+    /// The web UI, where there is one.
+    pub ui_url: Option<String>,
+    /// What runs it, for people (`containers: temporal-harness/temporal-server:1.32.2 ...`).
+    pub description: String,
+}
+
+impl Endpoints {
+    /// One JSON object for people and scripts, passwords redacted.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": self.backend,
+            "flavor": self.flavor,
+            "temporal_address": self.temporal.address,
+            "namespace": self.namespace,
+            "postgres_url": self.postgres_url.as_ref().map(DbUrl::redacted),
+            "temporal_db_url": self.temporal_db_url.as_ref().map(DbUrl::redacted),
+            "visibility_db_url": self.visibility_db_url.as_ref().map(DbUrl::redacted),
+            "app_db_url": self.app_db_url.as_ref().map(DbUrl::redacted),
+            "http_url": self.http_url,
+            "ui_url": self.ui_url,
+            "description": self.description,
+        })
+    }
+}
+
+/// A ready stack, held by this process through a lease.
+#[derive(Debug)]
+pub struct Stack {
+    endpoints: Endpoints,
+    /// `None` for external deployments, which the harness neither owns nor tears down.
+    dir: Option<StackDir>,
+}
+
+impl Stack {
+    /// Finds the run's stack for `config`, or boots it, and waits until it is ready (gRPC
+    /// health SERVING for the WorkflowService and the namespace describable).
+    pub async fn acquire(config: &StackConfig) -> Result<Stack, StackError> {
+        let backend = resolve_backend(config).await?;
+        if backend == BackendKind::External {
+            let endpoints = external::connect(config).await?;
+            return Ok(Stack {
+                endpoints,
+                dir: None,
+            });
+        }
+        std::fs::create_dir_all(&config.state_dir)
+            .map_err(|e| StackError::state(&config.state_dir, e))?;
+        let reaped = shared::reap_stale(&config.state_dir);
+        if reaped > 0 {
+            eprintln!("temporal-harness: reaped {reaped} stack(s) left by an earlier run");
+        }
+        let dir = StackDir::new(&config.state_dir, &stack_key(config, backend));
+        let lock = dir.lock(config.startup_timeout).await?;
+        if let Some(endpoints) = reusable(&dir, config).await {
+            dir.lease()?;
+            drop(lock);
+            return Ok(Stack {
+                endpoints,
+                dir: Some(dir),
+            });
+        }
+        // Whatever is there is unusable (a boot that died, an unhealthy stack): start clean.
+        dir.teardown()?;
+        dir.create()?;
+        let booted = boot(config, backend, &dir).await;
+        let endpoints = match booted {
+            Ok(e) => e,
+            Err(err) => {
+                let _ = dir.teardown();
+                return Err(err);
+            }
+        };
+        dir.write_endpoints(&endpoints)?;
+        dir.lease()?;
+        if config.keep {
+            dir.mark_kept()?;
+        } else {
+            dir.spawn_keeper(config.linger)?;
+        }
+        drop(lock);
+        Ok(Stack {
+            endpoints,
+            dir: Some(dir),
+        })
+    }
+
+    /// Where the stack answers.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The 0600 file with the endpoints including passwords (none for external stacks).
+    pub fn endpoints_file(&self) -> Option<std::path::PathBuf> {
+        self.dir.as_ref().map(StackDir::endpoints_file)
+    }
+
+    /// Ends this process's use of the stack and tears it down now if no other process uses
+    /// it and it is not kept (otherwise the keeper does, after the linger time).
+    pub async fn shutdown(self, timeout: Duration) -> Result<(), StackError> {
+        let Some(dir) = self.dir else {
+            return Ok(());
+        };
+        dir.release();
+        if dir.is_kept() {
+            return Ok(());
+        }
+        let _lock = dir.lock(timeout).await?;
+        if dir.has_other_users() {
+            return Ok(());
+        }
+        dir.teardown()
+    }
+}
+
+/// Removes every stack kept with `keep` under `config.state_dir`; returns their keys.
+pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
+    let mut removed = Vec::new();
+    for dir in shared::kept_stacks(&config.state_dir) {
+        dir.teardown()?;
+        removed.push(dir.key().to_string());
+    }
+    shared::reap_stale(&config.state_dir);
+    Ok(removed)
+}
+
+async fn reusable(dir: &StackDir, config: &StackConfig) -> Option<Endpoints> {
+    let endpoints = dir.endpoints()?;
+    if !dir.is_tended() {
+        return None;
+    }
+    // A stack another process booted is trusted only once it answers again.
+    let check = Duration::from_secs(10).min(config.startup_timeout);
+    let namespace = &config.namespace;
+    readiness::wait_ready(&endpoints.temporal, namespace, true, check)
+        .await
+        .ok()?;
+    Some(Endpoints {
+        namespace: namespace.clone(),
+        ..endpoints
+    })
+}
+
+async fn boot(
+    config: &StackConfig,
+    backend: BackendKind,
+    dir: &StackDir,
+) -> Result<Endpoints, StackError> {
+    let progress = Progress::new();
+    let endpoints = match backend {
+        BackendKind::Containers => containers::boot(config, dir, &progress).await?,
+        BackendKind::Local => local::boot(config, dir, &progress).await?,
+        BackendKind::Auto | BackendKind::External => unreachable!("resolved before boot"),
+    };
+    let step = progress.start(&format!(
+        "Temporal readiness at {}",
+        endpoints.temporal.address
+    ));
+    readiness::wait_ready(
+        &endpoints.temporal,
+        &config.namespace,
+        true,
+        config.startup_timeout,
+    )
+    .await?;
+    step.done();
+    progress.total(&endpoints.description);
+    Ok(endpoints)
+}
+
+/// Picks the backend for `auto`: containers when Docker answers, else local when the
+/// binaries exist; one line says which and why.
+async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
+    if config.backend != BackendKind::Auto {
+        return Ok(config.backend);
+    }
+    if config
+        .external
+        .as_ref()
+        .is_some_and(|e| !e.address.is_empty())
+    {
+        eprintln!("temporal-harness: backend external (TEMPORAL_HARNESS_ADDRESS is set)");
+        return Ok(BackendKind::External);
+    }
+    let docker = match containers::docker().await {
+        Ok(_) => {
+            eprintln!("temporal-harness: backend containers (Docker answers)");
+            return Ok(BackendKind::Containers);
+        }
+        Err(e) => e.to_string(),
+    };
+    match local::missing_binaries(config) {
+        None => {
+            eprintln!("temporal-harness: backend local (Docker unreachable, local binaries found)");
+            Ok(BackendKind::Local)
+        }
+        Some(local) => Err(StackError::NoBackend {
+            docker,
+            local: local.to_string(),
+        }),
+    }
+}
+
+/// Stable key of a configuration: the same settings share one stack.
+fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
+    let backend_name = match backend {
+        BackendKind::Containers => "containers",
+        BackendKind::Local => "local",
+        BackendKind::Auto | BackendKind::External => "other",
+    };
+    let flavor = match config.flavor {
+        Flavor::Postgres => "postgres",
+        Flavor::Dev => "dev",
+    };
+    let identity = format!(
+        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}",
+        config.images,
+        config.official_images,
+        crate::versions::Versions::pinned(),
+        config.tools_dir
+    );
+    format!(
+        "{backend_name}-{flavor}-{:016x}",
+        fnv1a(identity.as_bytes())
+    )
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_and_differ_by_what_matters() {
+        let base = StackConfig::default();
+        let same = StackConfig::default();
+        let dev = StackConfig {
+            flavor: Flavor::Dev,
+            ..StackConfig::default()
+        };
+        let k = stack_key(&base, BackendKind::Containers);
+        assert_eq!(k, stack_key(&same, BackendKind::Containers));
+        assert_ne!(k, stack_key(&dev, BackendKind::Containers));
+        assert_ne!(k, stack_key(&base, BackendKind::Local));
+        assert!(k.starts_with("containers-postgres-"));
+    }
+
+    #[test]
+    fn summary_redacts_passwords() {
+        let url = DbUrl::new("postgres://temporal:pw-123@127.0.0.1:5432/postgres");
+        let endpoints = Endpoints {
+            backend: BackendKind::Local,
+            flavor: Some(Flavor::Postgres),
+            temporal: TemporalTarget::plain("127.0.0.1:7233"),
+            namespace: "default".into(),
+            postgres_url: Some(url.clone()),
+            temporal_db_url: Some(url.with_database("temporal")),
+            visibility_db_url: None,
+            app_db_url: None,
+            http_url: None,
+            ui_url: None,
+            description: "test".into(),
+        };
+        let shown = endpoints.summary().to_string();
+        assert!(!shown.contains("pw-123"), "{shown}");
+        assert!(shown.contains("temporal:***@127.0.0.1"), "{shown}");
+    }
+}

@@ -1,0 +1,53 @@
+//! Free local ports for the local backend (containers get theirs from Docker).
+
+use super::StackError;
+use std::net::{Ipv4Addr, TcpListener};
+
+/// `n` distinct ports that were free a moment ago. The kernel hands out ephemeral ports in
+/// rotation, so the window in which another process takes one is small; a service that
+/// loses the race fails to bind, and the boot reports [`StackError::PortInUse`].
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, StackError> {
+    // Hold all listeners until every port is chosen, so the n ports are distinct.
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StackError::state("127.0.0.1", format!("cannot bind a local port: {e}")))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StackError::state("127.0.0.1", e))
+}
+
+/// Fails with [`StackError::PortInUse`] when something already listens on `port`.
+pub(crate) fn ensure_free(port: u16, service: &str) -> Result<(), StackError> {
+    match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(StackError::PortInUse {
+            port,
+            service: service.into(),
+        }),
+        Err(e) => Err(StackError::state(format!("127.0.0.1:{port}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_distinct_and_a_taken_port_is_reported() {
+        let ports = free_ports(5).unwrap();
+        let mut sorted = ports.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5);
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = ensure_free(port, "PostgreSQL").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("port {port} is already in use")),
+            "{err}"
+        );
+    }
+}

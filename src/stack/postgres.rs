@@ -1,0 +1,166 @@
+//! PostgreSQL helpers shared by the backends: waiting for a server, creating Temporal's and
+//! the tests' databases, and checking the schema version the server expects.
+
+use super::StackError;
+use crate::secret::DbUrl;
+use crate::versions::Versions;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// Databases a stack provides: Temporal's two and one for the tests' own tables.
+pub(crate) const DATABASES: [&str; 3] = ["temporal", "temporal_visibility", "app"];
+
+/// Opens one connection, mapping failures to errors that name the cause.
+pub(crate) async fn connect_once(
+    url: &DbUrl,
+    timeout: Duration,
+) -> Result<PgConnection, StackError> {
+    let options =
+        PgConnectOptions::from_str(url.expose()).map_err(|e| StackError::PostgresUnreachable {
+            url: url.redacted(),
+            reason: format!("not a PostgreSQL URL: {e}"),
+        })?;
+    let user = options.get_username().to_string();
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(sqlx::Error::Database(db))) if db.code().as_deref() == Some("28P01") => {
+            Err(StackError::WrongPassword {
+                url: url.redacted(),
+                user,
+            })
+        }
+        Ok(Err(e)) => Err(StackError::PostgresUnreachable {
+            url: url.redacted(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(StackError::PostgresUnreachable {
+            url: url.redacted(),
+            reason: format!("no answer within {timeout:?}"),
+        }),
+    }
+}
+
+/// Waits until the server at `url` accepts a login, at most `timeout`. A wrong password
+/// fails at once: waiting does not fix it.
+pub(crate) async fn wait_ready(url: &DbUrl, timeout: Duration) -> Result<(), StackError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match connect_once(url, remaining.min(Duration::from_secs(3))).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Err(e @ StackError::WrongPassword { .. }) => return Err(e),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Creates the stack's databases that do not exist yet (`admin` is a server-level URL).
+pub(crate) async fn create_databases(admin: &DbUrl) -> Result<(), StackError> {
+    let mut conn = connect_once(admin, Duration::from_secs(10)).await?;
+    for db in DATABASES {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(db)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| sql_error(admin, e))?;
+        if !exists {
+            sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| sql_error(admin, e))?;
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Schema versions found in Temporal's databases.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// `schema_version.curr_version` of the `temporal` database.
+    pub temporal: String,
+    /// `schema_version.curr_version` of the `temporal_visibility` database.
+    pub visibility: String,
+}
+
+/// Reads both schema versions and fails with [`StackError::SchemaTooOld`] when one is older
+/// than the pinned server expects.
+pub async fn check_schema(
+    temporal: &DbUrl,
+    visibility: &DbUrl,
+) -> Result<SchemaStatus, StackError> {
+    let pinned = Versions::pinned();
+    let found_temporal = schema_version(temporal).await?;
+    let found_visibility = schema_version(visibility).await?;
+    for (db, kind, found, expected) in [
+        (
+            temporal,
+            "temporal",
+            &found_temporal,
+            &pinned.schema_version,
+        ),
+        (
+            visibility,
+            "visibility",
+            &found_visibility,
+            &pinned.visibility_schema_version,
+        ),
+    ] {
+        if version_key(found) < version_key(expected) {
+            return Err(StackError::SchemaTooOld {
+                database: db.database().unwrap_or_default(),
+                kind,
+                found: found.clone(),
+                expected: expected.clone(),
+            });
+        }
+    }
+    Ok(SchemaStatus {
+        temporal: found_temporal,
+        visibility: found_visibility,
+    })
+}
+
+async fn schema_version(url: &DbUrl) -> Result<String, StackError> {
+    let mut conn = connect_once(url, Duration::from_secs(10)).await?;
+    let version: Option<String> = sqlx::query_scalar(
+        "SELECT curr_version FROM schema_version WHERE version_partition = 0 AND db_name = $1",
+    )
+    .bind(url.database().unwrap_or_default())
+    .fetch_optional(&mut conn)
+    .await
+    .map_err(|e| sql_error(url, e))?;
+    let _ = conn.close().await;
+    Ok(version.unwrap_or_else(|| "0.0".into()))
+}
+
+/// `1.19` > `1.9`: compare numerically, part by part.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn sql_error(url: &DbUrl, e: sqlx::Error) -> StackError {
+    StackError::PostgresUnreachable {
+        url: url.redacted(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_key("1.19") > version_key("1.9"));
+        assert!(version_key("1.9") < version_key("1.14"));
+        assert_eq!(version_key("1.14"), version_key("1.14"));
+    }
+}

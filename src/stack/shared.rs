@@ -1,0 +1,389 @@
+//! One stack per run, shared across threads, test binaries and the processes of
+//! `cargo nextest run`.
+//!
+//! A stack is keyed by its configuration and lives in `<state_dir>/<key>/`. Processes find or
+//! create it under an exclusive file lock (`<key>.lock`) and take a *lease*: a file named by
+//! their pid. A detached keeper (`keeper.sh watch`) tears the stack down once no lease has
+//! had a live process for the linger time. Leases are never released explicitly: a dead pid
+//! is a free lease, so a panic, a SIGKILL or Ctrl-C frees it like a normal exit does. What a
+//! killed keeper left is reaped by the next run (`reap_stale`).
+
+use super::{Endpoints, StackError};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEEPER_SCRIPT: &str = include_str!("keeper.sh");
+const ENDPOINTS_FILE: &str = "stack.json";
+
+/// The on-disk state of one keyed stack.
+#[derive(Debug, Clone)]
+pub(crate) struct StackDir {
+    root: PathBuf,
+    key: String,
+}
+
+impl StackDir {
+    pub(crate) fn new(root: &Path, key: &str) -> Self {
+        StackDir {
+            root: root.to_path_buf(),
+            key: key.to_string(),
+        }
+    }
+
+    /// The folder of this stack.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.root.join(&self.key)
+    }
+
+    /// The key, also the value of the `io.temporal-harness.stack` label.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.root.join(format!("{}.lock", self.key))
+    }
+
+    /// Takes the stack's lock, waiting at most `timeout` for another process to release it.
+    pub(crate) async fn lock(&self, timeout: Duration) -> Result<StackLock, StackError> {
+        fs::create_dir_all(&self.root).map_err(|e| StackError::state(&self.root, e))?;
+        let path = self.lock_path();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StackError::state(&path, e))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StackLock { _file: file }),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    // Polling keeps the wait cancellable and bounded; boots take seconds.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(StackError::LockTimeout {
+                        timeout,
+                        lock: path,
+                    })
+                }
+                Err(TryLockError::Error(e)) => return Err(StackError::state(&path, e)),
+            }
+        }
+    }
+
+    fn try_lock(&self) -> Option<StackLock> {
+        let file = OpenOptions::new().write(true).open(self.lock_path()).ok()?;
+        file.try_lock().ok()?;
+        Some(StackLock { _file: file })
+    }
+
+    /// The file the endpoints are published in.
+    pub(crate) fn endpoints_file(&self) -> PathBuf {
+        self.path().join(ENDPOINTS_FILE)
+    }
+
+    /// Endpoints of a booted stack, if its folder has them.
+    pub(crate) fn endpoints(&self) -> Option<Endpoints> {
+        let text = fs::read_to_string(self.path().join(ENDPOINTS_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// True when a keeper watches the stack, or it was kept on purpose.
+    pub(crate) fn is_tended(&self) -> bool {
+        let dir = self.path();
+        if dir.join("keep").exists() {
+            return true;
+        }
+        fs::read_to_string(dir.join("keeper.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .is_some_and(process_alive)
+    }
+
+    pub(crate) fn is_kept(&self) -> bool {
+        self.path().join("keep").exists()
+    }
+
+    /// Starts a fresh folder for a boot (the caller holds the lock).
+    pub(crate) fn create(&self) -> Result<(), StackError> {
+        let dir = self.path();
+        fs::create_dir_all(dir.join("leases")).map_err(|e| StackError::state(&dir, e))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| StackError::state(&dir, e))?;
+        self.append("label", self.key())
+    }
+
+    /// Records a process to stop at teardown, with the signal that stops it cleanly.
+    pub(crate) fn register_pid(&self, pid: u32, signal: &str) -> Result<(), StackError> {
+        self.append("pids", &format!("{pid} {signal}"))
+    }
+
+    /// Records a folder to remove at teardown.
+    pub(crate) fn register_dir(&self, dir: &Path) -> Result<(), StackError> {
+        self.append("dirs", &dir.display().to_string())
+    }
+
+    fn append(&self, file: &str, line: &str) -> Result<(), StackError> {
+        let path = self.path().join(file);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| StackError::state(&path, e))?;
+        writeln!(f, "{line}").map_err(|e| StackError::state(&path, e))
+    }
+
+    /// Publishes the endpoints (0600: they hold the generated password).
+    pub(crate) fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), StackError> {
+        let path = self.path().join(ENDPOINTS_FILE);
+        let tmp = path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(endpoints).map_err(|e| StackError::state(&path, e))?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| StackError::state(&tmp, e))?;
+        f.write_all(&json).map_err(|e| StackError::state(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| StackError::state(&path, e))
+    }
+
+    /// Takes a lease for this process (idempotent).
+    pub(crate) fn lease(&self) -> Result<(), StackError> {
+        let path = self
+            .path()
+            .join("leases")
+            .join(std::process::id().to_string());
+        File::create(&path)
+            .map(drop)
+            .map_err(|e| StackError::state(&path, e))
+    }
+
+    /// Gives up this process's lease.
+    pub(crate) fn release(&self) {
+        let path = self
+            .path()
+            .join("leases")
+            .join(std::process::id().to_string());
+        let _ = fs::remove_file(path);
+    }
+
+    /// True when a process other than this one holds a live lease.
+    pub(crate) fn has_other_users(&self) -> bool {
+        let me = std::process::id() as i32;
+        fs::read_dir(self.path().join("leases"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .any(|pid| pid != me && process_alive(pid))
+    }
+
+    /// Marks the stack as kept: no keeper tears it down; `temporal-harness down` does.
+    pub(crate) fn mark_kept(&self) -> Result<(), StackError> {
+        self.append("keep", "kept")
+    }
+
+    /// Starts the detached keeper that tears the stack down after its last user.
+    pub(crate) fn spawn_keeper(&self, linger: Duration) -> Result<(), StackError> {
+        let script = keeper_script(&self.root)?;
+        let dir = self.path();
+        let log = File::create(dir.join("keeper.log")).map_err(|e| StackError::state(&dir, e))?;
+        let mut cmd = Command::new("sh");
+        cmd.arg(&script)
+            .arg("watch")
+            .arg(&dir)
+            .arg(self.lock_path())
+            .arg(linger.as_millis().max(200).to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        // Its own session: Ctrl-C on the test run must not reach it, and no test runner
+        // should wait on it (it holds none of their pipes).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| StackError::state(&script, format!("cannot start keeper: {e}")))?;
+        reap_in_background(child);
+        Ok(())
+    }
+
+    /// Tears the stack down now (the caller holds the lock or knows it is unused).
+    pub(crate) fn teardown(&self) -> Result<(), StackError> {
+        let script = keeper_script(&self.root)?;
+        let status = Command::new("sh")
+            .arg(&script)
+            .arg("teardown")
+            .arg(self.path())
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| StackError::state(&script, e))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(StackError::state(
+                self.path(),
+                format!("teardown exited with {status}"),
+            ))
+        }
+    }
+}
+
+/// Holds a stack's lock until dropped.
+pub(crate) struct StackLock {
+    _file: File,
+}
+
+/// Tears down every stack in `root` that nobody tends (its keeper was killed, e.g. by a
+/// SIGKILL of the whole run) and that is not kept. Returns how many were reaped.
+pub(crate) fn reap_stale(root: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(root) else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        let Some(key) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let stack = StackDir::new(root, &key);
+        // A held lock means a process is booting or tearing it down right now.
+        let Some(_lock) = stack.try_lock() else {
+            continue;
+        };
+        if !stack.is_tended() && stack.teardown().is_ok() {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+/// Every kept stack in `root` (for `temporal-harness down`).
+pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
+    fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(|k| StackDir::new(root, k)))
+        .filter(StackDir::is_kept)
+        .collect()
+}
+
+fn keeper_script(root: &Path) -> Result<PathBuf, StackError> {
+    let path = root.join("keeper.sh");
+    if fs::read_to_string(&path).ok().as_deref() != Some(KEEPER_SCRIPT) {
+        let tmp = root.join(format!("keeper.sh.{}", std::process::id()));
+        fs::write(&tmp, KEEPER_SCRIPT).map_err(|e| StackError::state(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| StackError::state(&path, e))?;
+    }
+    Ok(path)
+}
+
+/// `kill(pid, 0)`: does the process exist?
+pub(crate) fn process_alive(pid: i32) -> bool {
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Waits for a detached child on a thread so it never lingers as a zombie.
+pub(crate) fn reap_in_background(mut child: std::process::Child) {
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_root() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("th-shared-test-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn lock_is_exclusive_and_times_out_with_the_lock_named() {
+        let root = temp_root();
+        let stack = StackDir::new(&root, "k1");
+        let _held = stack.lock(Duration::from_secs(1)).await.unwrap();
+        // flock is per open file description, so a second open in this process contends.
+        let err = stack.lock(Duration::from_millis(100)).await.err().unwrap();
+        assert!(matches!(err, StackError::LockTimeout { .. }), "{err}");
+        assert!(err.to_string().contains("k1.lock"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn leases_of_dead_processes_do_not_count() {
+        let root = temp_root();
+        let stack = StackDir::new(&root, "k2");
+        stack.create().unwrap();
+        stack.lease().unwrap();
+        assert!(!stack.has_other_users(), "own lease is not another user");
+        let mut child = Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        File::create(stack.path().join("leases").join(dead.to_string())).unwrap();
+        assert!(!stack.has_other_users(), "a dead pid holds no lease");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn teardown_stops_registered_processes_and_removes_dirs() {
+        let root = temp_root();
+        let stack = StackDir::new(&root, "k3");
+        stack.create().unwrap();
+        let scratch = root.join("scratch");
+        fs::create_dir_all(&scratch).unwrap();
+        let child = Command::new("sleep").arg("600").spawn().unwrap();
+        let pid = child.id();
+        reap_in_background(child);
+        stack.register_pid(pid, "TERM").unwrap();
+        stack.register_dir(&scratch).unwrap();
+        stack.teardown().unwrap();
+        assert!(!scratch.exists());
+        assert!(!stack.path().exists());
+        // The reaper thread collects it; poll its state rather than sleeping blind.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_alive(pid as i32) && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert!(!process_alive(pid as i32));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn untended_stacks_are_reaped_and_kept_ones_are_not() {
+        let root = temp_root();
+        let orphan = StackDir::new(&root, "orphan");
+        orphan.create().unwrap();
+        orphan.lock(Duration::from_secs(1)).await.map(drop).unwrap();
+        let kept = StackDir::new(&root, "kept");
+        kept.create().unwrap();
+        kept.mark_kept().unwrap();
+        kept.lock(Duration::from_secs(1)).await.map(drop).unwrap();
+        assert_eq!(reap_stale(&root), 1);
+        assert!(!orphan.path().exists());
+        assert!(kept.path().exists());
+        assert_eq!(kept_stacks(&root).len(), 1);
+        fs::remove_dir_all(root).unwrap();
+    }
+}
