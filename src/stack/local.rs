@@ -5,7 +5,7 @@
 //! process that started them and Ctrl-C of a test run does not reach them: the stack's
 //! keeper stops them (see `shared`).
 
-use super::ports::free_ports;
+use super::ports::{free_low_ports, free_ports};
 use super::progress::Progress;
 use super::shared::{process_alive, reap_in_background, StackDir};
 use super::{postgres, Endpoints, StackError, TemporalTarget};
@@ -107,12 +107,32 @@ fn pg_bin_dir() -> Result<PathBuf, StackError> {
         })
 }
 
-/// Boots the configured flavour as local processes.
+/// A local service process whose early death should fail the boot.
+pub(crate) struct Watched {
+    service: &'static str,
+    pid: i32,
+    log: PathBuf,
+    port: u16,
+}
+
+impl Watched {
+    /// Resolves (to the reason) only if the process exits.
+    pub(crate) async fn exited(&self) -> StackError {
+        loop {
+            if let Err(e) = exited_early(self.service, self.pid, &self.log, self.port) {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Boots the configured flavour as local processes; returns the Temporal process to watch.
 pub(crate) async fn boot(
     config: &StackConfig,
     dir: &StackDir,
     progress: &Progress,
-) -> Result<Endpoints, StackError> {
+) -> Result<(Endpoints, Watched), StackError> {
     let bins = binaries(config)?;
     let work = dir.path();
     match config.flavor {
@@ -134,9 +154,15 @@ pub(crate) async fn boot(
                     "warn",
                 ]);
             let log = work.join("temporal-dev.log");
-            spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
+            let pid = spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
             step.done();
-            Ok(Endpoints {
+            let watched = Watched {
+                service: "Temporal dev server",
+                pid,
+                log,
+                port,
+            };
+            let endpoints = Endpoints {
                 backend: BackendKind::Local,
                 flavor: Some(Flavor::Dev),
                 temporal: TemporalTarget::plain(format!("127.0.0.1:{port}")),
@@ -148,7 +174,8 @@ pub(crate) async fn boot(
                 http_url: Some(format!("http://127.0.0.1:{http}")),
                 ui_url: None,
                 description: format!("local: {}", bins.temporal_cli.display()),
-            })
+            };
+            Ok((endpoints, watched))
         }
         Flavor::Postgres => {
             let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
@@ -167,12 +194,12 @@ pub(crate) async fn boot(
             step.done();
 
             let step = progress.start("Temporal server (local process)");
-            let (address, http) = start_server(dir, &bins.server, &admin, &password)?;
+            let (watched, http) = start_server(dir, &bins.server, &admin, &password)?;
             step.done();
-            Ok(Endpoints {
+            let endpoints = Endpoints {
                 backend: BackendKind::Local,
                 flavor: Some(Flavor::Postgres),
-                temporal: TemporalTarget::plain(address),
+                temporal: TemporalTarget::plain(format!("127.0.0.1:{}", watched.port)),
                 namespace: config.namespace.clone(),
                 temporal_db_url: Some(admin.with_database("temporal")),
                 visibility_db_url: Some(admin.with_database("temporal_visibility")),
@@ -187,7 +214,8 @@ pub(crate) async fn boot(
                     schema.temporal,
                     schema.visibility
                 ),
-            })
+            };
+            Ok((endpoints, watched))
         }
     }
 }
@@ -330,18 +358,19 @@ async fn setup_schema(
     Ok(())
 }
 
-/// Starts the full server on the local PostgreSQL; returns its frontend and HTTP addresses.
+/// Starts the full server on the local PostgreSQL; returns it (its frontend port) and the
+/// HTTP port.
 fn start_server(
     dir: &StackDir,
     server: &Path,
     admin: &DbUrl,
     password: &Secret,
-) -> Result<(String, u16), StackError> {
+) -> Result<(Watched, u16), StackError> {
     let pg_port = url::Url::parse(admin.expose())
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(5432);
-    let ports = free_ports(9)?;
+    let ports = free_low_ports(9)?;
     let names = [
         "FRONTEND_GRPC_PORT",
         "FRONTEND_HTTP_PORT",
@@ -373,8 +402,15 @@ fn start_server(
         cmd.env("USER", "temporal");
     }
     let log = dir.path().join("temporal-server.log");
-    spawn_service(dir, "Temporal server", cmd, &log, "TERM", None)?;
-    Ok((format!("127.0.0.1:{}", ports[0]), ports[1]))
+    // Test data is throwaway: a graceful drain would only slow teardown by seconds.
+    let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
+    let watched = Watched {
+        service: "Temporal server",
+        pid,
+        log,
+        port: ports[0],
+    };
+    Ok((watched, ports[1]))
 }
 
 /// Starts a detached service, records it for teardown, and returns its pid.
@@ -422,13 +458,25 @@ fn exited_early(service: &str, pid: i32, log: &Path, port: u16) -> Result<(), St
     }
     Err(StackError::ServiceFailed {
         service: service.into(),
-        reason: format!("exited; log {}:\n{}", log.display(), tail(&text, 15)),
+        reason: format!(
+            "exited; end of its log {}:\n{}",
+            log.display(),
+            tail(&text, 6)
+        ),
     })
 }
 
+/// The last `lines` lines, each cut to a readable length (server logs carry stack traces).
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| match l.char_indices().nth(400) {
+            Some((i, _)) => format!("{}...", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.

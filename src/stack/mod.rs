@@ -192,22 +192,30 @@ async fn boot(
     dir: &StackDir,
 ) -> Result<Endpoints, StackError> {
     let progress = Progress::new();
-    let endpoints = match backend {
-        BackendKind::Containers => containers::boot(config, dir, &progress).await?,
-        BackendKind::Local => local::boot(config, dir, &progress).await?,
+    let (endpoints, watched) = match backend {
+        BackendKind::Containers => (containers::boot(config, dir, &progress).await?, None),
+        BackendKind::Local => {
+            let (endpoints, watched) = local::boot(config, dir, &progress).await?;
+            (endpoints, Some(watched))
+        }
         BackendKind::Auto | BackendKind::External => unreachable!("resolved before boot"),
     };
-    let step = progress.start(&format!(
-        "Temporal readiness at {}",
-        endpoints.temporal.address
-    ));
-    readiness::wait_ready(
+    let address = &endpoints.temporal.address;
+    let step = progress.start(&format!("Temporal readiness at {address}"));
+    let ready = readiness::wait_ready(
         &endpoints.temporal,
         &config.namespace,
         true,
         config.startup_timeout,
-    )
-    .await?;
+    );
+    match watched {
+        // A local server that dies while booting fails the boot at once, with its log.
+        Some(server) => tokio::select! {
+            ready = ready => ready.map(drop)?,
+            exited = server.exited() => return Err(exited),
+        },
+        None => ready.await.map(drop)?,
+    }
     step.done();
     progress.total(&endpoints.description);
     Ok(endpoints)

@@ -19,6 +19,33 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, StackError> {
         .map_err(|e| StackError::state("127.0.0.1", e))
 }
 
+/// `n` distinct free ports below 32768. Temporal stores membership ports in a PostgreSQL
+/// `smallint`, and the kernel's ephemeral ports start at 32768, so these are probed from a
+/// random point of 10000..32768 instead.
+pub(crate) fn free_low_ports(n: usize) -> Result<Vec<u16>, StackError> {
+    const LOW: u16 = 10_000;
+    const HIGH: u16 = 32_768;
+    let span = u32::from(HIGH - LOW);
+    let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u32;
+    let mut listeners = Vec::with_capacity(n);
+    for offset in 0..span {
+        let port = LOW + ((start + offset) % span) as u16;
+        if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            listeners.push(l);
+            if listeners.len() == n {
+                return Ok(listeners
+                    .iter()
+                    .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+                    .collect());
+            }
+        }
+    }
+    Err(StackError::state(
+        "127.0.0.1",
+        format!("fewer than {n} free ports in {LOW}..{HIGH}"),
+    ))
+}
+
 /// Fails with [`StackError::PortInUse`] when something already listens on `port`.
 pub(crate) fn ensure_free(port: u16, service: &str) -> Result<(), StackError> {
     match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
