@@ -16,6 +16,9 @@ pub struct UpArgs {
     /// Temporal on PostgreSQL, or the CLI dev server alone.
     #[arg(long, value_enum)]
     flavor: Option<FlavorArg>,
+    /// Host port of the Temporal frontend (default: a free one).
+    #[arg(long)]
+    port: Option<u16>,
     /// Keep the stack after exit, for later runs to reuse; `temporal-harness down` ends it.
     #[arg(long)]
     keep: bool,
@@ -32,6 +35,9 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
         config.flavor = f.into();
     }
     config.keep |= args.keep;
+    if args.port.is_some() {
+        config.frontend_port = args.port;
+    }
     // Register before booting, so a signal during the boot still leads to cleanup.
     let (mut sigint, mut sigterm) = match (
         signal(SignalKind::interrupt()),

@@ -18,6 +18,7 @@ struct FileConfig {
     flavor: Option<String>,
     images: Option<String>,
     namespace: Option<String>,
+    port: Option<u16>,
     startup_timeout: Option<String>,
     linger: Option<String>,
     keep: Option<bool>,
@@ -95,6 +96,9 @@ fn apply_text(
     }
     if let Some(v) = file.namespace {
         config.namespace = v;
+    }
+    if let Some(v) = file.port {
+        config.frontend_port = Some(v);
     }
     if let Some(v) = file.startup_timeout {
         config.startup_timeout = parse_duration_key("startup_timeout", &v)?;

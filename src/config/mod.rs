@@ -118,6 +118,9 @@ pub struct StackConfig {
     pub official_images: OfficialImages,
     /// Namespace the tests share (created when missing on stacks the harness owns).
     pub namespace: String,
+    /// Host port of the Temporal frontend; `None` picks a free one (what tests want; `up`
+    /// users may want the usual 7233).
+    pub frontend_port: Option<u16>,
     /// Upper bound on booting (and on waiting for another process that boots).
     pub startup_timeout: Duration,
     /// Keep the stack after the run, for the next run to reuse (`temporal-harness down` ends it).
@@ -141,6 +144,7 @@ impl Default for StackConfig {
             images: ImageSource::Auto,
             official_images: OfficialImages::default(),
             namespace: "default".into(),
+            frontend_port: None,
             startup_timeout: Duration::from_secs(180),
             keep: false,
             linger: Duration::from_secs(5),
@@ -243,6 +247,9 @@ impl StackConfig {
         if let Some(v) = get("TEMPORAL_HARNESS_NAMESPACE") {
             self.namespace = v;
         }
+        if let Some(v) = get("TEMPORAL_HARNESS_PORT") {
+            self.frontend_port = Some(parse_port("TEMPORAL_HARNESS_PORT", &v)?);
+        }
         if let Some(v) = get("TEMPORAL_HARNESS_STARTUP_TIMEOUT") {
             self.startup_timeout = parse_duration_key("TEMPORAL_HARNESS_STARTUP_TIMEOUT", &v)?;
         }
@@ -328,6 +335,19 @@ fn parse_duration_key(key: &str, value: &str) -> Result<Duration, ConfigError> {
         value: value.into(),
         expected: "a duration such as 500ms, 30s or 2m".into(),
     })
+}
+
+fn parse_port(key: &str, value: &str) -> Result<u16, ConfigError> {
+    value
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| ConfigError::Invalid {
+            key: key.into(),
+            value: value.into(),
+            expected: "a port number from 1 to 65535".into(),
+        })
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {

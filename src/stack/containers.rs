@@ -5,6 +5,7 @@
 //! started them: the stack's keeper removes them (see `shared`). Their testcontainers
 //! handles are parked in [`PARKED`] so that dropping them never removes a shared container.
 
+use super::ports::ensure_free;
 use super::progress::Progress;
 use super::shared::StackDir;
 use super::{postgres, Endpoints, StackError, TemporalTarget};
@@ -117,11 +118,10 @@ pub(crate) async fn boot(
     let docker = docker().await?;
     let plan = plan(config, &docker).await?;
     let labels = HashMap::from([(STACK_LABEL.to_string(), dir.key().to_string())]);
-    let timeout = config.startup_timeout;
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));
-            let server = request(&plan.dev, &labels, timeout)?
+            let server = request(&plan.dev, &labels, config)?
                 .with_cmd([
                     "server",
                     "start-dev",
@@ -216,7 +216,7 @@ async fn boot_postgres_flavor(
     step.done();
 
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
-    let server = request(&plan.server, labels, timeout)?
+    let server = request(&plan.server, labels, config)?
         .with_network(&network)
         .with_container_name(format!("th-{}-temporal", dir.key()))
         .with_env_var("DB", "postgres12")
@@ -290,17 +290,26 @@ done";
     })
 }
 
+/// A Temporal server container: frontend and HTTP ports published (the frontend on the
+/// configured host port, if any).
 fn request(
     image: &str,
     labels: &HashMap<String, String>,
-    timeout: Duration,
+    config: &StackConfig,
 ) -> Result<ContainerRequest<GenericImage>, StackError> {
     let (name, tag) = split_image(image);
-    Ok(GenericImage::new(name, tag)
+    let request = GenericImage::new(name, tag)
         .with_exposed_port(FRONTEND_PORT.tcp())
         .with_exposed_port(HTTP_PORT.tcp())
         .with_labels(labels.clone())
-        .with_startup_timeout(timeout))
+        .with_startup_timeout(config.startup_timeout);
+    Ok(match config.frontend_port {
+        Some(port) => {
+            ensure_free(port, "the Temporal frontend")?;
+            request.with_mapped_port(port, FRONTEND_PORT.tcp())
+        }
+        None => request,
+    })
 }
 
 async fn host_port<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result<u16, StackError> {

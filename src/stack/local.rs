@@ -5,7 +5,7 @@
 //! process that started them and Ctrl-C of a test run does not reach them: the stack's
 //! keeper stops them (see `shared`).
 
-use super::ports::{free_low_ports, free_ports};
+use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::progress::Progress;
 use super::shared::{process_alive, reap_in_background, StackDir};
 use super::{postgres, Endpoints, StackError, TemporalTarget};
@@ -138,7 +138,8 @@ pub(crate) async fn boot(
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start("Temporal dev server (local process)");
-            let [port, http, metrics]: [u16; 3] = free_ports(3)?.try_into().expect("3 ports");
+            let [free, http, metrics]: [u16; 3] = free_ports(3)?.try_into().expect("3 ports");
+            let port = frontend_port(config, free)?;
             let mut cmd = Command::new(&bins.temporal_cli);
             cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
                 .args([
@@ -194,7 +195,7 @@ pub(crate) async fn boot(
             step.done();
 
             let step = progress.start("Temporal server (local process)");
-            let (watched, http) = start_server(dir, &bins.server, &admin, &password)?;
+            let (watched, http) = start_server(config, dir, &bins.server, &admin, &password)?;
             step.done();
             let endpoints = Endpoints {
                 backend: BackendKind::Local,
@@ -361,6 +362,7 @@ async fn setup_schema(
 /// Starts the full server on the local PostgreSQL; returns it (its frontend port) and the
 /// HTTP port.
 fn start_server(
+    config: &StackConfig,
     dir: &StackDir,
     server: &Path,
     admin: &DbUrl,
@@ -370,7 +372,8 @@ fn start_server(
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(5432);
-    let ports = free_low_ports(9)?;
+    let mut ports = free_low_ports(9)?;
+    ports[0] = frontend_port(config, ports[0])?;
     let names = [
         "FRONTEND_GRPC_PORT",
         "FRONTEND_HTTP_PORT",
@@ -411,6 +414,14 @@ fn start_server(
         port: ports[0],
     };
     Ok((watched, ports[1]))
+}
+
+/// The configured frontend port (checked free), else `free`.
+fn frontend_port(config: &StackConfig, free: u16) -> Result<u16, StackError> {
+    match config.frontend_port {
+        Some(port) => ensure_free(port, "the Temporal frontend").map(|()| port),
+        None => Ok(free),
+    }
 }
 
 /// Starts a detached service, records it for teardown, and returns its pid.

@@ -12,6 +12,8 @@ mod progress;
 mod readiness;
 pub(crate) mod shared;
 
+pub use shared::BOOT_LOG;
+
 pub use connect::{connect, TemporalTarget};
 pub use error::StackError;
 pub use postgres::{check_schema, SchemaStatus};
@@ -98,6 +100,9 @@ impl Stack {
         let dir = StackDir::new(&config.state_dir, &stack_key(config, backend));
         let lock = dir.lock(config.startup_timeout).await?;
         if let Some(endpoints) = reusable(&dir, config).await {
+            if config.keep && !dir.is_kept() {
+                dir.mark_kept()?;
+            }
             dir.lease()?;
             drop(lock);
             return Ok(Stack {
@@ -108,6 +113,7 @@ impl Stack {
         // Whatever is there is unusable (a boot that died, an unhealthy stack): start clean.
         dir.teardown()?;
         dir.create()?;
+        let started = std::time::Instant::now();
         let booted = boot(config, backend, &dir).await;
         let endpoints = match booted {
             Ok(e) => e,
@@ -117,6 +123,7 @@ impl Stack {
             }
         };
         dir.write_endpoints(&endpoints)?;
+        dir.record_boot(started.elapsed());
         dir.lease()?;
         if config.keep {
             dir.mark_kept()?;
@@ -142,12 +149,11 @@ impl Stack {
 
     /// Ends this process's use of the stack and tears it down now if no other process uses
     /// it and it is not kept (otherwise the keeper does, after the linger time).
-    pub async fn shutdown(self, timeout: Duration) -> Result<(), StackError> {
-        let Some(dir) = self.dir else {
+    pub async fn shutdown(mut self, timeout: Duration) -> Result<(), StackError> {
+        let Some(dir) = self.dir.take() else {
             return Ok(());
         };
-        dir.release();
-        if dir.is_kept() {
+        if !dir.release() || dir.is_kept() {
             return Ok(());
         }
         let _lock = dir.lock(timeout).await?;
@@ -155,6 +161,16 @@ impl Stack {
             return Ok(());
         }
         dir.teardown()
+    }
+}
+
+impl Drop for Stack {
+    /// A handle dropped without [`Stack::shutdown`] gives up its lease; the keeper tears the
+    /// stack down after the linger time if no one else uses it.
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            dir.release();
+        }
     }
 }
 
@@ -266,7 +282,8 @@ fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
         Flavor::Dev => "dev",
     };
     let identity = format!(
-        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}",
+        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        config.frontend_port,
         config.images,
         config.official_images,
         crate::versions::Versions::pinned(),

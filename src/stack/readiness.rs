@@ -1,5 +1,7 @@
-//! Readiness: gRPC health SERVING for the WorkflowService, then the namespace describable.
-//! An open port is not readiness: the frontend answers NOT_SERVING until membership is up.
+//! Readiness: gRPC health SERVING for the WorkflowService, then the namespace usable.
+//! An open port is not readiness: the frontend answers NOT_SERVING until membership is up,
+//! and a freshly registered namespace is unknown to the services' namespace caches until
+//! their next refresh.
 
 use super::{connect, StackError, TemporalTarget};
 use std::time::{Duration, Instant};
@@ -7,8 +9,11 @@ use temporalio_client::{tonic, Connection};
 use temporalio_common::protos::grpc::health::v1::{
     health_check_response::ServingStatus, HealthCheckRequest,
 };
+use temporalio_common::protos::temporal::api::common::v1::WorkflowType;
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeNamespaceRequest, RegisterNamespaceRequest,
+    DescribeNamespaceRequest, RegisterNamespaceRequest, StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
 };
 
 const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
@@ -17,9 +22,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause between attempts while a server boots.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
-/// Waits until `target` serves the WorkflowService and `namespace` can be described,
-/// registering the namespace when `create_namespace` (stacks the harness owns). Fails with
-/// the last error once `timeout` has passed.
+/// Waits until `target` serves the WorkflowService and `namespace` is usable, registering the
+/// namespace when `create_namespace` (stacks the harness owns). Fails with the last error
+/// once `timeout` has passed; configuration errors fail at once.
 pub(crate) async fn wait_ready(
     target: &TemporalTarget,
     namespace: &str,
@@ -27,24 +32,20 @@ pub(crate) async fn wait_ready(
     timeout: Duration,
 ) -> Result<Connection, StackError> {
     let deadline = Instant::now() + timeout;
-    let mut last;
+    // Set once this call registers the namespace: from then on, usable means a workflow
+    // can start in it (the history service's cache is the last to learn of it).
+    let mut registered = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        match attempt(
-            target,
-            namespace,
-            create_namespace,
-            remaining.min(ATTEMPT_TIMEOUT),
-        )
-        .await
+        let budget = remaining.min(ATTEMPT_TIMEOUT);
+        let last = match attempt(target, namespace, create_namespace, &mut registered, budget).await
         {
             Ok(connection) => return Ok(connection),
-            // Configuration errors do not heal by waiting.
             Err(e @ (StackError::TlsFile { .. } | StackError::UnknownNamespace { .. })) => {
                 return Err(e)
             }
-            Err(e) => last = e,
-        }
+            Err(e) => e,
+        };
         if Instant::now() + RETRY_PAUSE >= deadline {
             return Err(match last {
                 StackError::TemporalUnreachable { address, reason } => {
@@ -64,6 +65,7 @@ async fn attempt(
     target: &TemporalTarget,
     namespace: &str,
     create_namespace: bool,
+    registered: &mut bool,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
     let unreachable = |reason: String| StackError::TemporalUnreachable {
@@ -85,69 +87,102 @@ async fn attempt(
             .unwrap_or("UNKNOWN");
         return Err(unreachable(format!("WorkflowService health is {status}")));
     }
-    ensure_namespace(&connection, target, namespace, create_namespace).await?;
+    let described = connection
+        .workflow_service()
+        .describe_namespace(tonic::Request::new(DescribeNamespaceRequest {
+            namespace: namespace.into(),
+            ..Default::default()
+        }))
+        .await;
+    match described {
+        Ok(_) if *registered => probe_workflow_start(&connection, namespace)
+            .await
+            .map_err(|s| unreachable(format!("namespace {namespace} not yet usable: {s}")))?,
+        Ok(_) => {}
+        Err(s) if s.code() == tonic::Code::NotFound && create_namespace => {
+            register(&connection, namespace)
+                .await
+                .map_err(|s| unreachable(format!("cannot register namespace {namespace}: {s}")))?;
+            *registered = true;
+            return Err(unreachable(format!(
+                "namespace {namespace} registered, not yet visible"
+            )));
+        }
+        Err(s) if s.code() == tonic::Code::NotFound => {
+            return Err(StackError::UnknownNamespace {
+                namespace: namespace.into(),
+                address: target.address.clone(),
+            })
+        }
+        Err(s) => {
+            return Err(unreachable(format!(
+                "describe namespace {namespace}: {}",
+                s.message()
+            )))
+        }
+    }
     Ok(connection)
 }
 
-/// Describes `namespace`, registering it first when allowed and missing.
-pub(crate) async fn ensure_namespace(
-    connection: &Connection,
-    target: &TemporalTarget,
-    namespace: &str,
-    create: bool,
-) -> Result<(), StackError> {
-    let describe = || async {
-        connection
-            .workflow_service()
-            .describe_namespace(tonic::Request::new(DescribeNamespaceRequest {
-                namespace: namespace.into(),
-                ..Default::default()
-            }))
-            .await
+async fn register(connection: &Connection, namespace: &str) -> Result<(), String> {
+    let request = RegisterNamespaceRequest {
+        namespace: namespace.into(),
+        description: "created by temporal-harness".into(),
+        workflow_execution_retention_period: Duration::from_secs(24 * 3600).try_into().ok(),
+        ..Default::default()
     };
-    match describe().await {
+    match connection
+        .workflow_service()
+        .register_namespace(tonic::Request::new(request))
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(s) if s.code() == tonic::Code::NotFound && create => {
-            let registered = connection
-                .workflow_service()
-                .register_namespace(tonic::Request::new(RegisterNamespaceRequest {
-                    namespace: namespace.into(),
-                    description: "created by temporal-harness".into(),
-                    workflow_execution_retention_period: Duration::from_secs(24 * 3600)
-                        .try_into()
-                        .ok(),
-                    ..Default::default()
-                }))
-                .await;
-            match registered {
-                Ok(_) => {}
-                Err(s) if s.code() == tonic::Code::AlreadyExists => {}
-                Err(s) => {
-                    return Err(StackError::TemporalUnreachable {
-                        address: target.address.clone(),
-                        reason: format!("cannot register namespace {namespace}: {}", s.message()),
-                    })
-                }
-            }
-            // Registration is visible to describe only once the namespace cache refreshes.
-            describe()
-                .await
-                .map(drop)
-                .map_err(|s| StackError::TemporalUnreachable {
-                    address: target.address.clone(),
-                    reason: format!(
-                        "namespace {namespace} registered, not yet visible: {}",
-                        s.message()
-                    ),
-                })
-        }
-        Err(s) if s.code() == tonic::Code::NotFound => Err(StackError::UnknownNamespace {
-            namespace: namespace.into(),
-            address: target.address.clone(),
-        }),
-        Err(s) => Err(StackError::TemporalUnreachable {
-            address: target.address.clone(),
-            reason: format!("describe namespace {namespace}: {}", s.message()),
-        }),
+        Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+        Err(s) => Err(s.message().to_string()),
     }
+}
+
+/// Starts and at once terminates a workflow that no worker polls for: it succeeds only once
+/// every service involved in a start knows the namespace.
+async fn probe_workflow_start(connection: &Connection, namespace: &str) -> Result<(), String> {
+    let workflow_id = format!(
+        "temporal-harness-readiness-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let start = StartWorkflowExecutionRequest {
+        namespace: namespace.into(),
+        workflow_id: workflow_id.clone(),
+        workflow_type: Some(WorkflowType {
+            name: "temporal-harness-readiness".into(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: "temporal-harness-readiness".into(),
+            ..Default::default()
+        }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        identity: "temporal-harness".into(),
+        ..Default::default()
+    };
+    connection
+        .workflow_service()
+        .start_workflow_execution(tonic::Request::new(start))
+        .await
+        .map_err(|s| s.message().to_string())?;
+    connection
+        .workflow_service()
+        .terminate_workflow_execution(tonic::Request::new(TerminateWorkflowExecutionRequest {
+            namespace: namespace.into(),
+            workflow_execution: Some(
+                temporalio_common::protos::temporal::api::common::v1::WorkflowExecution {
+                    workflow_id,
+                    run_id: String::new(),
+                },
+            ),
+            reason: "readiness probe".into(),
+            identity: "temporal-harness".into(),
+            ..Default::default()
+        }))
+        .await
+        .map(drop)
+        .map_err(|s| s.message().to_string())
 }

@@ -9,16 +9,20 @@
 //! killed keeper left is reaped by the next run (`reap_stale`).
 
 use super::{Endpoints, StackError};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 const KEEPER_SCRIPT: &str = include_str!("keeper.sh");
 const ENDPOINTS_FILE: &str = "stack.json";
+/// One line per boot, in the state root (see [`StackDir::record_boot`]).
+pub const BOOT_LOG: &str = "boots.log";
 
 /// The on-disk state of one keyed stack.
 #[derive(Debug, Clone)]
@@ -156,24 +160,51 @@ impl StackDir {
         fs::rename(&tmp, &path).map_err(|e| StackError::state(&path, e))
     }
 
-    /// Takes a lease for this process (idempotent).
-    pub(crate) fn lease(&self) -> Result<(), StackError> {
-        let path = self
-            .path()
-            .join("leases")
-            .join(std::process::id().to_string());
-        File::create(&path)
-            .map(drop)
-            .map_err(|e| StackError::state(&path, e))
+    /// Appends a line to `<state_dir>/boots.log`: what benchmarks count to show how many
+    /// boots a run needed.
+    pub(crate) fn record_boot(&self, took: Duration) {
+        let line = format!(
+            "{} {} pid={} took={:.3}s\n",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            self.key,
+            std::process::id(),
+            took.as_secs_f64()
+        );
+        let _ = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(BOOT_LOG))
+            .and_then(|mut f| f.write_all(line.as_bytes()));
     }
 
-    /// Gives up this process's lease.
-    pub(crate) fn release(&self) {
-        let path = self
-            .path()
+    /// Takes a lease for this process; counts the handles this process holds.
+    pub(crate) fn lease(&self) -> Result<(), StackError> {
+        let path = self.lease_path();
+        File::create(&path).map_err(|e| StackError::state(&path, e))?;
+        *handles().entry(self.path()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Drops one handle; gives up the process's lease with the last one and returns true then.
+    pub(crate) fn release(&self) -> bool {
+        let mut handles = handles();
+        let count = handles.entry(self.path()).or_insert(1);
+        *count = count.saturating_sub(1);
+        if *count > 0 {
+            return false;
+        }
+        handles.remove(&self.path());
+        let _ = fs::remove_file(self.lease_path());
+        true
+    }
+
+    fn lease_path(&self) -> PathBuf {
+        self.path()
             .join("leases")
-            .join(std::process::id().to_string());
-        let _ = fs::remove_file(path);
+            .join(std::process::id().to_string())
     }
 
     /// True when a process other than this one holds a live lease.
@@ -240,6 +271,16 @@ impl StackDir {
             ))
         }
     }
+}
+
+/// Stack handles held by this process, per stack folder: tests of one binary share a stack,
+/// and only the last of them gives up the process's lease.
+fn handles() -> MutexGuard<'static, HashMap<PathBuf, usize>> {
+    static HANDLES: OnceLock<Mutex<HashMap<PathBuf, usize>>> = OnceLock::new();
+    HANDLES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Holds a stack's lock until dropped.

@@ -1,0 +1,114 @@
+//! Shared by the integration tests: a small workflow with an activity, run end to end with
+//! plain SDK code (worker + client) against a stack's endpoints.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::time::Duration;
+use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::{Endpoints, StackConfig};
+use temporalio_client::{Client, ClientOptions, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{
+    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
+};
+
+#[workflow]
+#[derive(Default)]
+pub struct GreetWorkflow;
+
+#[workflow_methods]
+impl GreetWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let greeting = ctx
+            .execute_activity(
+                Greeter::greet,
+                name,
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        Ok(greeting)
+    }
+}
+
+pub struct Greeter;
+
+#[activities]
+impl Greeter {
+    #[activity]
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("Hello, {name}!"))
+    }
+}
+
+/// A config for one backend and flavour, with a state folder of its own when `isolated`.
+pub fn config(backend: BackendKind, flavor: Flavor) -> StackConfig {
+    let mut config = StackConfig::load().expect("valid test configuration");
+    config.backend = backend;
+    config.flavor = flavor;
+    config
+}
+
+/// A state folder no other test uses: stacks in it are this test's alone.
+pub fn private_state_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("th-test-{name}-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// Runs `GreetWorkflow` through a real worker on `endpoints`; returns (workflow id, result).
+pub async fn run_greeting(endpoints: &Endpoints) -> (String, String) {
+    let connection = temporal_harness::stack::connect(&endpoints.temporal, Duration::from_secs(10))
+        .await
+        .expect("connect");
+    let client = Client::new(
+        connection,
+        ClientOptions::new(endpoints.namespace.clone()).build(),
+    )
+    .expect("client");
+    let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let task_queue = format!("tq-{id}");
+    let workflow_id = format!("greet-{id}");
+    let options = WorkerOptions::new(task_queue.clone())
+        .register_workflow::<GreetWorkflow>()
+        .expect("register workflow")
+        .register_activities(Greeter)
+        .build();
+    let mut worker = Worker::new(&runtime, client.clone(), options).expect("worker");
+    let stop = worker.shutdown_handle();
+    // Worker::run is !Send: drive it in this task, next to the client side.
+    let (ran, result) = tokio::join!(worker.run(), async {
+        let handle = client
+            .start_workflow(
+                GreetWorkflow::run,
+                "stack".to_string(),
+                WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build(),
+            )
+            .await
+            .expect("start workflow");
+        let result = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .expect("workflow result");
+        stop();
+        result
+    });
+    ran.expect("worker ran");
+    (workflow_id, result)
+}
+
+/// Labelled containers of a stack key prefix still present (running or not).
+pub fn containers_labelled(key_prefix: &str) -> usize {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--format",
+            "{{.Label \"io.temporal-harness.stack\"}}",
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(key_prefix))
+        .count()
+}
