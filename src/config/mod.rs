@@ -159,7 +159,7 @@ impl Default for StackConfig {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     /// A value that is not one of the accepted ones.
-    #[error("{key} = {value:?} is not valid: expected {expected}")]
+    #[error("{key} = {value:?} is not valid: expected {expected}. Fix: correct {key}")]
     Invalid {
         /// The env var or file key.
         key: String,

@@ -117,7 +117,8 @@ pub(crate) async fn boot(
 ) -> Result<Endpoints, StackError> {
     let docker = docker().await?;
     let plan = plan(config, &docker).await?;
-    let labels = HashMap::from([(STACK_LABEL.to_string(), dir.key().to_string())]);
+    let label = dir.label()?;
+    let labels = HashMap::from([(STACK_LABEL.to_string(), label.clone())]);
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));
@@ -155,21 +156,21 @@ pub(crate) async fn boot(
             })
         }
         Flavor::Postgres => {
-            boot_postgres_flavor(config, dir, progress, &docker, &plan, &labels).await
+            boot_postgres_flavor(config, &label, progress, &docker, &plan, &labels).await
         }
     }
 }
 
 async fn boot_postgres_flavor(
     config: &StackConfig,
-    dir: &StackDir,
+    label: &str,
     progress: &Progress,
     docker: &Docker,
     plan: &Plan,
     labels: &HashMap<String, String>,
 ) -> Result<Endpoints, StackError> {
     let timeout = config.startup_timeout;
-    let network = format!("temporal-harness-{}", dir.key());
+    let network = format!("temporal-harness-{label}");
     docker
         .create_network(NetworkCreateRequest {
             name: network.clone(),
@@ -182,7 +183,7 @@ async fn boot_postgres_flavor(
             reason: e.to_string(),
         })?;
     let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
-    let pg_name = format!("th-{}-postgres", dir.key());
+    let pg_name = format!("th-{label}-postgres");
 
     let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
     let (pg_image, pg_tag) = split_image(&plan.postgres);
@@ -218,7 +219,7 @@ async fn boot_postgres_flavor(
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
     let server = request(&plan.server, labels, config)?
         .with_network(&network)
-        .with_container_name(format!("th-{}-temporal", dir.key()))
+        .with_container_name(format!("th-{label}-temporal"))
         .with_env_var("DB", "postgres12")
         .with_env_var("DB_PORT", "5432")
         .with_env_var("POSTGRES_SEEDS", &pg_name)

@@ -230,7 +230,7 @@ async fn start_postgres(
 ) -> Result<DbUrl, StackError> {
     // PostgreSQL refuses to run as root: run it as the `postgres` user then.
     let owner = postgres_owner()?;
-    let data = std::env::temp_dir().join(format!("temporal-harness-pg-{}", dir.key()));
+    let data = std::env::temp_dir().join(format!("temporal-harness-pg-{}", dir.label()?));
     let _ = fs::remove_dir_all(&data);
     fs::create_dir_all(&data).map_err(|e| StackError::state(&data, e))?;
     dir.register_dir(&data)?;

@@ -44,7 +44,7 @@ impl StackDir {
         self.root.join(&self.key)
     }
 
-    /// The key, also the value of the `io.temporal-harness.stack` label.
+    /// The key: the same configuration, the same key.
     pub(crate) fn key(&self) -> &str {
         &self.key
     }
@@ -121,7 +121,17 @@ impl StackDir {
         fs::create_dir_all(dir.join("leases")).map_err(|e| StackError::state(&dir, e))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| StackError::state(&dir, e))?;
-        self.append("label", self.key())
+        let label = format!("{}-{}", self.key, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        self.append("label", &label)
+    }
+
+    /// The label value of this boot's containers and networks, and the stem of their names:
+    /// the key plus an instance id, so stacks of one key in two state folders never collide.
+    pub(crate) fn label(&self) -> Result<String, StackError> {
+        let path = self.path().join("label");
+        fs::read_to_string(&path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| StackError::state(&path, e))
     }
 
     /// Records a process to stop at teardown, with the signal that stops it cleanly.

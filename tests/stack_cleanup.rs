@@ -1,0 +1,119 @@
+//! Nothing leaks: a SIGKILLed user of a stack is cleaned up by the stack's keeper, and a run
+//! whose keeper was killed too is reaped by the next run. Counts before and after are printed.
+
+mod common;
+
+use common::{config, private_state_dir};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::Stack;
+
+/// `temporal-harness up` in the background; returns it and its stack folder.
+fn spawn_up(backend: &str, state: &Path) -> (Child, PathBuf) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["up", "--backend", backend, "--flavor", "dev"])
+        .env("TEMPORAL_HARNESS_STATE_DIR", state)
+        .env("TEMPORAL_HARNESS_LINGER", "300ms")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn temporal-harness up");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("endpoints line");
+    let json: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let file = PathBuf::from(json["endpoints_file"].as_str().expect("endpoints_file"));
+    (child, file.parent().unwrap().to_path_buf())
+}
+
+fn label(stack_dir: &Path) -> String {
+    std::fs::read_to_string(stack_dir.join("label")).unwrap().trim().to_string()
+}
+
+fn pids(stack_dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(stack_dir.join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is gone for our purposes: /proc shows its state as Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .unwrap_or(false)
+}
+
+fn kill9(pid: i32) {
+    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
+
+/// Polls `done` until it holds or `within` passes; returns whether it held.
+fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+fn keeper_removes_the_containers_of_a_sigkilled_run() {
+    let state = private_state_dir("sigkill-containers");
+    let (mut child, dir) = spawn_up("containers", &state);
+    let label = label(&dir);
+    let before = common::containers_labelled(&label);
+    kill9(child.id() as i32);
+    child.wait().unwrap();
+    let cleaned = eventually(Duration::from_secs(30), || common::containers_labelled(&label) == 0);
+    eprintln!("labelled containers: {before} before SIGKILL, {} after", common::containers_labelled(&label));
+    assert_eq!(before, 1);
+    assert!(cleaned, "the keeper removed the container");
+    assert!(!dir.exists(), "and the stack folder");
+    let _ = std::fs::remove_dir_all(state);
+}
+
+#[tokio::test]
+async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
+    let state = private_state_dir("reap");
+    let (mut containers_up, containers_dir) = spawn_up("containers", &state);
+    let (mut local_up, local_dir) = spawn_up("local", &state);
+    let label = label(&containers_dir);
+    let server_pids = pids(&local_dir);
+    // Kill everything of the run, keepers first, as a CI runner's SIGKILL of a job would.
+    for dir in [&containers_dir, &local_dir] {
+        let keeper = std::fs::read_to_string(dir.join("keeper.pid")).unwrap();
+        kill9(keeper.trim().parse().unwrap());
+    }
+    for child in [&mut containers_up, &mut local_up] {
+        kill9(child.id() as i32);
+        child.wait().unwrap();
+    }
+    let containers_before = common::containers_labelled(&label);
+    let processes_before = server_pids.iter().filter(|p| alive(**p)).count();
+    assert_eq!(containers_before, 1, "the killed run left its container");
+    assert_eq!(processes_before, 1, "and its dev-server process");
+
+    let mut next = config(BackendKind::Local, Flavor::Dev);
+    next.state_dir = state.clone();
+    let stack = Stack::acquire(&next).await.expect("the next run boots");
+    let containers_after = common::containers_labelled(&label);
+    let gone = eventually(Duration::from_secs(10), || server_pids.iter().all(|p| !alive(*p)));
+    eprintln!(
+        "left by the killed run: {containers_before} container(s), {processes_before} process(es); \
+         after the next run started: {containers_after} container(s), {} process(es)",
+        server_pids.iter().filter(|p| alive(**p)).count()
+    );
+    assert_eq!(containers_after, 0);
+    assert!(gone, "the dev server of the killed run was stopped");
+    stack.shutdown(Duration::from_secs(30)).await.unwrap();
+    let _ = std::fs::remove_dir_all(state);
+}

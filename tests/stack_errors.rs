@@ -1,0 +1,174 @@
+//! Each bad input or fault gets its own error naming the cause and the fix, in bounded time,
+//! and never shows a password. Process-wide settings (DOCKER_HOST, image names) are tested
+//! through the `temporal-harness` binary so they cannot leak into other tests.
+
+mod common;
+
+use common::{config, private_state_dir};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::Duration;
+use temporal_harness::config::{BackendKind, ExternalTarget, Flavor, TlsFiles};
+use temporal_harness::secret::DbUrl;
+use temporal_harness::stack::check_schema;
+use temporal_harness::{exit_codes, Stack, StackConfig, StackError};
+
+/// Runs `temporal-harness up --once` with its own state folder and extra env.
+fn up(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let state = private_state_dir("errors");
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["up", "--once"])
+        .args(args)
+        .env("TEMPORAL_HARNESS_STATE_DIR", &state)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run temporal-harness");
+    let _ = std::fs::remove_dir_all(state);
+    out
+}
+
+fn assert_config_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit_codes::CONFIG_ERROR), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
+    assert!(stderr.contains("Fix:"), "the message names the fix:\n{stderr}");
+}
+
+#[test]
+fn docker_unreachable() {
+    let out = up(
+        &["--backend", "containers", "--flavor", "dev"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_config_error(&out, "Docker is not reachable");
+}
+
+#[test]
+fn image_missing_without_registry() {
+    let out = up(
+        &["--backend", "containers", "--flavor", "dev"],
+        &[
+            ("TEMPORAL_HARNESS_IMAGES", "official"),
+            ("TEMPORAL_HARNESS_DEV_IMAGE", "temporal-harness/no-such-image:0"),
+        ],
+    );
+    assert_config_error(&out, "image temporal-harness/no-such-image:0 is not present");
+}
+
+#[test]
+fn port_in_use() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for backend in ["local", "containers"] {
+        let out = up(&["--backend", backend, "--flavor", "dev", "--port", &port], &[]);
+        assert_config_error(&out, &format!("port {port} is already in use"));
+    }
+}
+
+#[test]
+fn bad_configuration_value() {
+    let out = up(&[], &[("TEMPORAL_HARNESS_BACKEND", "kubernetes")]);
+    assert_config_error(&out, "TEMPORAL_HARNESS_BACKEND");
+}
+
+fn external(address: &str) -> StackConfig {
+    let mut c = config(BackendKind::External, Flavor::Postgres);
+    c.external = Some(ExternalTarget {
+        address: address.into(),
+        ..Default::default()
+    });
+    c
+}
+
+#[tokio::test]
+async fn wrong_postgres_password_is_named_and_never_shown() {
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres)).await.unwrap();
+    let real = own.endpoints().temporal_db_url.clone().unwrap();
+    let mut url = url::Url::parse(real.expose()).unwrap();
+    let real_password = url.password().unwrap().to_string();
+    url.set_password(Some("not-the-password-42")).unwrap();
+    let mut c = external(&own.endpoints().temporal.address);
+    c.external.as_mut().unwrap().postgres_url = Some(DbUrl::new(url.to_string()));
+    let err = Stack::acquire(&c).await.unwrap_err();
+    assert!(matches!(err, StackError::WrongPassword { .. }), "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("rejected the password of user temporal"), "{shown}");
+    assert!(!shown.contains("not-the-password-42") && !shown.contains(&real_password), "{shown}");
+    own.shutdown(Duration::from_secs(30)).await.unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_external_address_fails_fast() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let c = external(&closed.to_string());
+    // The harness bounds this itself; the outer timeout only keeps a regression from hanging.
+    let err = tokio::time::timeout(Duration::from_secs(60), Stack::acquire(&c))
+        .await
+        .expect("bounded")
+        .unwrap_err();
+    assert!(matches!(err, StackError::TemporalUnreachable { .. }), "{err}");
+    assert!(err.to_string().contains(&closed.to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn unreadable_tls_file_is_named_before_any_connection() {
+    let mut c = external("127.0.0.1:1");
+    c.external.as_mut().unwrap().tls = TlsFiles {
+        ca: Some("/nonexistent/ca.pem".into()),
+        ..Default::default()
+    };
+    let err = Stack::acquire(&c).await.unwrap_err();
+    assert!(matches!(err, StackError::TlsFile { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn unknown_namespace_on_an_external_deployment() {
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Dev)).await.unwrap();
+    let mut c = external(&own.endpoints().temporal.address);
+    c.namespace = "no-such-namespace".into();
+    let err = Stack::acquire(&c).await.unwrap_err();
+    assert!(matches!(err, StackError::UnknownNamespace { .. }), "{err}");
+    assert!(err.to_string().contains("namespace no-such-namespace does not exist"), "{err}");
+    own.shutdown(Duration::from_secs(30)).await.unwrap();
+}
+
+#[tokio::test]
+async fn schema_older_than_the_server_needs() {
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres)).await.unwrap();
+    let admin = own.endpoints().postgres_url.clone().unwrap();
+    let db = format!("old_schema_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(admin.expose()).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&pool).await.unwrap();
+    let old = admin.with_database(&db);
+    let old_pool = sqlx::PgPool::connect(old.expose()).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE schema_version (version_partition INT, db_name VARCHAR(255), \
+         creation_time TIMESTAMP, curr_version VARCHAR(64), min_compatible_version VARCHAR(64))",
+    )
+    .execute(&old_pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO schema_version VALUES (0, $1, now(), '1.0', '1.0')")
+        .bind(&db)
+        .execute(&old_pool)
+        .await
+        .unwrap();
+    old_pool.close().await;
+
+    let err = check_schema(&old, &old).await.unwrap_err();
+    assert!(matches!(err, StackError::SchemaTooOld { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("schema is at version 1.0") && msg.contains("update-schema"), "{msg}");
+    // The stack's own databases are at the expected versions.
+    let ok = check_schema(
+        own.endpoints().temporal_db_url.as_ref().unwrap(),
+        own.endpoints().visibility_db_url.as_ref().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.temporal, temporal_harness::versions::Versions::pinned().schema_version);
+
+    sqlx::query(&format!("DROP DATABASE {db}")).execute(&pool).await.unwrap();
+    own.shutdown(Duration::from_secs(30)).await.unwrap();
+}
