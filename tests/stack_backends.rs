@@ -38,10 +38,7 @@ async fn end_to_end(backend: BackendKind, flavor: Flavor) {
         assert_current_execution(&endpoints, &workflow_id).await;
         assert!(endpoints.app_db_url.is_some());
     }
-    stack
-        .shutdown(Duration::from_secs(30))
-        .await
-        .expect("shutdown");
+    drop(stack);
 }
 
 #[tokio::test]
@@ -85,5 +82,5 @@ async fn external_runs_a_workflow_on_a_stack_the_test_started() {
     stack.shutdown(Duration::from_secs(5)).await.unwrap();
     let again = Stack::acquire(&external).await.expect("still up");
     again.shutdown(Duration::from_secs(5)).await.unwrap();
-    own.shutdown(Duration::from_secs(30)).await.unwrap();
+    drop(own);
 }
