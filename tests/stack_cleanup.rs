@@ -31,7 +31,10 @@ fn spawn_up(backend: &str, state: &Path) -> (Child, PathBuf) {
 }
 
 fn label(stack_dir: &Path) -> String {
-    std::fs::read_to_string(stack_dir.join("label")).unwrap().trim().to_string()
+    std::fs::read_to_string(stack_dir.join("label"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn pids(stack_dir: &Path) -> Vec<i32> {
@@ -45,12 +48,15 @@ fn pids(stack_dir: &Path) -> Vec<i32> {
 fn alive(pid: i32) -> bool {
     // A zombie is gone for our purposes: /proc shows its state as Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         .unwrap_or(false)
 }
 
 fn kill9(pid: i32) {
-    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
 }
 
 /// Polls `done` until it holds or `within` passes; returns whether it held.
@@ -73,8 +79,13 @@ fn keeper_removes_the_containers_of_a_sigkilled_run() {
     let before = common::containers_labelled(&label);
     kill9(child.id() as i32);
     child.wait().unwrap();
-    let cleaned = eventually(Duration::from_secs(30), || common::containers_labelled(&label) == 0);
-    eprintln!("labelled containers: {before} before SIGKILL, {} after", common::containers_labelled(&label));
+    let cleaned = eventually(Duration::from_secs(30), || {
+        common::containers_labelled(&label) == 0
+    });
+    eprintln!(
+        "labelled containers: {before} before SIGKILL, {} after",
+        common::containers_labelled(&label)
+    );
     assert_eq!(before, 1);
     assert!(cleaned, "the keeper removed the container");
     assert!(!dir.exists(), "and the stack folder");
@@ -106,7 +117,9 @@ async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
     next.state_dir = state.clone();
     let stack = Stack::acquire(&next).await.expect("the next run boots");
     let containers_after = common::containers_labelled(&label);
-    let gone = eventually(Duration::from_secs(10), || server_pids.iter().all(|p| !alive(*p)));
+    let gone = eventually(Duration::from_secs(10), || {
+        server_pids.iter().all(|p| !alive(*p))
+    });
     eprintln!(
         "left by the killed run: {containers_before} container(s), {processes_before} process(es); \
          after the next run started: {containers_after} container(s), {} process(es)",

@@ -29,9 +29,16 @@ fn up(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn assert_config_error(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(exit_codes::CONFIG_ERROR), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(exit_codes::CONFIG_ERROR),
+        "{stderr}"
+    );
     assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
-    assert!(stderr.contains("Fix:"), "the message names the fix:\n{stderr}");
+    assert!(
+        stderr.contains("Fix:"),
+        "the message names the fix:\n{stderr}"
+    );
 }
 
 #[test]
@@ -49,10 +56,16 @@ fn image_missing_without_registry() {
         &["--backend", "containers", "--flavor", "dev"],
         &[
             ("TEMPORAL_HARNESS_IMAGES", "official"),
-            ("TEMPORAL_HARNESS_DEV_IMAGE", "temporal-harness/no-such-image:0"),
+            (
+                "TEMPORAL_HARNESS_DEV_IMAGE",
+                "temporal-harness/no-such-image:0",
+            ),
         ],
     );
-    assert_config_error(&out, "image temporal-harness/no-such-image:0 is not present");
+    assert_config_error(
+        &out,
+        "image temporal-harness/no-such-image:0 is not present",
+    );
 }
 
 #[test]
@@ -60,7 +73,10 @@ fn port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     for backend in ["local", "containers"] {
-        let out = up(&["--backend", backend, "--flavor", "dev", "--port", &port], &[]);
+        let out = up(
+            &["--backend", backend, "--flavor", "dev", "--port", &port],
+            &[],
+        );
         assert_config_error(&out, &format!("port {port} is already in use"));
     }
 }
@@ -82,7 +98,9 @@ fn external(address: &str) -> StackConfig {
 
 #[tokio::test]
 async fn wrong_postgres_password_is_named_and_never_shown() {
-    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres)).await.unwrap();
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres))
+        .await
+        .unwrap();
     let real = own.endpoints().temporal_db_url.clone().unwrap();
     let mut url = url::Url::parse(real.expose()).unwrap();
     let real_password = url.password().unwrap().to_string();
@@ -92,21 +110,33 @@ async fn wrong_postgres_password_is_named_and_never_shown() {
     let err = Stack::acquire(&c).await.unwrap_err();
     assert!(matches!(err, StackError::WrongPassword { .. }), "{err}");
     let shown = format!("{err} {err:?}");
-    assert!(shown.contains("rejected the password of user temporal"), "{shown}");
-    assert!(!shown.contains("not-the-password-42") && !shown.contains(&real_password), "{shown}");
+    assert!(
+        shown.contains("rejected the password of user temporal"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("not-the-password-42") && !shown.contains(&real_password),
+        "{shown}"
+    );
     drop(own);
 }
 
 #[tokio::test]
 async fn unreachable_external_address_fails_fast() {
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let c = external(&closed.to_string());
     // The harness bounds this itself; the outer timeout only keeps a regression from hanging.
     let err = tokio::time::timeout(Duration::from_secs(60), Stack::acquire(&c))
         .await
         .expect("bounded")
         .unwrap_err();
-    assert!(matches!(err, StackError::TemporalUnreachable { .. }), "{err}");
+    assert!(
+        matches!(err, StackError::TemporalUnreachable { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains(&closed.to_string()), "{err}");
 }
 
@@ -124,22 +154,33 @@ async fn unreadable_tls_file_is_named_before_any_connection() {
 
 #[tokio::test]
 async fn unknown_namespace_on_an_external_deployment() {
-    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Dev)).await.unwrap();
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Dev))
+        .await
+        .unwrap();
     let mut c = external(&own.endpoints().temporal.address);
     c.namespace = "no-such-namespace".into();
     let err = Stack::acquire(&c).await.unwrap_err();
     assert!(matches!(err, StackError::UnknownNamespace { .. }), "{err}");
-    assert!(err.to_string().contains("namespace no-such-namespace does not exist"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("namespace no-such-namespace does not exist"),
+        "{err}"
+    );
     drop(own);
 }
 
 #[tokio::test]
 async fn schema_older_than_the_server_needs() {
-    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres)).await.unwrap();
+    let own = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres))
+        .await
+        .unwrap();
     let admin = own.endpoints().postgres_url.clone().unwrap();
     let db = format!("old_schema_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::PgPool::connect(admin.expose()).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&pool)
+        .await
+        .unwrap();
     let old = admin.with_database(&db);
     let old_pool = sqlx::PgPool::connect(old.expose()).await.unwrap();
     sqlx::query(
@@ -159,7 +200,10 @@ async fn schema_older_than_the_server_needs() {
     let err = check_schema(&old, &old).await.unwrap_err();
     assert!(matches!(err, StackError::SchemaTooOld { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("schema is at version 1.0") && msg.contains("update-schema"), "{msg}");
+    assert!(
+        msg.contains("schema is at version 1.0") && msg.contains("update-schema"),
+        "{msg}"
+    );
     // The stack's own databases are at the expected versions.
     let ok = check_schema(
         own.endpoints().temporal_db_url.as_ref().unwrap(),
@@ -167,8 +211,14 @@ async fn schema_older_than_the_server_needs() {
     )
     .await
     .unwrap();
-    assert_eq!(ok.temporal, temporal_harness::versions::Versions::pinned().schema_version);
+    assert_eq!(
+        ok.temporal,
+        temporal_harness::versions::Versions::pinned().schema_version
+    );
 
-    sqlx::query(&format!("DROP DATABASE {db}")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {db}"))
+        .execute(&pool)
+        .await
+        .unwrap();
     drop(own);
 }

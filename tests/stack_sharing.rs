@@ -11,9 +11,10 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfo
 async fn use_shared_stack() {
     let config = StackConfig::load().expect("configuration");
     let stack = Stack::acquire(&config).await.expect("shared stack");
-    let connection = temporal_harness::stack::connect(&stack.endpoints().temporal, Duration::from_secs(10))
-        .await
-        .expect("connect");
+    let connection =
+        temporal_harness::stack::connect(&stack.endpoints().temporal, Duration::from_secs(10))
+            .await
+            .expect("connect");
     let info = connection
         .workflow_service()
         .get_system_info(tonic::Request::new(GetSystemInfoRequest::default()))

@@ -71,7 +71,6 @@ teardown() {
 case "${1:-}" in
 watch)
   dir=$2 lock=$3 linger_ms=$4 idle_ms=0
-  echo $$ >"$dir/keeper.pid"
   while :; do
     [ -d "$dir" ] || exit 0      # torn down by someone else (`temporal-harness down`)
     [ -e "$dir/keep" ] && exit 0 # kept stacks are ended by `temporal-harness down`

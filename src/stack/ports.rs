@@ -82,6 +82,9 @@ mod tests {
     fn low_ports_fit_a_smallint() {
         let ports = free_low_ports(9).unwrap();
         assert_eq!(ports.len(), 9);
-        assert!(ports.iter().all(|p| (10_000..32_768).contains(p)), "{ports:?}");
+        assert!(
+            ports.iter().all(|p| (10_000..32_768).contains(p)),
+            "{ports:?}"
+        );
     }
 }

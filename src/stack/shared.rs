@@ -121,7 +121,11 @@ impl StackDir {
         fs::create_dir_all(dir.join("leases")).map_err(|e| StackError::state(&dir, e))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| StackError::state(&dir, e))?;
-        let label = format!("{}-{}", self.key, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let label = format!(
+            "{}-{}",
+            self.key,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         self.append("label", &label)
     }
 
@@ -258,8 +262,11 @@ impl StackDir {
         let child = cmd
             .spawn()
             .map_err(|e| StackError::state(&script, format!("cannot start keeper: {e}")))?;
+        // Written before the lock is released, so no process ever sees an untended stack.
+        let pid_file = dir.join("keeper.pid");
+        let written = fs::write(&pid_file, child.id().to_string());
         reap_in_background(child);
-        Ok(())
+        written.map_err(|e| StackError::state(&pid_file, e))
     }
 
     /// Tears the stack down now (the caller holds the lock or knows it is unused).
