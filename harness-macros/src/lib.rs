@@ -1,1 +1,224 @@
-//! placeholder
+//! `#[temporal_test]`: a thin shim that turns an `async fn` into a `#[test]` calling
+//! `temporal_harness::runner::run_test`. All behaviour lives in the library, where it is
+//! tested; this crate only parses arguments and reports misuse at the offending token.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, FnArg, ItemFn, LitBool, LitStr, Pat, ReturnType, Token, Type};
+
+/// See `temporal_harness::temporal_test` for the documentation.
+#[proc_macro_attribute]
+pub fn temporal_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as Args);
+    let func = syn::parse_macro_input!(item as ItemFn);
+    expand(args, func)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+#[derive(Default)]
+struct Args {
+    workflows: Vec<Type>,
+    activities: Vec<Expr>,
+    options: Vec<TokenStream2>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = Args::default();
+        while !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            match key.to_string().as_str() {
+                "workflows" => {
+                    let content;
+                    syn::parenthesized!(content in input);
+                    let list = Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
+                    args.workflows.extend(list);
+                }
+                "activities" => {
+                    let content;
+                    syn::parenthesized!(content in input);
+                    let list = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+                    args.activities.extend(list);
+                }
+                "timeout" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    let millis = parse_millis(&lit.value()).ok_or_else(|| {
+                        syn::Error::new(
+                            lit.span(),
+                            "expected a duration such as \"500ms\", \"30s\" or \"2m\"",
+                        )
+                    })?;
+                    args.options
+                        .push(quote!(.timeout(::std::time::Duration::from_millis(#millis))));
+                }
+                "replay" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitBool = input.parse()?;
+                    args.options.push(quote!(.replay(#lit)));
+                }
+                "namespace" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    match lit.value().as_str() {
+                        "isolated" => args.options.push(quote!(.isolated_namespace())),
+                        "shared" => {}
+                        _ => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "expected \"isolated\" or \"shared\"",
+                            ))
+                        }
+                    }
+                }
+                "flavor" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    let variant = match lit.value().as_str() {
+                        "postgres" => quote!(Postgres),
+                        "dev" => quote!(Dev),
+                        _ => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "expected \"postgres\" or \"dev\"",
+                            ))
+                        }
+                    };
+                    args.options
+                        .push(quote!(.flavor(::temporal_harness::config::Flavor::#variant)));
+                }
+                "backend" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    let variant = match lit.value().as_str() {
+                        "auto" => quote!(Auto),
+                        "containers" => quote!(Containers),
+                        "local" => quote!(Local),
+                        "external" => quote!(External),
+                        _ => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "expected \"auto\", \"containers\", \"local\" or \"external\"",
+                            ))
+                        }
+                    };
+                    args.options
+                        .push(quote!(.backend(::temporal_harness::config::BackendKind::#variant)));
+                }
+                other => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{other}`: expected workflows(..), activities(..), \
+                             timeout = \"..\", replay = bool, namespace = \"isolated\", \
+                             flavor = \"..\" or backend = \"..\""
+                        ),
+                    ))
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
+    if func.sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            func.sig.fn_token.span(),
+            "#[temporal_test] needs an `async fn`",
+        ));
+    }
+    let (runner, runner_type) = runner_binding(&func)?;
+    let name = &func.sig.ident;
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let body = &func.block;
+    let output = match &func.sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let workflows = args
+        .workflows
+        .iter()
+        .map(|w| quote_spanned!(w.span()=> .workflow::<#w>()));
+    let activities = args
+        .activities
+        .iter()
+        .map(|a| quote_spanned!(a.span()=> .activities(#a)));
+    let options = &args.options;
+    Ok(quote! {
+        #[::core::prelude::v1::test]
+        #(#attrs)*
+        #vis fn #name() {
+            ::temporal_harness::runner::run_test(
+                ::temporal_harness::runner::TestOptions::new(
+                    concat!(module_path!(), "::", stringify!(#name)),
+                ) #(#options)*,
+                ::temporal_harness::runner::Definitions::new() #(#workflows)* #(#activities)*,
+                move |#runner: #runner_type| {
+                    let body: ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = #output>>> =
+                        ::std::boxed::Box::pin(async move #body);
+                    body
+                },
+            )
+        }
+    })
+}
+
+/// The pattern and type the runner binds to: the test's one `TestRunner` parameter as
+/// written (so its import stays used and type errors point at it), or `_`.
+fn runner_binding(func: &ItemFn) -> syn::Result<(TokenStream2, TokenStream2)> {
+    let mut inputs = func.sig.inputs.iter();
+    let Some(first) = inputs.next() else {
+        return Ok((quote!(_), quote!(::temporal_harness::TestRunner)));
+    };
+    if let Some(extra) = inputs.next() {
+        return Err(syn::Error::new(
+            extra.span(),
+            "#[temporal_test] takes at most one parameter, the `TestRunner`",
+        ));
+    }
+    let FnArg::Typed(arg) = first else {
+        return Err(syn::Error::new(first.span(), "a test cannot take `self`"));
+    };
+    let is_runner = matches!(&*arg.ty, Type::Path(p)
+        if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "TestRunner"));
+    if !is_runner {
+        return Err(syn::Error::new(
+            arg.ty.span(),
+            "the parameter of a #[temporal_test] must be a `TestRunner`",
+        ));
+    }
+    match &*arg.pat {
+        Pat::Ident(_) | Pat::Wild(_) => {
+            let (pat, ty) = (&arg.pat, &arg.ty);
+            Ok((quote!(#pat), quote!(#ty)))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            "bind the runner to a name, e.g. `runner: TestRunner`",
+        )),
+    }
+}
+
+/// `500ms`, `30s`, `2m`, `1h` to milliseconds (checked at compile time).
+fn parse_millis(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }
+}

@@ -174,6 +174,18 @@ impl Drop for Stack {
     }
 }
 
+/// Makes `namespace` usable on `target` (registering it when missing) within `timeout`:
+/// how tests get a namespace of their own.
+pub async fn prepare_namespace(
+    target: &TemporalTarget,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    readiness::wait_ready(target, namespace, true, timeout)
+        .await
+        .map(drop)
+}
+
 /// Removes every stack kept with `keep` under `config.state_dir`; returns their keys.
 pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
     let mut removed = Vec::new();

@@ -1,0 +1,110 @@
+//! The workflows and activities a test registers: one template for the test's workers (cloned
+//! for every restart) and one for the replayer that checks the test's histories.
+
+use super::{untyped, RunnerError, TestRunner};
+use temporalio_common::WorkflowDefinition;
+use temporalio_sdk::activities::ActivityImplementer;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_sdk::WorkerOptions;
+use temporalio_workflow::workflows::WorkflowImplementation;
+
+/// Workflows and activities of one test, as `#[temporal_test(workflows(..), activities(..))]`
+/// names them.
+pub struct Definitions {
+    worker: WorkerOptions,
+    replayer: WorkflowReplayerOptions,
+    workflow_count: usize,
+    activity_sets: usize,
+    /// The first registration error, reported when the test starts.
+    error: Option<String>,
+}
+
+impl Default for Definitions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Definitions {
+    /// Nothing registered yet.
+    pub fn new() -> Self {
+        Definitions {
+            // The task queue is set per test in `worker_options`.
+            worker: WorkerOptions::new("unset").build(),
+            replayer: WorkflowReplayerOptions::new().build(),
+            workflow_count: 0,
+            activity_sets: 0,
+            error: None,
+        }
+    }
+
+    /// Registers the workflow type `W` (a `#[workflow]` struct) with the worker and replayer.
+    pub fn workflow<W>(mut self) -> Self
+    where
+        W: WorkflowImplementation,
+        <W::Run as WorkflowDefinition>::Input: Send,
+    {
+        let registered = self
+            .worker
+            .register_workflow::<W>()
+            .map(drop)
+            .and_then(|()| self.replayer.register_workflow::<W>().map(drop));
+        if let Err(e) = registered {
+            self.error.get_or_insert(e.to_string());
+        }
+        self.workflow_count += 1;
+        self
+    }
+
+    /// Registers every activity of an `#[activities]` implementer. A later implementer
+    /// replaces activities of the same name: list a fake (its methods marked
+    /// `#[activity(definition = Real::method)]`) after the real one to swap one activity.
+    pub fn activities<A: ActivityImplementer>(mut self, implementer: A) -> Self {
+        self.worker.register_activities(implementer);
+        self.activity_sets += 1;
+        self
+    }
+
+    /// The worker's options, or `None` when nothing is registered (no worker is needed).
+    pub(super) fn worker_options(
+        &self,
+        task_queue: &str,
+    ) -> Result<Option<WorkerOptions>, RunnerError> {
+        if let Some(e) = &self.error {
+            return Err(RunnerError::Registration(e.clone()));
+        }
+        if self.workflow_count == 0 && self.activity_sets == 0 {
+            return Ok(None);
+        }
+        let mut options = self.worker.clone();
+        options.task_queue = task_queue.to_string();
+        Ok(Some(options))
+    }
+
+    /// Replays the latest run of every workflow the test started against the registered
+    /// definitions; nondeterminism fails naming the workflow and the event.
+    pub(super) async fn replay(
+        self,
+        runner: &TestRunner,
+        ids: Vec<String>,
+    ) -> Result<(), RunnerError> {
+        if ids.is_empty() || self.workflow_count == 0 {
+            return Ok(());
+        }
+        let replayer = WorkflowReplayer::new(self.replayer).map_err(|e| RunnerError::Replay {
+            workflow_id: String::new(),
+            reason: e.to_string(),
+        })?;
+        for id in ids {
+            let history = untyped(runner, &id).fetch_history(Default::default());
+            replayer
+                .replay_workflow(history)
+                .await
+                .map_err(|e| RunnerError::Replay {
+                    workflow_id: id.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Why a test's runner could not do what the test asked.
+
+use crate::StackError;
+
+/// An error of the test runner; each names the workflow or service concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The stack could not be had.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// A workflow or activity could not be registered.
+    #[error("registration failed: {0}")]
+    Registration(String),
+    /// The worker could not be created or stopped with an error.
+    #[error("worker: {0}")]
+    Worker(String),
+    /// A workflow could not be started.
+    #[error("starting workflow {workflow_id} failed: {reason}")]
+    Start {
+        /// The workflow ID.
+        workflow_id: String,
+        /// What the server said.
+        reason: String,
+    },
+    /// A workflow did not complete successfully.
+    #[error("workflow {workflow_id} did not succeed: {reason}")]
+    Failed {
+        /// The workflow ID.
+        workflow_id: String,
+        /// How it ended.
+        reason: String,
+    },
+    /// A history could not be read.
+    #[error("reading the history of {workflow_id} failed: {reason}")]
+    History {
+        /// The workflow ID.
+        workflow_id: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Replaying a history against the registered code failed: nondeterminism.
+    #[error("replay of workflow {workflow_id} failed (nondeterminism?): {reason}")]
+    Replay {
+        /// The workflow ID.
+        workflow_id: String,
+        /// The replayer's message, naming the event.
+        reason: String,
+    },
+    /// The stack has no app database (the `dev` flavour, or external without one).
+    #[error("this stack has no app database: use the postgres flavour")]
+    NoDatabase,
+    /// The app database refused.
+    #[error("app database: {0}")]
+    Database(String),
+}

@@ -1,0 +1,386 @@
+//! The test runner behind `#[temporal_test]`: a real worker for the test's workflows and
+//! activities on the run's shared stack, and a [`TestRunner`] handle for the test body.
+//!
+//! [`run_test`] owns the test's lifecycle: it acquires the stack, drives the worker next to the
+//! body on one thread (the SDK's `Worker::run` is `!Send`), enforces the timeout, replays every
+//! workflow the test ran, and on failure prints the captured tracing output and writes the
+//! histories of the test's workflows to files whose paths it prints.
+
+mod definitions;
+mod error;
+mod failure;
+mod history;
+mod worker;
+
+pub use definitions::Definitions;
+pub use error::RunnerError;
+pub use history::History;
+
+use crate::config::{BackendKind, Flavor};
+use crate::stack::{connect, Endpoints, Stack};
+use crate::StackConfig;
+use failure::{Failure, TracingCapture};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use temporalio_client::{
+    Client, ClientOptions, UntypedWorkflow, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowStartOptions,
+};
+use temporalio_common::HasWorkflowDefinition;
+use worker::{WorkerControl, WorkerDriver};
+
+/// Per-test settings, from the attribute's arguments.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    name: String,
+    timeout: Duration,
+    replay: bool,
+    isolated_namespace: bool,
+    backend: Option<BackendKind>,
+    flavor: Option<Flavor>,
+}
+
+impl TestOptions {
+    /// Defaults for the test `name` (its path): 60 s timeout, replay on, shared namespace.
+    pub fn new(name: &str) -> Self {
+        TestOptions {
+            name: name.to_string(),
+            timeout: Duration::from_secs(60),
+            replay: true,
+            isolated_namespace: false,
+            backend: None,
+            flavor: None,
+        }
+    }
+
+    /// Fails the test, naming the workflows still open, once the body runs longer.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether every workflow the test ran is replayed at the end (default: true).
+    pub fn replay(mut self, replay: bool) -> Self {
+        self.replay = replay;
+        self
+    }
+
+    /// Runs the test in a namespace of its own instead of the shared one.
+    pub fn isolated_namespace(mut self) -> Self {
+        self.isolated_namespace = true;
+        self
+    }
+
+    /// Overrides the configured backend for this test.
+    pub fn backend(mut self, backend: BackendKind) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Overrides the configured flavour for this test.
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = Some(flavor);
+        self
+    }
+
+    /// A short, unique stem for the test's task queue and workflow IDs.
+    fn id_prefix(&self) -> String {
+        let short = self.name.rsplit("::").next().unwrap_or(&self.name);
+        let short: String = short.chars().take(40).collect();
+        format!(
+            "{short}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    }
+}
+
+/// What a test body may return: `()` or a `Result` whose error fails the test.
+pub trait TestOutcome {
+    /// `Err(message)` fails the test.
+    fn into_outcome(self) -> Result<(), String>;
+}
+
+impl TestOutcome for () {
+    fn into_outcome(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: std::fmt::Debug> TestOutcome for Result<(), E> {
+    fn into_outcome(self) -> Result<(), String> {
+        self.map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// The test body's handle on its worker, client, workflows and databases.
+#[derive(Clone)]
+pub struct TestRunner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    endpoints: Endpoints,
+    namespace: String,
+    task_queue: String,
+    prefix: String,
+    started: Mutex<Vec<String>>,
+    worker: WorkerControl,
+    pool: tokio::sync::OnceCell<sqlx::PgPool>,
+    /// Held for the test's duration: the process's lease on the shared stack.
+    _stack: Stack,
+}
+
+impl TestRunner {
+    /// The client, bound to the test's namespace.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The test's namespace (shared, or its own with `namespace = "isolated"`).
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The task queue the test's worker polls (unique to the test).
+    pub fn task_queue(&self) -> &str {
+        &self.inner.task_queue
+    }
+
+    /// Where the stack answers.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// A workflow ID unique to this test: `<test>-<random>-<name>`.
+    pub fn workflow_id(&self, name: &str) -> String {
+        format!("{}-{name}", self.inner.prefix)
+    }
+
+    /// Starts `workflow` on the test's task queue with a fresh unique ID.
+    pub async fn start<W>(
+        &self,
+        workflow: W,
+        input: W::Input,
+    ) -> Result<WorkflowHandle<Client, W>, RunnerError>
+    where
+        W: HasWorkflowDefinition,
+        W::Input: Send,
+    {
+        let n = self.inner.started.lock().expect("runner lock").len() + 1;
+        self.start_with_id(workflow, input, &self.workflow_id(&n.to_string()))
+            .await
+    }
+
+    /// Starts `workflow` with the given ID (use [`TestRunner::workflow_id`] to keep it unique).
+    pub async fn start_with_id<W>(
+        &self,
+        workflow: W,
+        input: W::Input,
+        workflow_id: &str,
+    ) -> Result<WorkflowHandle<Client, W>, RunnerError>
+    where
+        W: HasWorkflowDefinition,
+        W::Input: Send,
+    {
+        let options = WorkflowStartOptions::new(self.task_queue(), workflow_id).build();
+        let handle = self
+            .inner
+            .client
+            .start_workflow(workflow, input, options)
+            .await
+            .map_err(|e| RunnerError::Start {
+                workflow_id: workflow_id.to_string(),
+                reason: e.to_string(),
+            })?;
+        self.inner
+            .started
+            .lock()
+            .expect("runner lock")
+            .push(workflow_id.to_string());
+        Ok(handle)
+    }
+
+    /// Starts `workflow` and waits for its result.
+    pub async fn execute<W>(&self, workflow: W, input: W::Input) -> Result<W::Output, RunnerError>
+    where
+        W: HasWorkflowDefinition,
+        W::Input: Send,
+        W::Output: 'static,
+    {
+        let handle = self.start(workflow, input).await?;
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map_err(|e| RunnerError::Failed {
+                workflow_id: handle.info().workflow_id.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The history of a workflow (its latest run), with assertion helpers.
+    pub async fn history(&self, workflow_id: &str) -> Result<History, RunnerError> {
+        History::fetch(&self.inner.client, workflow_id).await
+    }
+
+    /// IDs of the workflows this test started, in order.
+    pub fn started_workflows(&self) -> Vec<String> {
+        self.inner.started.lock().expect("runner lock").clone()
+    }
+
+    /// A pool on the stack's app database (for the test's own tables).
+    pub async fn db(&self) -> Result<&sqlx::PgPool, RunnerError> {
+        let url = self
+            .inner
+            .endpoints
+            .app_db_url
+            .clone()
+            .ok_or(RunnerError::NoDatabase)?;
+        self.inner
+            .pool
+            .get_or_try_init(|| async move {
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect(url.expose())
+                    .await
+                    .map_err(|e| RunnerError::Database(e.to_string()))
+            })
+            .await
+    }
+
+    /// Replays the latest run of `workflow_id` against other workflow code (e.g. the next
+    /// version of a workflow): `Err(RunnerError::Replay { .. })` names the nondeterminism.
+    pub async fn replay_against(
+        &self,
+        workflow_id: &str,
+        definitions: Definitions,
+    ) -> Result<(), RunnerError> {
+        definitions
+            .replay(self, vec![workflow_id.to_string()])
+            .await
+    }
+
+    /// Stops the worker gracefully and starts a new one (in-flight tasks finish first).
+    pub async fn restart_worker(&self) -> Result<(), RunnerError> {
+        self.inner.worker.restart(true).await
+    }
+
+    /// Kills the worker without a graceful shutdown (as a crash would) and starts a new one.
+    pub async fn crash_worker(&self) -> Result<(), RunnerError> {
+        self.inner.worker.restart(false).await
+    }
+}
+
+/// Runs one `#[temporal_test]`: see the module docs. Panics (fails the test) on any failure.
+pub fn run_test<R, F>(options: TestOptions, definitions: Definitions, body: F)
+where
+    R: TestOutcome + 'static,
+    F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
+{
+    let capture = TracingCapture::install();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let failure = runtime.block_on(run(options.clone(), definitions, body));
+    drop(runtime);
+    if let Some(failure) = failure {
+        failure.report(&options.name, &capture);
+    }
+}
+
+async fn run<R, F>(options: TestOptions, definitions: Definitions, body: F) -> Option<Failure>
+where
+    R: TestOutcome + 'static,
+    F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
+{
+    let (runner, driver) = match setup(&options, &definitions).await {
+        Ok(parts) => parts,
+        Err(e) => return Some(Failure::setup(e)),
+    };
+    let control = runner.inner.worker.clone();
+    let body = body(runner.clone());
+    let (driven, outcome) = tokio::join!(driver.run(), async {
+        use futures::FutureExt;
+        let outcome = AssertUnwindSafe(tokio::time::timeout(options.timeout, body))
+            .catch_unwind()
+            .await;
+        control.finish();
+        outcome
+    });
+    let failure = match outcome {
+        Err(panic) => Some(Failure::panic(panic)),
+        Ok(Err(_elapsed)) => Some(Failure::timeout(options.timeout, &runner).await),
+        Ok(Ok(result)) => result.into_outcome().err().map(Failure::returned),
+    };
+    let failure = failure.or_else(|| driven.err().map(Failure::worker));
+    let failure = match failure {
+        None if options.replay => {
+            let ids = runner.started_workflows();
+            definitions
+                .replay(&runner, ids)
+                .await
+                .err()
+                .map(Failure::replay)
+        }
+        other => other,
+    };
+    match failure {
+        Some(f) => Some(f.with_histories(&runner).await),
+        None => None,
+    }
+}
+
+async fn setup(
+    options: &TestOptions,
+    definitions: &Definitions,
+) -> Result<(TestRunner, WorkerDriver), RunnerError> {
+    let mut config = StackConfig::load().map_err(crate::StackError::from)?;
+    if let Some(b) = options.backend {
+        config.backend = b;
+    }
+    if let Some(f) = options.flavor {
+        config.flavor = f;
+    }
+    let stack = Stack::acquire(&config).await?;
+    let endpoints = stack.endpoints().clone();
+    let prefix = options.id_prefix();
+    let namespace = if options.isolated_namespace {
+        let ns = format!("th-{prefix}");
+        crate::stack::prepare_namespace(&endpoints.temporal, &ns, config.startup_timeout).await?;
+        ns
+    } else {
+        endpoints.namespace.clone()
+    };
+    let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
+    let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())
+        .map_err(|e| RunnerError::Worker(e.to_string()))?;
+    let task_queue = format!("tq-{prefix}");
+    // A test that registers nothing needs no worker (the SDK refuses an empty one).
+    let worker_options = definitions.worker_options(&task_queue)?;
+    let (control, driver) = WorkerDriver::new(client.clone(), worker_options)?;
+    let runner = TestRunner {
+        inner: Arc::new(Inner {
+            client,
+            endpoints,
+            namespace,
+            task_queue,
+            prefix,
+            started: Mutex::new(Vec::new()),
+            worker: control,
+            pool: tokio::sync::OnceCell::new(),
+            _stack: stack,
+        }),
+    };
+    Ok((runner, driver))
+}
+
+/// Handles of the test's workflows, untyped (for replay, dumps and timeouts).
+fn untyped(runner: &TestRunner, workflow_id: &str) -> WorkflowHandle<Client, UntypedWorkflow> {
+    runner
+        .client()
+        .get_workflow_handle::<UntypedWorkflow>(workflow_id)
+}

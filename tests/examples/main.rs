@@ -1,0 +1,253 @@
+//! Example tests: each shows one thing a Temporal test needs, on the real stack. Read them as
+//! documentation; `workflows.rs` holds the (ordinary SDK) code under test.
+
+// FakeGreeter's activity is reached by the name it shares with Greeter::greet, so its
+// generated marker constant is never used by name.
+#[allow(dead_code)]
+mod workflows;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use temporal_harness::runner::{Definitions, RunnerError};
+use temporal_harness::{temporal_test, TestRunner};
+use temporalio_client::{
+    WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
+    WorkflowQueryOptions, WorkflowSignalOptions,
+};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use workflows::*;
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+async fn workflow_with_an_activity(runner: TestRunner) -> Result<(), RunnerError> {
+    let greeting = runner
+        .execute(GreetWorkflow::run, "Temporal".to_string())
+        .await?;
+    assert_eq!(greeting, "Hello, Temporal!");
+
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    history.assert_activity_completed("Greeter::greet", 1);
+    history.assert_event_types_in_order(&[
+        EventType::WorkflowExecutionStarted,
+        EventType::ActivityTaskScheduled,
+        EventType::ActivityTaskCompleted,
+        EventType::WorkflowExecutionCompleted,
+    ]);
+    Ok(())
+}
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter, FakeGreeter))]
+async fn one_activity_swapped_for_a_fake(runner: TestRunner) -> Result<(), RunnerError> {
+    let greeting = runner
+        .execute(GreetWorkflow::run, "Temporal".to_string())
+        .await?;
+    assert_eq!(greeting, "Fake hello, Temporal!");
+    Ok(())
+}
+
+#[temporal_test(workflows(CollectorWorkflow))]
+async fn signal_and_query(runner: TestRunner) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = runner.start(CollectorWorkflow::run, 3).await?;
+    for value in [1, 2] {
+        handle
+            .signal(
+                CollectorWorkflow::add,
+                value,
+                WorkflowSignalOptions::default(),
+            )
+            .await?;
+    }
+    let seen = handle
+        .query(
+            CollectorWorkflow::values,
+            (),
+            WorkflowQueryOptions::default(),
+        )
+        .await?;
+    assert_eq!(seen, vec![1, 2]);
+    handle
+        .signal(CollectorWorkflow::add, 3, WorkflowSignalOptions::default())
+        .await?;
+    assert_eq!(
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await?,
+        vec![1, 2, 3]
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(CollectorWorkflow))]
+async fn update(runner: TestRunner) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = runner.start(CollectorWorkflow::run, 2).await?;
+    let sum = handle
+        .execute_update(
+            CollectorWorkflow::add_and_sum,
+            40,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await?;
+    assert_eq!(sum, 40);
+    let sum = handle
+        .execute_update(
+            CollectorWorkflow::add_and_sum,
+            2,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await?;
+    assert_eq!(sum, 42);
+    assert_eq!(
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await?,
+        vec![40, 2]
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(ParentWorkflow, GreetWorkflow), activities(Greeter))]
+async fn child_workflows(runner: TestRunner) -> Result<(), RunnerError> {
+    let names = vec!["Ada".to_string(), "Grace".to_string()];
+    let greetings = runner.execute(ParentWorkflow::run, names).await?;
+    assert_eq!(greetings, vec!["Hello, Ada!", "Hello, Grace!"]);
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    assert_eq!(history.count(EventType::ChildWorkflowExecutionCompleted), 2);
+    Ok(())
+}
+
+#[temporal_test(workflows(TimerWorkflow))]
+async fn durable_timer(runner: TestRunner) -> Result<(), RunnerError> {
+    assert_eq!(runner.execute(TimerWorkflow::run, 50).await?, "fired");
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    assert_eq!(history.timers_fired(), 1);
+    Ok(())
+}
+
+#[temporal_test(workflows(RetryWorkflow), activities(Flaky { attempts: Arc::new(AtomicU32::new(0)) }))]
+async fn activity_retried_with_backoff(runner: TestRunner) -> Result<(), RunnerError> {
+    // Fails on attempts 1 and 2, succeeds on the 3rd; the server schedules the retries.
+    assert_eq!(runner.execute(RetryWorkflow::run, 3).await?, 3);
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    history.assert_activity_completed("Flaky::charge", 1);
+    // Retries are not separate events: one scheduled, one started (the last attempt).
+    assert_eq!(history.count(EventType::ActivityTaskScheduled), 1);
+    Ok(())
+}
+
+#[temporal_test(workflows(CountdownWorkflow))]
+async fn continue_as_new(runner: TestRunner) -> Result<(), RunnerError> {
+    assert_eq!(runner.execute(CountdownWorkflow::run, 3).await?, "liftoff");
+    Ok(())
+}
+
+#[temporal_test(workflows(LongWaitWorkflow))]
+async fn cancellation(runner: TestRunner) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = runner.start(LongWaitWorkflow::run, ()).await?;
+    handle.cancel(WorkflowCancelOptions::default()).await?;
+    let outcome = handle.get_result(WorkflowGetResultOptions::default()).await;
+    assert!(
+        outcome
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("cancelled")),
+        "{outcome:?}"
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(OrderV1), activities(Greeter))]
+async fn nondeterminism_is_caught_by_replay(runner: TestRunner) -> Result<(), RunnerError> {
+    runner.execute(OrderV1::run, "v1".to_string()).await?;
+    let id = runner.started_workflows()[0].clone();
+    // The same code replays cleanly (the harness also does this for every test at its end)...
+    runner
+        .replay_against(&id, Definitions::new().workflow::<OrderV1>())
+        .await?;
+    // ...a reordered version of the workflow does not, and the error names the workflow.
+    let err = runner
+        .replay_against(&id, Definitions::new().workflow::<OrderV2>())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RunnerError::Replay { workflow_id, .. } if *workflow_id == id),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(GateWorkflow), activities(Greeter))]
+async fn worker_crash_mid_workflow(runner: TestRunner) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = runner
+        .start(GateWorkflow::run, "survivor".to_string())
+        .await?;
+    // The workflow is waiting for its signal when the worker dies; a new one takes over.
+    runner.crash_worker().await?;
+    handle
+        .signal(GateWorkflow::open, (), WorkflowSignalOptions::default())
+        .await?;
+    runner.restart_worker().await?;
+    let greeting = handle
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    assert_eq!(greeting, "Hello, survivor!");
+    Ok(())
+}
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter), namespace = "isolated")]
+async fn namespace_of_its_own(runner: TestRunner) -> Result<(), RunnerError> {
+    assert!(runner.namespace().starts_with("th-"));
+    assert_ne!(runner.namespace(), runner.endpoints().namespace);
+    assert_eq!(
+        runner.execute(GreetWorkflow::run, "ns".to_string()).await?,
+        "Hello, ns!"
+    );
+    Ok(())
+}
+
+#[temporal_test]
+async fn app_database(runner: TestRunner) -> Result<(), RunnerError> {
+    let db = runner.db().await?;
+    let table = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let ddl = format!("CREATE TABLE {table} (n INT)");
+    sqlx::query(&ddl)
+        .execute(db)
+        .await
+        .map_err(|e| RunnerError::Database(e.to_string()))?;
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(db)
+        .await
+        .map_err(|e| RunnerError::Database(e.to_string()))?;
+    assert_eq!(n, 0);
+    Ok(())
+}
+
+#[temporal_test(workflows(LongWaitWorkflow), timeout = "2s")]
+#[should_panic(expected = "workflows still open")]
+async fn timeout_names_the_open_workflows(runner: TestRunner) {
+    let handle = runner.start(LongWaitWorkflow::run, ()).await.unwrap();
+    let _ = handle.get_result(WorkflowGetResultOptions::default()).await;
+}
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+#[should_panic(expected = "a failing assertion")]
+async fn a_panicking_body_fails_the_test(runner: TestRunner) {
+    runner
+        .execute(GreetWorkflow::run, "x".to_string())
+        .await
+        .unwrap();
+    panic!("a failing assertion");
+}
+
+#[temporal_test]
+async fn no_runner_parameter_needed() {
+    // The stack, worker and namespace are still set up; the test just does not use them.
+}
+
+static COUNTED: AtomicU32 = AtomicU32::new(0);
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter), replay = false)]
+async fn replay_can_be_turned_off(runner: TestRunner) -> Result<(), RunnerError> {
+    COUNTED.fetch_add(1, Ordering::SeqCst);
+    runner
+        .execute(GreetWorkflow::run, "no replay".to_string())
+        .await?;
+    Ok(())
+}
