@@ -23,6 +23,7 @@ use failure::{Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use temporalio_client::{
@@ -128,6 +129,7 @@ struct Inner {
     task_queue: String,
     prefix: String,
     started: Mutex<Vec<String>>,
+    next_id: AtomicUsize,
     worker: WorkerControl,
     pool: tokio::sync::OnceCell<sqlx::PgPool>,
     /// Held for the test's duration: the process's lease on the shared stack.
@@ -170,7 +172,8 @@ impl TestRunner {
         W: HasWorkflowDefinition,
         W::Input: Send,
     {
-        let n = self.inner.started.lock().expect("runner lock").len() + 1;
+        // Atomic, so concurrent starts never share an ID.
+        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         self.start_with_id(workflow, input, &self.workflow_id(&n.to_string()))
             .await
     }
@@ -370,6 +373,7 @@ async fn setup(
             task_queue,
             prefix,
             started: Mutex::new(Vec::new()),
+            next_id: AtomicUsize::new(0),
             worker: control,
             pool: tokio::sync::OnceCell::new(),
             _stack: stack,

@@ -251,3 +251,21 @@ async fn replay_can_be_turned_off(runner: TestRunner) -> Result<(), RunnerError>
         .await?;
     Ok(())
 }
+
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+async fn many_workflows_at_once(runner: TestRunner) -> Result<(), RunnerError> {
+    // Concurrent starts get distinct IDs; every result comes back.
+    let names: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+    let runs = names
+        .iter()
+        .map(|n| runner.execute(GreetWorkflow::run, n.clone()));
+    let greetings = futures::future::join_all(runs).await;
+    for (name, greeting) in names.iter().zip(greetings) {
+        assert_eq!(greeting?, format!("Hello, {name}!"));
+    }
+    let mut ids = runner.started_workflows();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+    Ok(())
+}
