@@ -11,5 +11,5 @@ pub mod versions;
 pub use config::StackConfig;
 pub use runner::TestRunner;
 pub use stack::{Endpoints, Stack, StackError};
-/// Turns an `async fn` into a test on the run's shared Temporal stack; see the README.
+#[doc = include_str!("../docs/temporal_test.md")]
 pub use temporal_harness_macros::temporal_test;

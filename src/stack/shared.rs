@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 const KEEPER_SCRIPT: &str = include_str!("keeper.sh");
 const ENDPOINTS_FILE: &str = "stack.json";
-/// One line per boot, in the state root (see [`StackDir::record_boot`]).
+/// File in the state folder with one line per stack boot (key, pid, duration): what the
+/// sharing benchmark counts.
 pub const BOOT_LOG: &str = "boots.log";
 
 /// The on-disk state of one keyed stack.
