@@ -33,6 +33,7 @@ impl Parse for Args {
         while !input.is_empty() {
             let key: syn::Ident = input.parse()?;
             match key.to_string().as_str() {
+                "time_skipping" => args.options.push(quote!(.time_skipping())),
                 "workflows" => {
                     let content;
                     syn::parenthesized!(content in input);
@@ -116,7 +117,7 @@ impl Parse for Args {
                         format!(
                             "unknown argument `{other}`: expected workflows(..), activities(..), \
                              timeout = \"..\", replay = bool, namespace = \"isolated\", \
-                             flavor = \"..\" or backend = \"..\""
+                             time_skipping, flavor = \"..\" or backend = \"..\""
                         ),
                     ))
                 }

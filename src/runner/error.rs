@@ -49,6 +49,12 @@ pub enum RunnerError {
     /// The stack has no app database (the `dev` flavour, or external without one).
     #[error("this stack has no app database: use the postgres flavour")]
     NoDatabase,
+    /// A time-skipping call in a test that does not skip time.
+    #[error("this test does not skip time: add `time_skipping` to its #[temporal_test]")]
+    NoTimeSkipping,
+    /// The test server refused a time-skipping call.
+    #[error("time skipping: {0}")]
+    TimeSkipping(String),
     /// The app database refused.
     #[error("app database: {0}")]
     Database(String),

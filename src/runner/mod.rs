@@ -10,6 +10,7 @@ mod definitions;
 mod error;
 mod failure;
 mod history;
+mod time;
 mod worker;
 
 pub use definitions::Definitions;
@@ -42,6 +43,7 @@ pub struct TestOptions {
     isolated_namespace: bool,
     backend: Option<BackendKind>,
     flavor: Option<Flavor>,
+    time_skipping: bool,
 }
 
 impl TestOptions {
@@ -54,7 +56,15 @@ impl TestOptions {
             isolated_namespace: false,
             backend: None,
             flavor: None,
+            time_skipping: false,
         }
+    }
+
+    /// Runs the test on a time-skipping test server of its own: time jumps ahead while the
+    /// test awaits a workflow's result, and [`TestRunner::sleep`] skips on demand.
+    pub fn time_skipping(mut self) -> Self {
+        self.time_skipping = true;
+        self
     }
 
     /// Fails the test, naming the workflows still open, once the body runs longer.
@@ -132,8 +142,10 @@ struct Inner {
     next_id: AtomicUsize,
     worker: WorkerControl,
     pool: tokio::sync::OnceCell<sqlx::PgPool>,
+    /// The time-skipping test server, for tests that skip time.
+    time: Option<time::TimeSkipping>,
     /// Held for the test's duration: the process's lease on the shared stack.
-    _stack: Stack,
+    _stack: Option<Stack>,
 }
 
 impl TestRunner {
@@ -215,13 +227,52 @@ impl TestRunner {
         W::Output: 'static,
     {
         let handle = self.start(workflow, input).await?;
-        handle
-            .get_result(WorkflowGetResultOptions::default())
-            .await
-            .map_err(|e| RunnerError::Failed {
-                workflow_id: handle.info().workflow_id.clone(),
-                reason: e.to_string(),
-            })
+        self.result(&handle).await
+    }
+
+    /// Waits for a workflow's result; on a time-skipping server, time skips meanwhile
+    /// (unless held off with [`TestRunner::without_time_skipping`]).
+    pub async fn result<W>(
+        &self,
+        handle: &WorkflowHandle<Client, W>,
+    ) -> Result<W::Output, RunnerError>
+    where
+        W: HasWorkflowDefinition,
+        W::Output: 'static,
+    {
+        let waiting = handle.get_result(WorkflowGetResultOptions::default());
+        let outcome = match &self.inner.time {
+            Some(time) => time.skipping_while(waiting).await?,
+            None => waiting.await,
+        };
+        outcome.map_err(|e| RunnerError::Failed {
+            workflow_id: handle.info().workflow_id.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Skips `duration` of server time at once (time-skipping tests only).
+    pub async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
+        self.time()?.sleep(duration).await
+    }
+
+    /// The server's current time (time-skipping tests only): it runs ahead of the wall clock
+    /// by however much time was skipped.
+    pub async fn now(&self) -> Result<std::time::SystemTime, RunnerError> {
+        self.time()?.now().await
+    }
+
+    /// Runs `section` with automatic time skipping held off: result waits inside it take
+    /// real time. Outside time-skipping tests it just runs `section`.
+    pub async fn without_time_skipping<F: Future>(&self, section: F) -> F::Output {
+        match &self.inner.time {
+            Some(time) => time.held(section).await,
+            None => section.await,
+        }
+    }
+
+    fn time(&self) -> Result<&time::TimeSkipping, RunnerError> {
+        self.inner.time.as_ref().ok_or(RunnerError::NoTimeSkipping)
     }
 
     /// The history of a workflow (its latest run), with assertion helpers.
@@ -348,8 +399,22 @@ async fn setup(
     if let Some(f) = options.flavor {
         config.flavor = f;
     }
-    let stack = Stack::acquire(&config).await?;
-    let endpoints = stack.endpoints().clone();
+    let (stack, time, endpoints) = if options.time_skipping {
+        if options.isolated_namespace {
+            return Err(RunnerError::Registration(
+                "a time-skipping test runs on a test server of its own: it needs no isolated \
+                 namespace"
+                    .into(),
+            ));
+        }
+        let time = time::TimeSkipping::start(&config).await?;
+        let endpoints = time.endpoints();
+        (None, Some(time), endpoints)
+    } else {
+        let stack = Stack::acquire(&config).await?;
+        let endpoints = stack.endpoints().clone();
+        (Some(stack), None, endpoints)
+    };
     let prefix = options.id_prefix();
     let namespace = if options.isolated_namespace {
         let ns = format!("th-{prefix}");
@@ -376,6 +441,7 @@ async fn setup(
             next_id: AtomicUsize::new(0),
             worker: control,
             pool: tokio::sync::OnceCell::new(),
+            time,
             _stack: stack,
         }),
     };

@@ -58,8 +58,9 @@ remove_docker_resources() {
 
 teardown() {
   [ -d "$1" ] || return 0
-  stop_processes "$1"
-  remove_docker_resources "$1"
+  # Another teardown of the same stack may be removing these files right now.
+  stop_processes "$1" 2>/dev/null
+  remove_docker_resources "$1" 2>/dev/null
   if [ -f "$1/dirs" ]; then
     while read -r d; do
       [ -n "$d" ] && rm -rf "$d"

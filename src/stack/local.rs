@@ -8,6 +8,7 @@
 use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::progress::Progress;
 use super::shared::{process_alive, reap_in_background, StackDir};
+use super::tools::find_tool;
 use super::{postgres, Endpoints, StackError, TemporalTarget};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::{scrub, DbUrl, Secret};
@@ -36,21 +37,7 @@ pub(crate) fn missing_binaries(config: &StackConfig) -> Option<StackError> {
 }
 
 fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
-    let dirs = tool_dirs(config);
-    let find = |name: &str| -> Result<PathBuf, StackError> {
-        dirs.iter()
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-            .ok_or_else(|| StackError::MissingBinary {
-                name: name.into(),
-                looked: dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-    };
-    let temporal_cli = find("temporal")?;
+    let temporal_cli = find_tool(config, "temporal")?;
     if config.flavor == Flavor::Dev {
         return Ok(Binaries {
             temporal_cli,
@@ -61,23 +48,10 @@ fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
     }
     Ok(Binaries {
         temporal_cli,
-        server: find("temporal-server")?,
-        sql_tool: find("temporal-sql-tool")?,
+        server: find_tool(config, "temporal-server")?,
+        sql_tool: find_tool(config, "temporal-sql-tool")?,
         pg_bin: pg_bin_dir()?,
     })
-}
-
-/// Tools folder: configured, else this checkout's `.tools/bin`, then `PATH`.
-fn tool_dirs(config: &StackConfig) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(d) = &config.tools_dir {
-        dirs.push(d.clone());
-    }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"));
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs
 }
 
 /// PostgreSQL's server binaries: `TEMPORAL_HARNESS_PG_BIN`, Debian's newest
@@ -108,7 +82,7 @@ fn pg_bin_dir() -> Result<PathBuf, StackError> {
 }
 
 /// A local service process whose early death should fail the boot.
-pub(crate) struct Watched {
+pub(super) struct Watched {
     service: &'static str,
     pid: i32,
     log: PathBuf,
@@ -116,6 +90,15 @@ pub(crate) struct Watched {
 }
 
 impl Watched {
+    pub(super) fn new(service: &'static str, pid: i32, log: PathBuf, port: u16) -> Self {
+        Watched {
+            service,
+            pid,
+            log,
+            port,
+        }
+    }
+
     /// Resolves (to the reason) only if the process exits.
     pub(crate) async fn exited(&self) -> StackError {
         loop {
@@ -425,7 +408,7 @@ fn frontend_port(config: &StackConfig, free: u16) -> Result<u16, StackError> {
 }
 
 /// Starts a detached service, records it for teardown, and returns its pid.
-fn spawn_service(
+pub(super) fn spawn_service(
     dir: &StackDir,
     service: &str,
     mut cmd: Command,

@@ -11,12 +11,15 @@ mod postgres;
 mod progress;
 mod readiness;
 pub(crate) mod shared;
+mod test_server;
+mod tools;
 
 pub use shared::BOOT_LOG;
 
 pub use connect::{connect, TemporalTarget};
 pub use error::StackError;
 pub use postgres::{check_schema, SchemaStatus};
+pub use test_server::TestServer;
 
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::DbUrl;

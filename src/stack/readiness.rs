@@ -31,6 +31,23 @@ pub(crate) async fn wait_ready(
     create_namespace: bool,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
+    wait(target, Some(namespace), create_namespace, timeout).await
+}
+
+/// Waits for health SERVING only (the time-skipping test server has no namespace API).
+pub(crate) async fn wait_serving(
+    target: &TemporalTarget,
+    timeout: Duration,
+) -> Result<Connection, StackError> {
+    wait(target, None, false, timeout).await
+}
+
+async fn wait(
+    target: &TemporalTarget,
+    namespace: Option<&str>,
+    create_namespace: bool,
+    timeout: Duration,
+) -> Result<Connection, StackError> {
     let deadline = Instant::now() + timeout;
     // Set once this call registers the namespace: from then on, usable means a workflow
     // can start in it (the history service's cache is the last to learn of it).
@@ -63,7 +80,7 @@ pub(crate) async fn wait_ready(
 
 async fn attempt(
     target: &TemporalTarget,
-    namespace: &str,
+    namespace: Option<&str>,
     create_namespace: bool,
     registered: &mut bool,
     timeout: Duration,
@@ -87,6 +104,9 @@ async fn attempt(
             .unwrap_or("UNKNOWN");
         return Err(unreachable(format!("WorkflowService health is {status}")));
     }
+    let Some(namespace) = namespace else {
+        return Ok(connection);
+    };
     let described = connection
         .workflow_service()
         .describe_namespace(tonic::Request::new(DescribeNamespaceRequest {

@@ -1,0 +1,125 @@
+//! Time skipping on a test server of the test's own (see `stack::TestServer` for why one
+//! per test): locked while the test body runs client code, unlocked while it awaits a
+//! workflow's result, as the Java, Python, TypeScript and .NET SDKs do.
+
+use super::RunnerError;
+use crate::config::BackendKind;
+use crate::stack::{Endpoints, TestServer};
+use crate::StackConfig;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+use temporalio_client::tonic;
+use temporalio_common::protos::temporal::api::testservice::v1::{
+    LockTimeSkippingRequest, SleepRequest, UnlockTimeSkippingRequest,
+};
+
+pub(super) struct TimeSkipping {
+    server: TestServer,
+    /// Nesting depth of `held` sections: while above zero, result waits do not skip.
+    held: AtomicUsize,
+}
+
+impl TimeSkipping {
+    pub(super) async fn start(config: &StackConfig) -> Result<Self, RunnerError> {
+        // The server starts with skipping locked: time stands still while the body runs
+        // client code, and moves only when asked.
+        Ok(TimeSkipping {
+            server: TestServer::start(config).await?,
+            held: AtomicUsize::new(0),
+        })
+    }
+
+    pub(super) fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            backend: BackendKind::Local,
+            flavor: None,
+            temporal: self.server.target().clone(),
+            namespace: "default".into(),
+            postgres_url: None,
+            temporal_db_url: None,
+            visibility_db_url: None,
+            app_db_url: None,
+            http_url: None,
+            ui_url: None,
+            description: "time-skipping test server".into(),
+        }
+    }
+
+    /// Awaits `waiting` with time skipping unlocked (unless held off).
+    pub(super) async fn skipping_while<T>(
+        &self,
+        waiting: impl Future<Output = T>,
+    ) -> Result<T, RunnerError> {
+        if self.held.load(Ordering::SeqCst) > 0 {
+            return Ok(waiting.await);
+        }
+        self.unlock().await?;
+        let out = waiting.await;
+        self.lock().await?;
+        Ok(out)
+    }
+
+    pub(super) async fn held<F: Future>(&self, section: F) -> F::Output {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        let out = section.await;
+        self.held.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+
+    pub(super) async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
+        let duration = duration
+            .try_into()
+            .map_err(|_| RunnerError::TimeSkipping(format!("{duration:?} is out of range")))?;
+        self.server
+            .connection()
+            .test_service()
+            .unlock_time_skipping_with_sleep(tonic::Request::new(SleepRequest {
+                duration: Some(duration),
+            }))
+            .await
+            .map(drop)
+            .map_err(status)
+    }
+
+    pub(super) async fn now(&self) -> Result<SystemTime, RunnerError> {
+        let response = self
+            .server
+            .connection()
+            .test_service()
+            .get_current_time(tonic::Request::new(()))
+            .await
+            .map_err(status)?
+            .into_inner();
+        let time = response
+            .time
+            .ok_or_else(|| RunnerError::TimeSkipping("the server sent no time".into()))?;
+        Ok(SystemTime::UNIX_EPOCH
+            + Duration::from_secs(time.seconds.max(0) as u64)
+            + Duration::from_nanos(time.nanos.max(0) as u64))
+    }
+
+    async fn lock(&self) -> Result<(), RunnerError> {
+        self.server
+            .connection()
+            .test_service()
+            .lock_time_skipping(tonic::Request::new(LockTimeSkippingRequest {}))
+            .await
+            .map(drop)
+            .map_err(status)
+    }
+
+    async fn unlock(&self) -> Result<(), RunnerError> {
+        self.server
+            .connection()
+            .test_service()
+            .unlock_time_skipping(tonic::Request::new(UnlockTimeSkippingRequest {}))
+            .await
+            .map(drop)
+            .map_err(status)
+    }
+}
+
+fn status(s: tonic::Status) -> RunnerError {
+    RunnerError::TimeSkipping(s.message().to_string())
+}
