@@ -31,19 +31,14 @@ impl TimeSkipping {
     }
 
     pub(super) fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            backend: BackendKind::Local,
-            flavor: None,
-            temporal: self.server.target().clone(),
-            namespace: "default".into(),
-            postgres_url: None,
-            temporal_db_url: None,
-            visibility_db_url: None,
-            app_db_url: None,
-            http_url: None,
-            ui_url: None,
-            description: "time-skipping test server".into(),
-        }
+        Endpoints::without_postgres(
+            BackendKind::Local,
+            None,
+            self.server.target().address.clone(),
+            "default",
+            None,
+            "time-skipping test server".into(),
+        )
     }
 
     /// Awaits `waiting` with time skipping unlocked (unless held off).

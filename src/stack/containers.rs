@@ -8,7 +8,7 @@
 use super::ports::ensure_free;
 use super::progress::Progress;
 use super::shared::StackDir;
-use super::{postgres, Endpoints, StackError, TemporalTarget};
+use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageSource, StackConfig};
 use crate::secret::{DbUrl, Secret};
 use crate::versions::Versions;
@@ -141,19 +141,14 @@ pub(crate) async fn boot(
             let http = host_port(&server, HTTP_PORT).await?;
             park(server);
             step.done();
-            Ok(Endpoints {
-                backend: BackendKind::Containers,
-                flavor: Some(Flavor::Dev),
-                temporal: TemporalTarget::plain(address),
-                namespace: config.namespace.clone(),
-                postgres_url: None,
-                temporal_db_url: None,
-                visibility_db_url: None,
-                app_db_url: None,
-                http_url: Some(format!("http://127.0.0.1:{http}")),
-                ui_url: None,
-                description: format!("containers: {}", plan.dev),
-            })
+            Ok(Endpoints::without_postgres(
+                BackendKind::Containers,
+                Some(Flavor::Dev),
+                address,
+                &config.namespace,
+                Some(http),
+                format!("containers: {}", plan.dev),
+            ))
         }
         Flavor::Postgres => {
             boot_postgres_flavor(config, &label, progress, &docker, &plan, &labels).await
@@ -235,22 +230,17 @@ async fn boot_postgres_flavor(
     park(server);
     step.done();
 
-    Ok(Endpoints {
-        backend: BackendKind::Containers,
-        flavor: Some(Flavor::Postgres),
-        temporal: TemporalTarget::plain(address),
-        namespace: config.namespace.clone(),
-        temporal_db_url: Some(admin.with_database("temporal")),
-        visibility_db_url: Some(admin.with_database("temporal_visibility")),
-        app_db_url: Some(admin.with_database("app")),
-        postgres_url: Some(admin),
-        http_url: Some(format!("http://127.0.0.1:{http}")),
-        ui_url: None,
-        description: format!(
+    Ok(Endpoints::on_postgres(
+        BackendKind::Containers,
+        address,
+        &config.namespace,
+        admin,
+        http,
+        format!(
             "containers: {} on {} (schema {}/{})",
             plan.server, plan.postgres, schema.temporal, schema.visibility
         ),
-    })
+    ))
 }
 
 /// Runs `temporal-sql-tool` in a one-shot container on the stack's network: the job the

@@ -9,7 +9,7 @@ use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::progress::Progress;
 use super::shared::{process_alive, reap_in_background, StackDir};
 use super::tools::find_tool;
-use super::{postgres, Endpoints, StackError, TemporalTarget};
+use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::{scrub, DbUrl, Secret};
 use std::fs;
@@ -146,19 +146,14 @@ pub(crate) async fn boot(
                 log,
                 port,
             };
-            let endpoints = Endpoints {
-                backend: BackendKind::Local,
-                flavor: Some(Flavor::Dev),
-                temporal: TemporalTarget::plain(format!("127.0.0.1:{port}")),
-                namespace: config.namespace.clone(),
-                postgres_url: None,
-                temporal_db_url: None,
-                visibility_db_url: None,
-                app_db_url: None,
-                http_url: Some(format!("http://127.0.0.1:{http}")),
-                ui_url: None,
-                description: format!("local: {}", bins.temporal_cli.display()),
-            };
+            let endpoints = Endpoints::without_postgres(
+                BackendKind::Local,
+                Some(Flavor::Dev),
+                format!("127.0.0.1:{port}"),
+                &config.namespace,
+                Some(http),
+                format!("local: {}", bins.temporal_cli.display()),
+            );
             Ok((endpoints, watched))
         }
         Flavor::Postgres => {
@@ -180,25 +175,20 @@ pub(crate) async fn boot(
             let step = progress.start("Temporal server (local process)");
             let (watched, http) = start_server(config, dir, &bins.server, &admin, &password)?;
             step.done();
-            let endpoints = Endpoints {
-                backend: BackendKind::Local,
-                flavor: Some(Flavor::Postgres),
-                temporal: TemporalTarget::plain(format!("127.0.0.1:{}", watched.port)),
-                namespace: config.namespace.clone(),
-                temporal_db_url: Some(admin.with_database("temporal")),
-                visibility_db_url: Some(admin.with_database("temporal_visibility")),
-                app_db_url: Some(admin.with_database("app")),
-                postgres_url: Some(admin),
-                http_url: Some(format!("http://127.0.0.1:{http}")),
-                ui_url: None,
-                description: format!(
+            let endpoints = Endpoints::on_postgres(
+                BackendKind::Local,
+                format!("127.0.0.1:{}", watched.port),
+                &config.namespace,
+                admin,
+                http,
+                format!(
                     "local: {} on PostgreSQL {} (schema {}/{})",
                     bins.server.display(),
                     bins.pg_bin.display(),
                     schema.temporal,
                     schema.visibility
                 ),
-            };
+            );
             Ok((endpoints, watched))
         }
     }

@@ -56,6 +56,56 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// A stack without PostgreSQL: the dev flavour, or the time-skipping test server.
+    pub(crate) fn without_postgres(
+        backend: BackendKind,
+        flavor: Option<Flavor>,
+        address: String,
+        namespace: &str,
+        http_port: Option<u16>,
+        description: String,
+    ) -> Self {
+        Endpoints {
+            backend,
+            flavor,
+            temporal: TemporalTarget::plain(address),
+            namespace: namespace.into(),
+            postgres_url: None,
+            temporal_db_url: None,
+            visibility_db_url: None,
+            app_db_url: None,
+            http_url: http_port.map(|p| format!("http://127.0.0.1:{p}")),
+            ui_url: None,
+            description,
+        }
+    }
+
+    /// The PostgreSQL flavour: Temporal's databases and the app database live on the server
+    /// that `admin` (a server-level URL) reaches.
+    pub(crate) fn on_postgres(
+        backend: BackendKind,
+        address: String,
+        namespace: &str,
+        admin: DbUrl,
+        http_port: u16,
+        description: String,
+    ) -> Self {
+        Endpoints {
+            temporal_db_url: Some(admin.with_database("temporal")),
+            visibility_db_url: Some(admin.with_database("temporal_visibility")),
+            app_db_url: Some(admin.with_database("app")),
+            postgres_url: Some(admin),
+            ..Self::without_postgres(
+                backend,
+                Some(Flavor::Postgres),
+                address,
+                namespace,
+                Some(http_port),
+                description,
+            )
+        }
+    }
+
     /// One JSON object for people and scripts, passwords redacted.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
