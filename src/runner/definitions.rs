@@ -2,6 +2,7 @@
 //! for every restart) and one for the replayer that checks the test's histories.
 
 use super::{untyped, RunnerError, TestRunner};
+use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
@@ -29,8 +30,15 @@ impl Definitions {
     /// Nothing registered yet.
     pub fn new() -> Self {
         Definitions {
-            // The task queue is set per test in `worker_options`.
-            worker: WorkerOptions::new("unset").build(),
+            // The task queue is set per test in `worker_options`. An explicit build ID: the
+            // SDK's default hashes the whole executable, which costs about 1.5 s per test
+            // process on a debug test binary.
+            worker: WorkerOptions::new("unset")
+                .deployment_options(WorkerDeploymentOptions::from_build_id(format!(
+                    "temporal-harness-{}",
+                    env!("CARGO_PKG_VERSION")
+                )))
+                .build(),
             replayer: WorkflowReplayerOptions::new().build(),
             workflow_count: 0,
             activity_sets: 0,
