@@ -270,6 +270,11 @@ impl StackDir {
         written.map_err(|e| StackError::state(&pid_file, e))
     }
 
+    /// Removes the lock file of a key no other process will ever use (per-test servers).
+    pub(crate) fn remove_lock_file(&self) {
+        let _ = fs::remove_file(self.lock_path());
+    }
+
     /// Tears the stack down now (the caller holds the lock or knows it is unused).
     pub(crate) fn teardown(&self) -> Result<(), StackError> {
         let script = keeper_script(&self.root)?;

@@ -101,6 +101,7 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.dir.release();
         let _ = self.dir.teardown();
+        self.dir.remove_lock_file();
     }
 }
 
