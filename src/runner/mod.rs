@@ -357,20 +357,34 @@ where
     };
     let control = runner.inner.worker.clone();
     let body = body(runner.clone());
-    let (driven, outcome) = tokio::join!(driver.run(), async {
+    let body = async {
         use futures::FutureExt;
         let outcome = AssertUnwindSafe(tokio::time::timeout(options.timeout, body))
             .catch_unwind()
             .await;
         control.finish();
         outcome
-    });
-    let failure = match outcome {
-        Err(panic) => Some(Failure::panic(panic)),
-        Ok(Err(_elapsed)) => Some(Failure::timeout(options.timeout, &runner).await),
-        Ok(Ok(result)) => result.into_outcome().err().map(Failure::returned),
     };
-    let failure = failure.or_else(|| driven.err().map(Failure::worker));
+    let driver = driver.run();
+    tokio::pin!(body, driver);
+    // Both run on this thread; a worker that fails on its own ends the test at once instead
+    // of leaving the body to wait for its timeout.
+    let (outcome, driven) = tokio::select! {
+        outcome = &mut body => (Some(outcome), driver.await),
+        driven = &mut driver => match driven {
+            Err(e) => (None, Err(e)),
+            Ok(()) => (Some(body.await), Ok(())),
+        },
+    };
+    let failure = match (outcome, driven) {
+        (Some(Err(panic)), _) => Some(Failure::panic(panic)),
+        (_, Err(worker)) => Some(Failure::worker(worker)),
+        (Some(Ok(Err(_elapsed))), Ok(())) => Some(Failure::timeout(options.timeout, &runner).await),
+        (Some(Ok(Ok(result))), Ok(())) => result.into_outcome().err().map(Failure::returned),
+        (None, Ok(())) => Some(Failure::worker(
+            "the worker stopped before the test body finished".into(),
+        )),
+    };
     let failure = match failure {
         None if options.replay => {
             let ids = runner.started_workflows();
