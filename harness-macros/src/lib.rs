@@ -64,50 +64,33 @@ impl Parse for Args {
                     args.options.push(quote!(.replay(#lit)));
                 }
                 "namespace" => {
-                    input.parse::<Token![=]>()?;
-                    let lit: LitStr = input.parse()?;
-                    match lit.value().as_str() {
-                        "isolated" => args.options.push(quote!(.isolated_namespace())),
-                        "shared" => {}
-                        _ => {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                "expected \"isolated\" or \"shared\"",
-                            ))
-                        }
-                    }
+                    let chosen = choice(
+                        input,
+                        &[
+                            ("isolated", quote!(.isolated_namespace())),
+                            ("shared", quote!()),
+                        ],
+                    )?;
+                    args.options.push(chosen);
                 }
                 "flavor" => {
-                    input.parse::<Token![=]>()?;
-                    let lit: LitStr = input.parse()?;
-                    let variant = match lit.value().as_str() {
-                        "postgres" => quote!(Postgres),
-                        "dev" => quote!(Dev),
-                        _ => {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                "expected \"postgres\" or \"dev\"",
-                            ))
-                        }
-                    };
+                    let variant = choice(
+                        input,
+                        &[("postgres", quote!(Postgres)), ("dev", quote!(Dev))],
+                    )?;
                     args.options
                         .push(quote!(.flavor(::temporal_harness::config::Flavor::#variant)));
                 }
                 "backend" => {
-                    input.parse::<Token![=]>()?;
-                    let lit: LitStr = input.parse()?;
-                    let variant = match lit.value().as_str() {
-                        "auto" => quote!(Auto),
-                        "containers" => quote!(Containers),
-                        "local" => quote!(Local),
-                        "external" => quote!(External),
-                        _ => {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                "expected \"auto\", \"containers\", \"local\" or \"external\"",
-                            ))
-                        }
-                    };
+                    let variant = choice(
+                        input,
+                        &[
+                            ("auto", quote!(Auto)),
+                            ("containers", quote!(Containers)),
+                            ("local", quote!(Local)),
+                            ("external", quote!(External)),
+                        ],
+                    )?;
                     args.options
                         .push(quote!(.backend(::temporal_harness::config::BackendKind::#variant)));
                 }
@@ -208,6 +191,24 @@ fn runner_binding(func: &ItemFn) -> syn::Result<(TokenStream2, TokenStream2)> {
             "bind the runner to a name, e.g. `runner: TestRunner`",
         )),
     }
+}
+
+/// Parses `= "value"` and returns the tokens paired with `value`, or an error at the literal
+/// listing the accepted values.
+fn choice(input: ParseStream, choices: &[(&str, TokenStream2)]) -> syn::Result<TokenStream2> {
+    input.parse::<Token![=]>()?;
+    let lit: LitStr = input.parse()?;
+    let value = lit.value();
+    if let Some((_, tokens)) = choices.iter().find(|(name, _)| *name == value) {
+        return Ok(tokens.clone());
+    }
+    let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let expected = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(syn::Error::new(lit.span(), format!("expected {expected}")))
 }
 
 /// `500ms`, `30s`, `2m`, `1h` to milliseconds (checked at compile time).
