@@ -6,6 +6,7 @@ pub mod exit_codes;
 pub mod runner;
 pub mod secret;
 pub mod stack;
+pub mod validation;
 pub mod versions;
 
 pub use config::StackConfig;

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch; each command in its own module.
 
 mod up;
+mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use temporal_harness::config::{BackendKind, Flavor};
@@ -20,6 +21,9 @@ enum Command {
     /// Boot a stack; print its endpoints as one JSON line on stdout; stay up until
     /// SIGINT/SIGTERM, then clean up.
     Up(up::UpArgs),
+    /// Run the deployment-validation checks against a deployment (or the embedded default
+    /// stack) and report them; exit 0 all passed, 1 a check failed, 2 usage error.
+    Validate(validate::ValidateArgs),
     /// Remove every stack kept with `up --keep` (or TEMPORAL_HARNESS_KEEP=1).
     Down,
 }
@@ -87,6 +91,7 @@ pub fn run() -> i32 {
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(config, args).await,
+            Command::Validate(args) => validate::run(config, args).await,
             Command::Down => down(&config),
         }
     })

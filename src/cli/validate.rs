@@ -1,0 +1,180 @@
+//! `temporal-harness validate`: the deployment-validation checks against a deployment (or,
+//! without an address, the embedded default stack), reported as a table, JSON or JUnit.
+
+use std::path::PathBuf;
+use temporal_harness::config::{parse_duration, TlsFiles};
+use temporal_harness::exit_codes;
+use temporal_harness::secret::{DbUrl, Secret};
+use temporal_harness::stack::TemporalTarget;
+use temporal_harness::validation::{self, Databases, Filter, Format, Status, Target};
+use temporal_harness::{Stack, StackConfig};
+
+/// Arguments of `validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Frontend `host:port` of the deployment; without it the embedded default stack boots.
+    #[arg(long)]
+    temporal_address: Option<String>,
+    /// Namespace the workflow checks run in.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// URL of Temporal's database (`postgres://user:password@host:5432/temporal`); the
+    /// visibility database is `temporal_visibility` on the same server. Prefer the env var:
+    /// command lines are visible to other users.
+    #[arg(long, env = "TEMPORAL_HARNESS_POSTGRES_URL", hide_env_values = true)]
+    postgres_url: Option<String>,
+    /// CA certificate (PEM) that signed the frontend's certificate.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Server name to verify the frontend's certificate against.
+    #[arg(long)]
+    tls_server_name: Option<String>,
+    /// Name of the environment variable that holds the API key (the key never goes on the
+    /// command line).
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// The frontend's HTTP API (`http://host:7243`), for `temporal.http`.
+    #[arg(long)]
+    http_url: Option<String>,
+    /// History shard count the deployment was created with.
+    #[arg(long)]
+    expect_shards: Option<i32>,
+    /// First retry interval of the error-handling stage (doubles per attempt).
+    #[arg(long, default_value = "100ms")]
+    retry_interval: String,
+    /// human (a table), json, or junit.
+    #[arg(long, default_value = "human")]
+    format: String,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Run only checks whose id matches (glob, repeatable): `--only 'postgres.*'`.
+    #[arg(long)]
+    only: Vec<String>,
+    /// Leave out checks whose id matches (glob, repeatable).
+    #[arg(long)]
+    skip: Vec<String>,
+    /// List the checks (after --only/--skip) and exit; connects to nothing.
+    #[arg(long)]
+    list: bool,
+}
+
+/// A configuration error: printed, exit 2.
+fn usage(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    exit_codes::CONFIG_ERROR
+}
+
+pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
+    let filter = match Filter::new(&args.only, &args.skip) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    if args.list {
+        for check in validation::registry()
+            .iter()
+            .filter(|c| filter.selects(c.id))
+        {
+            println!("{:<32} {}", check.id, check.description);
+        }
+        return exit_codes::SUCCESS;
+    }
+    let format: Format = match args.format.parse() {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    let Some(retry) = parse_duration(&args.retry_interval) else {
+        return usage(format!(
+            "--retry-interval `{}` is not a duration (e.g. 100ms, 1s)",
+            args.retry_interval
+        ));
+    };
+    let (mut target, stack) = match &args.temporal_address {
+        Some(address) => match external_target(address, &args) {
+            Ok(t) => (t, None),
+            Err(e) => return usage(e),
+        },
+        None => match Stack::acquire(&config).await {
+            Ok(stack) => (Target::from_endpoints(stack.endpoints()), Some(stack)),
+            Err(e) => return usage(format!("cannot boot the embedded stack: {e}")),
+        },
+    };
+    target.retry_initial_interval_ms = retry.as_millis() as u64;
+    if args.http_url.is_some() {
+        target.http_url = args.http_url.clone();
+    }
+    if args.expect_shards.is_some() {
+        target.expected_shards = args.expect_shards;
+    }
+    // The table on stdout is the progress; other formats show progress on stderr.
+    let live = format == Format::Human && args.output.is_none();
+    if !live {
+        eprintln!("temporal-harness: validating {}", target.description);
+    }
+    let report = validation::validate(target, &filter, |r| {
+        if !live {
+            let status = match r.status {
+                Status::Passed => "pass",
+                Status::Failed => "FAIL",
+                Status::Skipped => "skip",
+            };
+            eprintln!("  {status} {} ({} ms)", r.id, r.duration_ms);
+        }
+    })
+    .await;
+    if let Some(stack) = stack {
+        let _ = stack.shutdown(config.startup_timeout).await;
+    }
+    let rendered = report.render(format);
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &rendered) {
+                return usage(format!("cannot write {}: {e}", path.display()));
+            }
+            eprintln!(
+                "temporal-harness: report written to {} ({} passed, {} failed, {} skipped)",
+                path.display(),
+                report.count(Status::Passed),
+                report.count(Status::Failed),
+                report.count(Status::Skipped)
+            );
+        }
+        None => print!("{rendered}"),
+    }
+    report.exit_code()
+}
+
+fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {
+    let api_key = match &args.api_key_env {
+        Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
+            format!("--api-key-env {var}: the variable is not set; export the API key in it")
+        })?)),
+        None => None,
+    };
+    let temporal = TemporalTarget {
+        address: address.to_string(),
+        tls: Some(TlsFiles {
+            ca: args.tls_ca.clone(),
+            cert: args.tls_cert.clone(),
+            key: args.tls_key.clone(),
+            server_name: args.tls_server_name.clone(),
+        })
+        .filter(TlsFiles::is_set),
+        api_key,
+    };
+    // Unreadable or non-PEM TLS files are a usage error, found before any network I/O.
+    temporal.tls_options().map_err(|e| e.to_string())?;
+    temporal.url().map_err(|e| e.to_string())?;
+    let mut target = Target::new(temporal, &args.namespace);
+    if let Some(url) = &args.postgres_url {
+        target.databases = Ok(Databases::from_temporal_url(DbUrl::new(url.clone())));
+    }
+    target.description = format!("deployment at {address}");
+    Ok(target)
+}

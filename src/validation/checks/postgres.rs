@@ -1,0 +1,329 @@
+//! PostgreSQL checks: the database Temporal persists to, on its own.
+
+use super::check;
+use crate::stack::check_schema;
+use crate::validation::{fail, Check, Checked, Db, Session, Verdict};
+use std::sync::Arc;
+
+/// PostgreSQL major versions Temporal's releases are tested against.
+const TESTED_MAJORS: std::ops::RangeInclusive<i32> = 12..=16;
+
+/// Tables the server needs in `temporal` (a subset that every schema since 1.0 has).
+const TEMPORAL_TABLES: [&str; 10] = [
+    "schema_version",
+    "namespaces",
+    "shards",
+    "executions",
+    "current_executions",
+    "history_node",
+    "history_tree",
+    "task_queues",
+    "tasks",
+    "cluster_metadata_info",
+];
+
+pub(crate) fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "postgres.connection",
+            Postgres,
+            "Temporal's databases accept a login with the given credentials",
+            connection
+        ),
+        check!(
+            "postgres.version",
+            Postgres,
+            "The server runs PostgreSQL 12 or newer (warns outside the versions Temporal tests)",
+            version
+        ),
+        check!(
+            "postgres.databases",
+            Postgres,
+            "The temporal and temporal_visibility databases exist",
+            databases
+        ),
+        check!(
+            "postgres.schema_version",
+            Postgres,
+            "Both schemas are at least the versions the server expects",
+            schema_version
+        ),
+        check!(
+            "postgres.tables",
+            Postgres,
+            "The tables the server needs exist in both databases",
+            tables
+        ),
+        check!(
+            "postgres.btree_gin",
+            Postgres,
+            "The btree_gin extension is installed in the visibility database",
+            btree_gin
+        ),
+        check!(
+            "postgres.connections",
+            Postgres,
+            "Connections in use are well below max_connections",
+            connections
+        ),
+        check!(
+            "postgres.long_sessions",
+            Postgres,
+            "No session idles in a transaction or runs one query for long",
+            long_sessions
+        ),
+        check!(
+            "postgres.blocking_locks",
+            Postgres,
+            "No session has waited long on another's lock",
+            blocking_locks
+        ),
+        check!(
+            "postgres.writable",
+            Postgres,
+            "The server is a writable primary (not in recovery, not read-only)",
+            writable
+        ),
+    ]
+}
+
+fn sql(context: &str) -> impl Fn(sqlx::Error) -> Verdict + '_ {
+    move |e| fail(format!("{context}: {e}"))
+}
+
+async fn connection(session: Arc<Session>) -> Checked {
+    let mut found = Vec::new();
+    for db in [Db::Temporal, Db::Visibility] {
+        let pool = session.pool(db).await?;
+        let (user, database): (String, String) =
+            sqlx::query_as("SELECT current_user::text, current_database()::text")
+                .fetch_one(pool)
+                .await
+                .map_err(sql("query after login"))?;
+        found.push(format!("{database} as {user}"));
+    }
+    Ok(format!("logged in to {}", found.join(" and ")))
+}
+
+async fn version(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let (num, text): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(sql("reading the version"))?;
+    let major = num.parse::<i32>().unwrap_or(0) / 10000;
+    if major < 12 {
+        return Err(fail(format!(
+            "PostgreSQL {text} is older than Temporal supports: upgrade to 12 or newer"
+        )));
+    }
+    if !TESTED_MAJORS.contains(&major) {
+        return Ok(format!(
+            "PostgreSQL {text} (warning: Temporal is tested on {}-{}; run the suite after \
+             every upgrade)",
+            TESTED_MAJORS.start(),
+            TESTED_MAJORS.end()
+        ));
+    }
+    Ok(format!("PostgreSQL {text}"))
+}
+
+async fn databases(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database \
+         WHERE datname IN ('temporal', 'temporal_visibility') ORDER BY datname",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(sql("listing databases"))?;
+    let databases = session
+        .target()
+        .databases
+        .as_ref()
+        .map_err(|w| Verdict::Skipped(w.clone()))?;
+    let wanted =
+        [&databases.temporal, &databases.visibility].map(|url| url.database().unwrap_or_default());
+    let missing: Vec<_> = wanted.iter().filter(|w| !found.contains(w)).collect();
+    if !missing.is_empty() {
+        return Err(fail(format!(
+            "missing database(s) {missing:?}: create them and load the schemas with \
+             temporal-sql-tool (see docs/deployment.md)"
+        )));
+    }
+    Ok(format!("{} and {} exist", wanted[0], wanted[1]))
+}
+
+async fn schema_version(session: Arc<Session>) -> Checked {
+    let databases = session
+        .target()
+        .databases
+        .as_ref()
+        .map_err(|w| Verdict::Skipped(w.clone()))?;
+    session.pool(Db::Temporal).await?;
+    let status = check_schema(&databases.temporal, &databases.visibility)
+        .await
+        .map_err(fail)?;
+    let pinned = crate::versions::Versions::pinned();
+    Ok(format!(
+        "temporal {} (expects {}), visibility {} (expects {})",
+        status.temporal, pinned.schema_version, status.visibility, pinned.visibility_schema_version
+    ))
+}
+
+async fn tables(session: Arc<Session>) -> Checked {
+    let mut missing = Vec::new();
+    for (db, wanted) in [
+        (Db::Temporal, &TEMPORAL_TABLES[..]),
+        (
+            Db::Visibility,
+            &["schema_version", "executions_visibility"][..],
+        ),
+    ] {
+        let pool = session.pool(db).await?;
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema()",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(sql("listing tables"))?;
+        missing.extend(
+            wanted
+                .iter()
+                .filter(|t| !found.iter().any(|f| f == *t))
+                .map(|t| format!("{db:?}:{t}")),
+        );
+    }
+    if !missing.is_empty() {
+        return Err(fail(format!(
+            "missing tables {missing:?}: load the schema with temporal-sql-tool setup-schema \
+             and update-schema"
+        )));
+    }
+    Ok(format!(
+        "{} tables in temporal and executions_visibility in visibility",
+        TEMPORAL_TABLES.len()
+    ))
+}
+
+async fn btree_gin(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Visibility).await?;
+    let version: Option<String> =
+        sqlx::query_scalar("SELECT extversion::text FROM pg_extension WHERE extname = 'btree_gin'")
+            .fetch_optional(pool)
+            .await
+            .map_err(sql("reading extensions"))?;
+    match version {
+        Some(v) => Ok(format!("btree_gin {v}")),
+        None => Err(fail(
+            "btree_gin is not installed in the visibility database: run \
+             `CREATE EXTENSION btree_gin;` there as a superuser (advanced visibility needs it)",
+        )),
+    }
+}
+
+async fn connections(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let (used, max, reserved): (i64, String, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_stat_activity), current_setting('max_connections'), \
+         current_setting('superuser_reserved_connections')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(sql("counting connections"))?;
+    let available = max.parse::<i64>().unwrap_or(100) - reserved.parse::<i64>().unwrap_or(0);
+    let percent = used * 100 / available.max(1);
+    let summary = format!("{used} of {available} connections in use ({percent}%)");
+    match percent {
+        90.. => Err(fail(format!(
+            "{summary}: new connections will soon be refused; raise max_connections or lower \
+             the server's maxConns"
+        ))),
+        75..=89 => Ok(format!("{summary} (warning: above 75%)")),
+        _ => Ok(summary),
+    }
+}
+
+async fn long_sessions(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let rows: Vec<(i32, String, f64)> = sqlx::query_as(
+        "SELECT pid, state, EXTRACT(EPOCH FROM now() - \
+           CASE WHEN state = 'active' THEN query_start ELSE state_change END)::float8 \
+         FROM pg_stat_activity \
+         WHERE pid <> pg_backend_pid() AND ( \
+           (state LIKE 'idle in transaction%' AND now() - state_change > interval '1 minute') \
+           OR (state = 'active' AND backend_type = 'client backend' \
+               AND now() - query_start > interval '5 minutes'))",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(sql("reading pg_stat_activity"))?;
+    let describe = |rows: &[&(i32, String, f64)]| {
+        rows.iter()
+            .map(|(pid, state, secs)| format!("pid {pid} {state} for {secs:.0} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (idle, active): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.1 != "active");
+    if !idle.is_empty() {
+        return Err(fail(format!(
+            "{}: such sessions hold locks and stop vacuum; end them \
+             (pg_terminate_backend) and set idle_in_transaction_session_timeout",
+            describe(&idle)
+        )));
+    }
+    if !active.is_empty() {
+        return Ok(format!(
+            "warning: long-running queries: {}",
+            describe(&active)
+        ));
+    }
+    Ok("no session idle in a transaction over 1 min, no query running over 5 min".into())
+}
+
+async fn blocking_locks(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let rows: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT pid, array_to_string(pg_blocking_pids(pid), ',') FROM pg_stat_activity \
+         WHERE cardinality(pg_blocking_pids(pid)) > 0 \
+           AND now() - query_start > interval '10 seconds'",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(sql("reading locks"))?;
+    if rows.is_empty() {
+        return Ok("no session waiting over 10 s on a lock".into());
+    }
+    let waits: Vec<_> = rows
+        .iter()
+        .map(|(pid, by)| format!("pid {pid} blocked by {by}"))
+        .collect();
+    Err(fail(format!(
+        "{}: find the blockers in pg_stat_activity and end them or their transactions",
+        waits.join(", ")
+    )))
+}
+
+async fn writable(session: Arc<Session>) -> Checked {
+    let pool = session.pool(Db::Temporal).await?;
+    let (recovery, read_only): (bool, String) = sqlx::query_as(
+        "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(sql("reading recovery state"))?;
+    if recovery {
+        return Err(fail(
+            "the server is a standby in recovery: point Temporal at the primary",
+        ));
+    }
+    if read_only == "on" {
+        return Err(fail(
+            "default_transaction_read_only is on: Temporal cannot write; turn it off",
+        ));
+    }
+    Ok("primary, read-write".into())
+}

@@ -1,0 +1,231 @@
+//! A validation run's report, rendered for people (a table), scripts (JSON) or CI (JUnit).
+
+use super::{CheckResult, Status, Target};
+use crate::exit_codes;
+use std::time::Duration;
+
+/// Output formats of `temporal-harness validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A table with a summary line.
+    Human,
+    /// One JSON document: `{"target", "summary", "checks"}`.
+    Json,
+    /// JUnit XML, one test case per check.
+    Junit,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(Format::Human),
+            "json" => Ok(Format::Json),
+            "junit" => Ok(Format::Junit),
+            other => Err(format!(
+                "unknown format `{other}`: use human, json or junit"
+            )),
+        }
+    }
+}
+
+/// The results of one run, with its target (passwords redacted).
+#[derive(Debug, Clone)]
+pub struct Report {
+    target: serde_json::Value,
+    /// Every check's result, in the order they ran.
+    pub checks: Vec<CheckResult>,
+    /// Wall time of the whole run.
+    pub duration: Duration,
+}
+
+impl Report {
+    /// A report of `checks` run against `target`.
+    pub fn new(target: &Target, checks: Vec<CheckResult>, duration: Duration) -> Self {
+        Report {
+            target: target.summary(),
+            checks,
+            duration,
+        }
+    }
+
+    /// How many checks ended with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// 0 when nothing failed (skips allowed), 1 when a check failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.count(Status::Failed) > 0 {
+            exit_codes::CHECK_FAILED
+        } else {
+            exit_codes::SUCCESS
+        }
+    }
+
+    /// The report in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Human => self.human(),
+            Format::Json => serde_json::to_string_pretty(&self.json()).expect("report is JSON"),
+            Format::Junit => self.junit(),
+        }
+    }
+
+    fn summary_line(&self) -> String {
+        format!(
+            "{} checks: {} passed, {} failed, {} skipped in {:.2} s",
+            self.checks.len(),
+            self.count(Status::Passed),
+            self.count(Status::Failed),
+            self.count(Status::Skipped),
+            self.duration.as_secs_f64()
+        )
+    }
+
+    fn human(&self) -> String {
+        let width = self
+            .checks
+            .iter()
+            .map(|c| c.id.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let mut out = format!(
+            "Validating {} (namespace {})\n{:<6}  {:<width$}  {:>7}  MESSAGE\n",
+            self.target["temporal_address"].as_str().unwrap_or("?"),
+            self.target["namespace"].as_str().unwrap_or("?"),
+            "STATUS",
+            "CHECK",
+            "TIME",
+        );
+        for c in &self.checks {
+            let status = match c.status {
+                Status::Passed => "pass",
+                Status::Failed => "FAIL",
+                Status::Skipped => "skip",
+            };
+            out.push_str(&format!(
+                "{status:<6}  {:<width$}  {:>4} ms  {}\n",
+                c.id, c.duration_ms, c.message
+            ));
+        }
+        out.push_str(&self.summary_line());
+        out.push('\n');
+        out
+    }
+
+    /// The JSON document `--format json` prints.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "target": self.target,
+            "summary": {
+                "passed": self.count(Status::Passed),
+                "failed": self.count(Status::Failed),
+                "skipped": self.count(Status::Skipped),
+                "duration_ms": self.duration.as_millis() as u64,
+            },
+            "checks": self.checks,
+        })
+    }
+
+    fn junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+        let mut suites: Vec<TestSuite> = Vec::new();
+        for c in &self.checks {
+            let category = serde_json::to_value(c.category)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            if suites.last().is_none_or(|s| s.name.as_str() != category) {
+                suites.push(TestSuite::new(category.clone()));
+            }
+            let mut status = match c.status {
+                Status::Passed => TestCaseStatus::success(),
+                Status::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                Status::Skipped => TestCaseStatus::skipped(),
+            };
+            if c.status != Status::Passed {
+                status.set_message(c.message.clone());
+            }
+            let mut case = TestCase::new(c.id.clone(), status);
+            case.set_classname(format!("temporal-harness.validate.{category}"));
+            case.set_time(Duration::from_millis(c.duration_ms));
+            case.set_system_out(c.message.clone());
+            suites.last_mut().expect("pushed above").add_test_case(case);
+        }
+        let mut report = Junit::new("temporal-harness validate");
+        report.set_time(self.duration);
+        report.add_test_suites(suites);
+        report.to_string().expect("JUnit XML serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::DbUrl;
+    use crate::stack::TemporalTarget;
+    use crate::validation::{Category, Databases};
+
+    fn report() -> Report {
+        let mut target = Target::new(TemporalTarget::plain("127.0.0.1:7233"), "default");
+        target.databases = Ok(Databases::from_temporal_url(DbUrl::new(
+            "postgres://temporal:hunter2@db:5432/temporal",
+        )));
+        let result = |id: &str, status, message: &str| CheckResult {
+            id: id.into(),
+            category: Category::Postgres,
+            status,
+            duration_ms: 3,
+            message: message.into(),
+        };
+        Report::new(
+            &target,
+            vec![
+                result("postgres.connection", Status::Passed, "ok"),
+                result("postgres.version", Status::Failed, "too <old> & odd"),
+                result("postgres.tables", Status::Skipped, "no PostgreSQL"),
+            ],
+            Duration::from_millis(42),
+        )
+    }
+
+    #[test]
+    fn every_format_carries_the_results_and_no_password() {
+        let r = report();
+        assert_eq!(r.exit_code(), exit_codes::CHECK_FAILED);
+        let json = r.json();
+        assert_eq!(json["summary"]["passed"], 1);
+        assert_eq!(json["summary"]["failed"], 1);
+        assert_eq!(json["summary"]["skipped"], 1);
+        assert_eq!(json["summary"]["duration_ms"], 42);
+        assert_eq!(json["checks"][1]["status"], "failed");
+        assert_eq!(json["checks"][1]["category"], "postgres");
+        let human = r.render(Format::Human);
+        assert!(human.contains("FAIL    postgres.version"), "{human}");
+        assert!(
+            human.contains("3 checks: 1 passed, 1 failed, 1 skipped"),
+            "{human}"
+        );
+        let junit = r.render(Format::Junit);
+        assert!(
+            junit.contains("<failure message=\"too &lt;old&gt; &amp; odd\""),
+            "{junit}"
+        );
+        assert!(junit.contains("<skipped"), "{junit}");
+        for out in [human, junit, r.render(Format::Json)] {
+            assert!(!out.contains("hunter2"), "{out}");
+        }
+        assert!(r.render(Format::Json).contains("temporal:***@db"));
+    }
+
+    #[test]
+    fn formats_parse_and_reject_unknown_ones() {
+        assert_eq!("junit".parse::<Format>(), Ok(Format::Junit));
+        assert!("xml"
+            .parse::<Format>()
+            .unwrap_err()
+            .contains("human, json or junit"));
+    }
+}

@@ -1,0 +1,324 @@
+//! One validation run's shared state: the connections, the validation worker, and the
+//! workflow runs several checks read. Each is made once, on first use, so a check that needs
+//! nothing of it costs nothing, and a listing boots nothing.
+
+use super::activities::ValidationActivities;
+use super::target::Target;
+use super::workflow::{ProbeWorkflow, StageResult, ValidationInput, ValidationWorkflow};
+use super::Verdict;
+use crate::stack::{connect, connect_postgres};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_client::{
+    Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowStartOptions,
+};
+use temporalio_common::worker::WorkerDeploymentOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tokio::sync::OnceCell;
+
+/// How long connecting may take before a check fails (a stopped server fails at once; a
+/// black-holed address takes this long).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a workflow a check runs may take.
+const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which of Temporal's databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// `temporal`.
+    Temporal,
+    /// `temporal_visibility`.
+    Visibility,
+}
+
+/// A workflow run the integration and visibility checks inspect.
+#[derive(Debug, Clone)]
+pub struct ProbeRun {
+    /// Its workflow ID.
+    pub workflow_id: String,
+    /// Its run ID.
+    pub run_id: String,
+}
+
+/// Shared state of one validation run; see the module docs.
+pub struct Session {
+    target: Target,
+    task_queue: String,
+    connection: OnceCell<Result<Connection, String>>,
+    pools: [OnceCell<Result<PgPool, String>>; 2],
+    worker: OnceCell<Result<WorkerThread, String>>,
+    probe: OnceCell<Result<ProbeRun, String>>,
+    stages: OnceCell<Result<Vec<StageResult>, String>>,
+}
+
+impl Session {
+    /// A session for `target`; nothing is connected yet.
+    pub fn new(target: Target) -> Arc<Session> {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        Arc::new(Session {
+            target,
+            task_queue: format!("temporal-harness-validation-{suffix}"),
+            connection: OnceCell::new(),
+            pools: [OnceCell::new(), OnceCell::new()],
+            worker: OnceCell::new(),
+            probe: OnceCell::new(),
+            stages: OnceCell::new(),
+        })
+    }
+
+    /// What is validated.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The task queue of this run's validation worker.
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
+    /// The connection to the frontend; every Temporal check fails with the same cause when
+    /// it cannot be had.
+    pub async fn connection(&self) -> Result<&Connection, Verdict> {
+        self.connection
+            .get_or_init(|| async {
+                connect(&self.target.temporal, CONNECT_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .as_ref()
+            .map_err(|e| Verdict::Failed(e.clone()))
+    }
+
+    /// A client bound to the target's namespace.
+    pub async fn client(&self) -> Result<Client, Verdict> {
+        let connection = self.connection().await?.clone();
+        Client::new(
+            connection,
+            ClientOptions::new(self.target.namespace.clone()).build(),
+        )
+        .map_err(|e| Verdict::Failed(format!("cannot create a client: {e}")))
+    }
+
+    /// A pool on one of Temporal's databases; skipped when the target has no PostgreSQL.
+    pub async fn pool(&self, db: Db) -> Result<&PgPool, Verdict> {
+        let databases = self
+            .target
+            .databases
+            .as_ref()
+            .map_err(|why| Verdict::Skipped(why.clone()))?;
+        let (cell, url) = match db {
+            Db::Temporal => (&self.pools[0], &databases.temporal),
+            Db::Visibility => (&self.pools[1], &databases.visibility),
+        };
+        cell.get_or_init(|| async {
+            // One plain connection first: its errors name the cause (wrong password,
+            // unreachable host) without the password.
+            let conn = connect_postgres(url, CONNECT_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop(conn);
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect_lazy(url.expose())
+                .map_err(|e| format!("{}: {e}", url.redacted()))
+        })
+        .await
+        .as_ref()
+        .map_err(|e| Verdict::Failed(e.clone()))
+    }
+
+    /// Starts this run's validation worker (once) and returns when it polls.
+    pub async fn worker(&self) -> Result<(), Verdict> {
+        self.connection().await?;
+        self.worker
+            .get_or_init(|| async {
+                let activities = ValidationActivities {
+                    temporal: self.target.temporal.clone(),
+                    databases: self.target.databases.clone(),
+                };
+                WorkerThread::start(&self.target, &self.task_queue, activities).await
+            })
+            .await
+            .as_ref()
+            .map(drop)
+            .map_err(|e| Verdict::Failed(e.clone()))
+    }
+
+    /// A small workflow (one activity), run once to completion for the checks that inspect a
+    /// finished workflow.
+    pub async fn probe(&self) -> Result<&ProbeRun, Verdict> {
+        self.worker().await?;
+        let run = self.probe.get_or_init(|| async {
+            let client = self.client().await.map_err(|v| v.message().to_string())?;
+            let workflow_id = format!("{}-probe", self.task_queue);
+            let options = WorkflowStartOptions::new(self.task_queue.as_str(), &workflow_id).build();
+            let handle = client
+                .start_workflow(ProbeWorkflow::run, "probe".to_string(), options)
+                .await
+                .map_err(|e| format!("cannot start the probe workflow: {e}"))?;
+            let run_id = handle.info().run_id.clone().unwrap_or_default();
+            within(
+                WORKFLOW_TIMEOUT,
+                handle.get_result(WorkflowGetResultOptions::default()),
+            )
+            .await?
+            .map_err(|e| format!("the probe workflow failed: {e}"))?;
+            Ok(ProbeRun {
+                workflow_id,
+                run_id,
+            })
+        });
+        run.await.as_ref().map_err(|e| Verdict::Failed(e.clone()))
+    }
+
+    /// The validation workflow, run once; each stage check reads its stage's result.
+    pub async fn stages(&self) -> Result<&[StageResult], Verdict> {
+        self.worker().await?;
+        let run = self.stages.get_or_init(|| async {
+            let client = self.client().await.map_err(|v| v.message().to_string())?;
+            let workflow_id = format!("{}-stages", self.task_queue);
+            let options = WorkflowStartOptions::new(self.task_queue.as_str(), &workflow_id).build();
+            let input = ValidationInput {
+                retry_initial_interval_ms: self.target.retry_initial_interval_ms,
+            };
+            let handle = client
+                .start_workflow(ValidationWorkflow::run, input, options)
+                .await
+                .map_err(|e| format!("cannot start the validation workflow: {e}"))?;
+            within(
+                WORKFLOW_TIMEOUT,
+                handle.get_result(WorkflowGetResultOptions::default()),
+            )
+            .await?
+            .map_err(|e| format!("the validation workflow failed: {e}"))
+        });
+        run.await
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(|e| Verdict::Failed(e.clone()))
+    }
+
+    /// Stops the validation worker, if one runs (also done on drop).
+    pub fn close(&self) {
+        if let Some(Ok(worker)) = self.worker.get() {
+            worker.stop();
+        }
+    }
+}
+
+async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, String> {
+    tokio::time::timeout(timeout, f)
+        .await
+        .map_err(|_| format!("no result within {timeout:?}"))
+}
+
+/// The validation worker, on a thread of its own (the SDK's `Worker::run` is `!Send`).
+struct WorkerThread {
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl WorkerThread {
+    async fn start(
+        target: &Target,
+        task_queue: &str,
+        activities: ValidationActivities,
+    ) -> Result<WorkerThread, String> {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let target = target.clone();
+        let task_queue = task_queue.to_string();
+        let thread = std::thread::Builder::new()
+            .name("validation-worker".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                runtime.block_on(run_worker(
+                    target, task_queue, activities, ready_tx, stop_rx,
+                ));
+            })
+            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(WorkerThread {
+                stop: std::sync::Mutex::new(Some(stop_tx)),
+                thread: std::sync::Mutex::new(Some(thread)),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the validation worker stopped while starting".into()),
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(stop) = self.stop.lock().expect("worker lock").take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.lock().expect("worker lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn run_worker(
+    target: Target,
+    task_queue: String,
+    activities: ValidationActivities,
+    ready: tokio::sync::oneshot::Sender<Result<(), String>>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let made = async {
+        let connection = connect(&target.temporal, CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        let client = Client::new(
+            connection,
+            ClientOptions::new(target.namespace.clone()).build(),
+        )
+        .map_err(|e| e.to_string())?;
+        let runtime = Runtime::from_current_tokio(Default::default()).map_err(|e| e.to_string())?;
+        let mut options = WorkerOptions::new(task_queue)
+            .deployment_options(WorkerDeploymentOptions::from_build_id(format!(
+                "temporal-harness-validation-{}",
+                env!("CARGO_PKG_VERSION")
+            )))
+            .build();
+        options
+            .register_workflow::<ValidationWorkflow>()
+            .map_err(|e| e.to_string())?;
+        options
+            .register_workflow::<ProbeWorkflow>()
+            .map_err(|e| e.to_string())?;
+        options.register_activities(activities);
+        let worker = Worker::new(&runtime, client, options)
+            .map_err(|e| format!("cannot create the validation worker: {e}"))?;
+        Ok::<_, String>((runtime, worker))
+    };
+    let (_runtime, mut worker) = match made.await {
+        Ok(parts) => parts,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let shutdown = worker.shutdown_handle();
+    let run = worker.run();
+    tokio::pin!(run);
+    tokio::select! {
+        _ = &mut run => {}
+        _ = stop => {
+            shutdown();
+            let _ = run.await;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What a validation run checks: a Temporal frontend and, where reachable, its PostgreSQL.
+
+use crate::config::{BackendKind, Flavor};
+use crate::secret::DbUrl;
+use crate::stack::{Endpoints, TemporalTarget};
+
+/// Temporal's databases, and the one the state-persistence stage writes its marker to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Databases {
+    /// Temporal's own database (`temporal`).
+    pub temporal: DbUrl,
+    /// Temporal's visibility database (`temporal_visibility`).
+    pub visibility: DbUrl,
+    /// Where the marker table `temporal_harness_validation` lives.
+    pub marker: DbUrl,
+}
+
+impl Databases {
+    /// From a URL of Temporal's database: visibility is `temporal_visibility` on the same
+    /// server, and the marker goes to that server's `postgres` database.
+    pub fn from_temporal_url(temporal: DbUrl) -> Self {
+        Databases {
+            visibility: temporal.with_database("temporal_visibility"),
+            marker: temporal.with_database("postgres"),
+            temporal,
+        }
+    }
+}
+
+/// A deployment to validate.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The Temporal frontend.
+    pub temporal: TemporalTarget,
+    /// The namespace the workflow checks run in.
+    pub namespace: String,
+    /// PostgreSQL, or why the PostgreSQL checks are skipped.
+    pub databases: Result<Databases, String>,
+    /// The frontend's HTTP API, where one is exposed.
+    pub http_url: Option<String>,
+    /// The history shard count the deployment is configured with, when known.
+    pub expected_shards: Option<i32>,
+    /// First retry interval of the error-handling stage, in milliseconds.
+    pub retry_initial_interval_ms: u64,
+    /// What it is, for people.
+    pub description: String,
+}
+
+/// The shard count the harness's own PostgreSQL stacks run with (the server's default).
+const HARNESS_SHARDS: i32 = 4;
+
+impl Target {
+    /// A target at `address` with nothing else known.
+    pub fn new(temporal: TemporalTarget, namespace: &str) -> Self {
+        Target {
+            description: format!("Temporal at {}", temporal.address),
+            temporal,
+            namespace: namespace.into(),
+            databases: Err("no PostgreSQL URL given (--postgres-url, or \
+                            TEMPORAL_HARNESS_POSTGRES_URL for tests)"
+                .into()),
+            http_url: None,
+            expected_shards: None,
+            retry_initial_interval_ms: 100,
+        }
+    }
+
+    /// The stack a harness run acquired.
+    pub fn from_endpoints(endpoints: &Endpoints) -> Self {
+        let mut target = Target::new(endpoints.temporal.clone(), &endpoints.namespace);
+        target.description = endpoints.description.clone();
+        target.http_url = endpoints.http_url.clone();
+        match (&endpoints.temporal_db_url, &endpoints.visibility_db_url) {
+            (Some(temporal), Some(visibility)) => {
+                target.databases = Ok(Databases {
+                    temporal: temporal.clone(),
+                    visibility: visibility.clone(),
+                    marker: endpoints
+                        .app_db_url
+                        .clone()
+                        .unwrap_or_else(|| temporal.with_database("postgres")),
+                });
+            }
+            _ if endpoints.flavor == Some(Flavor::Dev) => {
+                target.databases = Err("the dev flavour runs without PostgreSQL".into());
+            }
+            _ => {}
+        }
+        if endpoints.backend != BackendKind::External && endpoints.flavor == Some(Flavor::Postgres)
+        {
+            target.expected_shards = Some(HARNESS_SHARDS);
+        }
+        target
+    }
+
+    /// One JSON object for reports, passwords redacted.
+    pub fn summary(&self) -> serde_json::Value {
+        let db = self.databases.as_ref().ok();
+        serde_json::json!({
+            "temporal_address": self.temporal.address,
+            "namespace": self.namespace,
+            "tls": self.temporal.tls.as_ref().is_some_and(|t| t.is_set()),
+            "api_key": self.temporal.api_key.is_some(),
+            "temporal_db_url": db.map(|d| d.temporal.redacted()),
+            "visibility_db_url": db.map(|d| d.visibility.redacted()),
+            "http_url": self.http_url,
+            "description": self.description,
+        })
+    }
+}
