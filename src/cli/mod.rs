@@ -23,7 +23,7 @@ enum Command {
     Up(up::UpArgs),
     /// Run the deployment-validation checks against a deployment (or the embedded default
     /// stack) and report them; exit 0 all passed, 1 a check failed, 2 usage error.
-    Validate(validate::ValidateArgs),
+    Validate(Box<validate::ValidateArgs>),
     /// Remove every stack kept with `up --keep` (or TEMPORAL_HARNESS_KEEP=1).
     Down,
 }
@@ -91,7 +91,7 @@ pub fn run() -> i32 {
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(config, args).await,
-            Command::Validate(args) => validate::run(config, args).await,
+            Command::Validate(args) => validate::run(config, *args).await,
             Command::Down => down(&config),
         }
     })

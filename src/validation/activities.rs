@@ -18,8 +18,19 @@ const DB_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the activities reach.
 pub struct ValidationActivities {
-    pub(super) temporal: TemporalTarget,
-    pub(super) databases: Result<Databases, String>,
+    temporal: TemporalTarget,
+    databases: Result<Databases, String>,
+}
+
+impl ValidationActivities {
+    /// Activities that reach `temporal` and, where given, the `databases` (`Err` says why
+    /// there are none; the persistence stage is then skipped with that reason).
+    pub fn new(temporal: TemporalTarget, databases: Result<Databases, String>) -> Self {
+        ValidationActivities {
+            temporal,
+            databases,
+        }
+    }
 }
 
 fn passed(detail: String) -> ActivityReport {

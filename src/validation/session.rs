@@ -135,10 +135,10 @@ impl Session {
         self.connection().await?;
         self.worker
             .get_or_init(|| async {
-                let activities = ValidationActivities {
-                    temporal: self.target.temporal.clone(),
-                    databases: self.target.databases.clone(),
-                };
+                let activities = ValidationActivities::new(
+                    self.target.temporal.clone(),
+                    self.target.databases.clone(),
+                );
                 WorkerThread::start(&self.target, &self.task_queue, activities).await
             })
             .await
