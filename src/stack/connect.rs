@@ -126,9 +126,38 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
     };
     match tokio::time::timeout(timeout, Connection::connect(options)).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Ok(Err(e)) => Err(unreachable(plain_reason(&e.to_string()))),
         Err(_) => Err(unreachable(format!("no answer within {timeout:?}"))),
     }
+}
+
+/// The SDK reports transport failures as nested `Debug` output; people need the cause.
+fn plain_reason(raw: &str) -> String {
+    let known = [
+        (
+            "Connection refused",
+            "connection refused: nothing listens there (is the server running?)",
+        ),
+        ("dns error", "the host name does not resolve"),
+        ("No route to host", "no route to host"),
+        (
+            "InvalidCertificate",
+            "the server's TLS certificate is not trusted (check --tls-ca / the server name)",
+        ),
+        (
+            "UnknownIssuer",
+            "the server's TLS certificate is not trusted (check --tls-ca / the server name)",
+        ),
+        (
+            "Unauthenticated",
+            "the server refused the credentials (API key or client certificate)",
+        ),
+    ];
+    known
+        .iter()
+        .find(|(needle, _)| raw.contains(needle))
+        .map(|(_, plain)| plain.to_string())
+        .unwrap_or_else(|| raw.to_string())
 }
 
 #[cfg(test)]
@@ -163,6 +192,13 @@ mod tests {
         let msg = target.tls_options().err().unwrap().to_string();
         assert!(msg.contains("not a PEM file"), "{msg}");
         std::fs::remove_file(not_pem).unwrap();
+    }
+
+    #[test]
+    fn transport_errors_read_plainly() {
+        let raw = r#"Server connection error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:1, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))"#;
+        assert!(plain_reason(raw).starts_with("connection refused"));
+        assert_eq!(plain_reason("something new"), "something new");
     }
 
     #[test]

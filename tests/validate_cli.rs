@@ -1,0 +1,236 @@
+//! `temporal-harness validate` as users run it: against the embedded stack, a dev server
+//! without PostgreSQL, a PostgreSQL with a wrong password, a stopped Temporal, and with bad
+//! arguments. Each runs the real binary.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use temporal_harness::{Stack, StackConfig};
+
+fn validate(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .arg("validate")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run temporal-harness")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn checks_with(report: &Value, prefix: &str) -> Vec<Value> {
+    report["checks"]
+        .as_array()
+        .expect("checks array")
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_embedded_stack_passes_every_check() {
+    let out = validate(&["--format", "json", "--retry-interval", "20ms"], &[]);
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 0, "{report:#}");
+    assert!(report["summary"]["passed"].as_u64().unwrap() >= 21);
+    assert!(report["target"]["temporal_db_url"]
+        .as_str()
+        .unwrap()
+        .contains(":***@"));
+    for check in report["checks"].as_array().unwrap() {
+        assert!(check["duration_ms"].is_u64(), "{check}");
+        assert!(!check["message"].as_str().unwrap().is_empty(), "{check}");
+    }
+}
+
+#[test]
+fn a_dev_server_skips_the_postgres_checks_with_the_reason() {
+    let out = validate(
+        &["--format", "json", "--retry-interval", "20ms"],
+        &[("TEMPORAL_HARNESS_FLAVOR", "dev")],
+    );
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let postgres = checks_with(&report, "postgres.");
+    assert!(postgres.len() >= 8);
+    for check in postgres
+        .iter()
+        .chain(&checks_with(&report, "integration."))
+        .chain(&checks_with(&report, "stage.state_persistence"))
+    {
+        assert_eq!(check["status"], "skipped", "{check}");
+        assert!(
+            check["message"]
+                .as_str()
+                .unwrap()
+                .contains("without PostgreSQL"),
+            "{check}"
+        );
+    }
+    for check in checks_with(&report, "temporal.") {
+        assert_eq!(check["status"], "passed", "{check}");
+    }
+}
+
+#[test]
+fn a_wrong_postgres_password_fails_clearly_and_is_never_shown() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = StackConfig::load().unwrap();
+    let stack = runtime.block_on(Stack::acquire(&config)).expect("stack");
+    let endpoints = stack.endpoints().clone();
+    let mut url = url::Url::parse(endpoints.temporal_db_url.as_ref().unwrap().expose()).unwrap();
+    url.set_password(Some("Wr0ng-Pa55word")).unwrap();
+    for format in ["human", "json", "junit"] {
+        let out = validate(
+            &[
+                "--temporal-address",
+                &endpoints.temporal.address,
+                "--only",
+                "postgres.*",
+                "--format",
+                format,
+            ],
+            &[("TEMPORAL_HARNESS_POSTGRES_URL", url.as_str())],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(
+            !stdout.contains("Wr0ng-Pa55word") && !stderr.contains("Wr0ng-Pa55word"),
+            "the password leaked:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("password") && stdout.contains("temporal:***@"),
+            "{stdout}"
+        );
+        if format == "json" {
+            let report = json(&out);
+            for check in checks_with(&report, "postgres.") {
+                assert_eq!(check["status"], "failed", "{check}");
+            }
+        }
+    }
+    runtime
+        .block_on(stack.shutdown(Duration::from_secs(60)))
+        .unwrap();
+}
+
+#[test]
+fn a_stopped_temporal_fails_fast_and_clearly() {
+    // A port nothing listens on: bound, its number taken, closed again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = validate(&["--temporal-address", &address, "--format", "json"], &[]);
+    let elapsed = started.elapsed();
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let health = &checks_with(&report, "temporal.health")[0];
+    assert_eq!(health["status"], "failed");
+    let message = health["message"].as_str().unwrap();
+    assert!(message.contains(&address), "{message}");
+    for check in checks_with(&report, "stage.") {
+        assert_eq!(check["status"], "failed", "{check}");
+    }
+    for check in checks_with(&report, "postgres.") {
+        assert_eq!(check["status"], "skipped", "{check}");
+    }
+    // Not a timing target: a bound that only a hang would break.
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+}
+
+#[test]
+fn bad_arguments_exit_2_naming_the_cause() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--format", "xml"], "human, json or junit"),
+        (&["--only", "["], "bad glob"),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--tls-ca",
+                "/nonexistent/ca.pem",
+            ],
+            "/nonexistent/ca.pem",
+        ),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--api-key-env",
+                "TEMPORAL_HARNESS_TEST_UNSET_KEY",
+            ],
+            "TEMPORAL_HARNESS_TEST_UNSET_KEY",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = validate(args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn list_and_filters_select_checks_without_connecting() {
+    let out = validate(&["--list"], &[]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(listed.lines().count() >= 21, "{listed}");
+    let out = validate(
+        &["--list", "--only", "stage.*", "--skip", "stage.error_*"],
+        &[],
+    );
+    let listed: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "stage.connection",
+            "stage.workflow_execution",
+            "stage.activity_execution",
+            "stage.state_persistence"
+        ]
+    );
+}
+
+#[test]
+fn junit_goes_to_the_output_file() {
+    let dir = std::env::temp_dir().join(format!("th-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("validation.xml");
+    let out = validate(
+        &[
+            "--only",
+            "temporal.*",
+            "--format",
+            "junit",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let xml = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 7, "{xml}");
+    assert!(xml.contains("name=\"temporal.health\""), "{xml}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
