@@ -3,11 +3,13 @@
 
 pub mod config;
 pub mod exit_codes;
+pub mod faults;
 pub mod runner;
 pub mod secret;
 pub mod stack;
 pub mod validation;
 pub mod versions;
+mod worker_thread;
 
 pub use config::StackConfig;
 pub use runner::TestRunner;

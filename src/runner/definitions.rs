@@ -1,7 +1,8 @@
 //! The workflows and activities a test registers: one template for the test's workers (cloned
 //! for every restart) and one for the replayer that checks the test's histories.
 
-use super::{untyped, RunnerError, TestRunner};
+use super::RunnerError;
+use temporalio_client::{Client, UntypedWorkflow};
 use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
@@ -74,7 +75,7 @@ impl Definitions {
     }
 
     /// The worker's options, or `None` when nothing is registered (no worker is needed).
-    pub(super) fn worker_options(
+    pub(crate) fn worker_options(
         &self,
         task_queue: &str,
     ) -> Result<Option<WorkerOptions>, RunnerError> {
@@ -91,20 +92,19 @@ impl Definitions {
 
     /// Replays the latest run of every workflow the test started against the registered
     /// definitions; nondeterminism fails naming the workflow and the event.
-    pub(super) async fn replay(
-        self,
-        runner: &TestRunner,
-        ids: Vec<String>,
-    ) -> Result<(), RunnerError> {
+    pub(crate) async fn replay(&self, client: &Client, ids: &[String]) -> Result<(), RunnerError> {
         if ids.is_empty() || self.workflow_count == 0 {
             return Ok(());
         }
-        let replayer = WorkflowReplayer::new(self.replayer).map_err(|e| RunnerError::Replay {
-            workflow_id: String::new(),
-            reason: e.to_string(),
-        })?;
+        let replayer =
+            WorkflowReplayer::new(self.replayer.clone()).map_err(|e| RunnerError::Replay {
+                workflow_id: String::new(),
+                reason: e.to_string(),
+            })?;
         for id in ids {
-            let history = untyped(runner, &id).fetch_history(Default::default());
+            let history = client
+                .get_workflow_handle::<UntypedWorkflow>(id.as_str())
+                .fetch_history(Default::default());
             replayer
                 .replay_workflow(history)
                 .await

@@ -18,7 +18,7 @@ pub struct History {
 }
 
 impl History {
-    pub(super) async fn fetch(client: &Client, workflow_id: &str) -> Result<History, RunnerError> {
+    pub(crate) async fn fetch(client: &Client, workflow_id: &str) -> Result<History, RunnerError> {
         let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
         let events = handle
             .fetch_history(Default::default())

@@ -313,7 +313,7 @@ impl TestRunner {
         definitions: Definitions,
     ) -> Result<(), RunnerError> {
         definitions
-            .replay(self, vec![workflow_id.to_string()])
+            .replay(self.client(), &[workflow_id.to_string()])
             .await
     }
 
@@ -389,7 +389,7 @@ where
         None if options.replay => {
             let ids = runner.started_workflows();
             definitions
-                .replay(&runner, ids)
+                .replay(runner.client(), &ids)
                 .await
                 .err()
                 .map(Failure::replay)

@@ -51,6 +51,16 @@ pub(crate) async fn docker() -> Result<Docker, StackError> {
     }
 }
 
+/// Name of the Temporal server container of the PostgreSQL flavour.
+pub(crate) fn temporal_container(label: &str) -> String {
+    format!("th-{label}-temporal")
+}
+
+/// Name of the PostgreSQL container of the PostgreSQL flavour.
+pub(crate) fn postgres_container(label: &str) -> String {
+    format!("th-{label}-postgres")
+}
+
 /// The images one boot uses.
 struct Plan {
     postgres: String,
@@ -178,7 +188,7 @@ async fn boot_postgres_flavor(
             reason: e.to_string(),
         })?;
     let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
-    let pg_name = format!("th-{label}-postgres");
+    let pg_name = postgres_container(label);
 
     let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
     let (pg_image, pg_tag) = split_image(&plan.postgres);
@@ -214,7 +224,7 @@ async fn boot_postgres_flavor(
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
     let server = request(&plan.server, labels, config)?
         .with_network(&network)
-        .with_container_name(format!("th-{label}-temporal"))
+        .with_container_name(temporal_container(label))
         .with_env_var("DB", "postgres12")
         .with_env_var("DB_PORT", "5432")
         .with_env_var("POSTGRES_SEEDS", &pg_name)

@@ -200,6 +200,19 @@ pub enum StackError {
         /// The lock file.
         lock: PathBuf,
     },
+
+    /// Fault injection asked for control the stack cannot give.
+    #[error(
+        "cannot {action}: {reason}. Fix: server restarts and database outages need a stack the \
+         harness runs in containers on PostgreSQL (TEMPORAL_HARNESS_BACKEND=containers, \
+         TEMPORAL_HARNESS_FLAVOR=postgres)"
+    )]
+    NotControllable {
+        /// What was asked (`restart the Temporal server`).
+        action: String,
+        /// Why it cannot be done.
+        reason: String,
+    },
 }
 
 impl StackError {

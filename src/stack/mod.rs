@@ -3,6 +3,7 @@
 
 mod connect;
 mod containers;
+mod control;
 mod error;
 mod external;
 mod local;
@@ -17,6 +18,7 @@ mod tools;
 pub use shared::BOOT_LOG;
 
 pub use connect::{connect, TemporalTarget};
+pub use control::{Outage, StackControl};
 pub use error::StackError;
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
@@ -194,6 +196,27 @@ impl Stack {
     /// Where the stack answers.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// Restart and outage control, for a stack the harness runs in containers on PostgreSQL.
+    /// Use it on a stack of your own (a private `state_dir`): other tests on a shared stack
+    /// would see the faults too.
+    pub async fn control(&self) -> Result<StackControl, StackError> {
+        let unsupported = |reason: String| StackError::NotControllable {
+            action: "control the stack".into(),
+            reason,
+        };
+        let containers_on_postgres = self.endpoints.backend == BackendKind::Containers
+            && self.endpoints.flavor == Some(Flavor::Postgres);
+        match &self.dir {
+            Some(dir) if containers_on_postgres => {
+                StackControl::new(&dir.label()?, &self.endpoints.namespace).await
+            }
+            _ => Err(unsupported(format!(
+                "this stack is {}",
+                self.endpoints.description
+            ))),
+        }
     }
 
     /// The 0600 file with the endpoints including passwords (none for external stacks).

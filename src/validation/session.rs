@@ -7,6 +7,7 @@ use super::target::Target;
 use super::workflow::{ProbeWorkflow, StageResult, ValidationInput, ValidationWorkflow};
 use super::Verdict;
 use crate::stack::{connect, connect_postgres};
+use crate::worker_thread::WorkerThread;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use temporalio_client::{
     Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowStartOptions,
 };
 use temporalio_common::worker::WorkerDeploymentOptions;
-use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use temporalio_sdk::WorkerOptions;
 use tokio::sync::OnceCell;
 
 /// How long connecting may take before a check fails (a stopped server fails at once; a
@@ -139,7 +140,23 @@ impl Session {
                     self.target.temporal.clone(),
                     self.target.databases.clone(),
                 );
-                WorkerThread::start(&self.target, &self.task_queue, activities).await
+                let mut options = WorkerOptions::new(self.task_queue.as_str())
+                    .deployment_options(WorkerDeploymentOptions::from_build_id(format!(
+                        "temporal-harness-validation-{}",
+                        env!("CARGO_PKG_VERSION")
+                    )))
+                    .build();
+                options
+                    .register_workflow::<ValidationWorkflow>()
+                    .and_then(|o| o.register_workflow::<ProbeWorkflow>())
+                    .map_err(|e| e.to_string())?;
+                options.register_activities(activities);
+                WorkerThread::start(
+                    self.target.temporal.clone(),
+                    self.target.namespace.clone(),
+                    options,
+                )
+                .await
             })
             .await
             .as_ref()
@@ -204,7 +221,7 @@ impl Session {
     /// Stops the validation worker, if one runs (also done on drop).
     pub fn close(&self) {
         if let Some(Ok(worker)) = self.worker.get() {
-            worker.stop();
+            worker.stop(true);
         }
     }
 }
@@ -213,112 +230,4 @@ async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Ou
     tokio::time::timeout(timeout, f)
         .await
         .map_err(|_| format!("no result within {timeout:?}"))
-}
-
-/// The validation worker, on a thread of its own (the SDK's `Worker::run` is `!Send`).
-struct WorkerThread {
-    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-impl WorkerThread {
-    async fn start(
-        target: &Target,
-        task_queue: &str,
-        activities: ValidationActivities,
-    ) -> Result<WorkerThread, String> {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let target = target.clone();
-        let task_queue = task_queue.to_string();
-        let thread = std::thread::Builder::new()
-            .name("validation-worker".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime");
-                runtime.block_on(run_worker(
-                    target, task_queue, activities, ready_tx, stop_rx,
-                ));
-            })
-            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
-        match ready_rx.await {
-            Ok(Ok(())) => Ok(WorkerThread {
-                stop: std::sync::Mutex::new(Some(stop_tx)),
-                thread: std::sync::Mutex::new(Some(thread)),
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err("the validation worker stopped while starting".into()),
-        }
-    }
-
-    fn stop(&self) {
-        if let Some(stop) = self.stop.lock().expect("worker lock").take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.lock().expect("worker lock").take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for WorkerThread {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-async fn run_worker(
-    target: Target,
-    task_queue: String,
-    activities: ValidationActivities,
-    ready: tokio::sync::oneshot::Sender<Result<(), String>>,
-    stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let made = async {
-        let connection = connect(&target.temporal, CONNECT_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
-        let client = Client::new(
-            connection,
-            ClientOptions::new(target.namespace.clone()).build(),
-        )
-        .map_err(|e| e.to_string())?;
-        let runtime = Runtime::from_current_tokio(Default::default()).map_err(|e| e.to_string())?;
-        let mut options = WorkerOptions::new(task_queue)
-            .deployment_options(WorkerDeploymentOptions::from_build_id(format!(
-                "temporal-harness-validation-{}",
-                env!("CARGO_PKG_VERSION")
-            )))
-            .build();
-        options
-            .register_workflow::<ValidationWorkflow>()
-            .map_err(|e| e.to_string())?;
-        options
-            .register_workflow::<ProbeWorkflow>()
-            .map_err(|e| e.to_string())?;
-        options.register_activities(activities);
-        let worker = Worker::new(&runtime, client, options)
-            .map_err(|e| format!("cannot create the validation worker: {e}"))?;
-        Ok::<_, String>((runtime, worker))
-    };
-    let (_runtime, mut worker) = match made.await {
-        Ok(parts) => parts,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    let _ = ready.send(Ok(()));
-    let shutdown = worker.shutdown_handle();
-    let run = worker.run();
-    tokio::pin!(run);
-    tokio::select! {
-        _ = &mut run => {}
-        _ = stop => {
-            shutdown();
-            let _ = run.await;
-        }
-    }
 }

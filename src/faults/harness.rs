@@ -1,0 +1,466 @@
+//! Runs a workload under a fault schedule on a real stack and checks the invariants.
+//!
+//! The worker reaches Temporal through a proxy the harness owns (network faults happen
+//! there); the harness's own client goes through a second, never-faulted proxy, so both
+//! follow the server to its new address after a restart.
+
+use super::model::{Fault, NetworkFault, Schedule, TimedFault, Trigger};
+use super::proxy::Proxy;
+use super::workload::{effect_key, Awaited, Delivery, Workload};
+use crate::config::{BackendKind, Flavor, TlsFiles};
+use crate::runner::History;
+use crate::stack::{connect, StackControl, StackError, TemporalTarget};
+use crate::worker_thread::WorkerThread;
+use crate::{Stack, StackConfig};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use temporalio_client::{Client, ClientOptions};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+
+/// Longest one case may take before it fails as hung.
+const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Pause between polls of a workflow's progress.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A schedule under which an invariant did not hold.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// The schedule.
+    pub schedule: Schedule,
+    /// Every invariant that failed, with what was seen.
+    pub failures: Vec<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invariants violated:")?;
+        for failure in &self.failures {
+            writeln!(f, "  - {failure}")?;
+        }
+        write!(
+            f,
+            "schedule (paste as a regression case):\n{}",
+            self.schedule
+        )
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Runs workloads under schedules; see the module docs.
+pub struct FaultHarness {
+    stack: Option<Stack>,
+    control: Option<StackControl>,
+    namespace: String,
+    worker_target: TemporalTarget,
+    worker_proxy: Proxy,
+    client_proxy: Proxy,
+    client: Client,
+    applied: Mutex<BTreeMap<&'static str, usize>>,
+    private_state: Option<std::path::PathBuf>,
+}
+
+impl FaultHarness {
+    /// On the run's shared stack: worker crashes, network and activity faults only (they
+    /// touch nothing but this harness's worker), so tests using it can run in parallel.
+    pub async fn shared() -> Result<FaultHarness, StackError> {
+        let config = StackConfig::load()?;
+        let stack = Stack::acquire(&config).await?;
+        Self::over(stack, None, None).await
+    }
+
+    /// On a containers stack on PostgreSQL of its own: every fault kind, including server
+    /// restarts and PostgreSQL outages. Boots a stack (about 8 s); run such tests serially.
+    pub async fn exclusive() -> Result<FaultHarness, StackError> {
+        let mut config = StackConfig::load()?;
+        config.backend = BackendKind::Containers;
+        config.flavor = Flavor::Postgres;
+        let private = config
+            .state_dir
+            .join(format!("faults-{}", uuid::Uuid::new_v4().simple()));
+        config.state_dir = private.clone();
+        let stack = Stack::acquire(&config).await?;
+        let control = stack.control().await?;
+        Self::over(stack, Some(control), Some(private)).await
+    }
+
+    async fn over(
+        stack: Stack,
+        control: Option<StackControl>,
+        private_state: Option<std::path::PathBuf>,
+    ) -> Result<FaultHarness, StackError> {
+        let endpoints = stack.endpoints().clone();
+        let upstream = &endpoints.temporal.address;
+        let proxy = |e: std::io::Error| StackError::ServiceFailed {
+            service: "fault proxy".into(),
+            reason: e.to_string(),
+        };
+        let worker_proxy = Proxy::start(upstream).await.map_err(proxy)?;
+        let client_proxy = Proxy::start(upstream).await.map_err(proxy)?;
+        let client_target = through(&endpoints.temporal, &client_proxy);
+        let connection = connect(&client_target, Duration::from_secs(10)).await?;
+        let client = Client::new(
+            connection,
+            ClientOptions::new(endpoints.namespace.clone()).build(),
+        )
+        .map_err(|e| StackError::ServiceFailed {
+            service: "client".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(FaultHarness {
+            worker_target: through(&endpoints.temporal, &worker_proxy),
+            namespace: endpoints.namespace,
+            stack: Some(stack),
+            control,
+            worker_proxy,
+            client_proxy,
+            client,
+            applied: Mutex::default(),
+            private_state,
+        })
+    }
+
+    /// The containers a server restart or outage acts on (exclusive harnesses only): to
+    /// check that none outlives the suite.
+    pub fn containers(&self) -> Option<[String; 2]> {
+        self.control.as_ref().map(StackControl::containers)
+    }
+
+    /// How many times each fault kind was applied (or, for activity faults, fired) so far.
+    pub fn exercised(&self) -> BTreeMap<&'static str, usize> {
+        self.applied.lock().expect("stats lock").clone()
+    }
+
+    fn count(&self, kinds: BTreeMap<&'static str, usize>) {
+        let mut applied = self.applied.lock().expect("stats lock");
+        for (kind, n) in kinds {
+            *applied.entry(kind).or_default() += n;
+        }
+    }
+
+    /// Runs `workload` under `schedule`: starts a worker and every job, applies the faults,
+    /// awaits every result, then checks the invariants (results, exactly-once completion,
+    /// nothing lost, side-effect delivery, clean replay). `Err` lists what failed.
+    pub async fn run(&self, workload: &Workload, schedule: &Schedule) -> Result<(), Violation> {
+        let violation = |failures: Vec<String>| Violation {
+            schedule: schedule.clone(),
+            failures,
+        };
+        if schedule.needs_exclusive_stack() && self.control.is_none() {
+            return Err(violation(vec![
+                "the schedule restarts the server or PostgreSQL: run it on \
+                 FaultHarness::exclusive()"
+                    .into(),
+            ]));
+        }
+        let prefix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        let task_queue = format!("faults-{prefix}");
+        let ids: Vec<String> = (0..workload.jobs.len())
+            .map(|i| format!("faults-{prefix}-job-{i}"))
+            .collect();
+        workload.points.arm(&schedule.faults, &ids);
+        let outcome = tokio::time::timeout(
+            CASE_TIMEOUT,
+            self.run_case(workload, schedule, &task_queue, &ids),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(vec![format!(
+                "the case did not finish within {CASE_TIMEOUT:?}"
+            )])
+        });
+        workload.points.disarm(&ids);
+        self.count(workload.points.take_fired());
+        outcome.map_err(violation)
+    }
+
+    async fn run_case(
+        &self,
+        workload: &Workload,
+        schedule: &Schedule,
+        task_queue: &str,
+        ids: &[String],
+    ) -> Result<(), Vec<String>> {
+        let mut options = workload
+            .definitions
+            .worker_options(task_queue)
+            .map_err(|e| vec![e.to_string()])?
+            .ok_or_else(|| vec!["the workload registers no workflows".to_string()])?;
+        // A crashed worker's sticky tasks move to the normal queue after this long.
+        options.sticky_queue_schedule_to_start_timeout = Duration::from_secs(1);
+        let worker = self.start_worker(&options).await.map_err(|e| vec![e])?;
+        let worker = tokio::sync::Mutex::new(Some(worker));
+        let started = Instant::now();
+        for (job, id) in workload.jobs.iter().zip(ids) {
+            self.start_job(job, task_queue, id)
+                .await
+                .map_err(|e| vec![e])?;
+        }
+        let faults = self.apply_faults(schedule, ids, started, &worker, &options);
+        let results = futures::future::join_all(
+            workload
+                .jobs
+                .iter()
+                .zip(ids)
+                .map(|(job, id)| self.await_job(job, id)),
+        );
+        let (applied, results) = futures::join!(faults, results);
+        if let Some(worker) = worker.lock().await.take() {
+            stop(worker, true).await;
+        }
+        let mut failures: Vec<String> = applied.err().into_iter().collect();
+        failures.extend(results.into_iter().flatten());
+        failures.extend(self.check_invariants(workload, ids).await);
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures)
+        }
+    }
+
+    async fn start_worker(
+        &self,
+        options: &temporalio_sdk::WorkerOptions,
+    ) -> Result<WorkerThread, String> {
+        WorkerThread::start(
+            self.worker_target.clone(),
+            self.namespace.clone(),
+            options.clone(),
+        )
+        .await
+    }
+
+    /// Starts a job, retrying while the server is away; "already started" means an earlier
+    /// attempt got through (IDs are never reused).
+    async fn start_job(
+        &self,
+        job: &super::workload::Job,
+        task_queue: &str,
+        id: &str,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match (job.start)(self.client.clone(), task_queue.into(), id.into()).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains("already started") || e.contains("AlreadyStarted") => {
+                    return Ok(())
+                }
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!("{id}: could not be started: {e}"))
+                }
+                Err(_) => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
+    /// Awaits a job's result through restarts; `Some(failure)` if it is wrong or never comes.
+    async fn await_job(&self, job: &super::workload::Job, id: &str) -> Option<String> {
+        loop {
+            match (job.awaited)(self.client.clone(), id.into()).await {
+                Awaited::Matched => return None,
+                Awaited::Mismatch(m) => return Some(format!("{id}: {m}")),
+                Awaited::Error(e) => {
+                    // A closed-but-not-completed workflow is final; anything else is the
+                    // stack being away, and waiting is right (the case timeout bounds it).
+                    if let Ok(history) = History::fetch(&self.client, id).await {
+                        if let Some(end) = closing_event(&history) {
+                            if end != EventType::WorkflowExecutionCompleted {
+                                return Some(format!("{id}: ended with {end:?}: {e}"));
+                            }
+                        }
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    async fn apply_faults(
+        &self,
+        schedule: &Schedule,
+        ids: &[String],
+        started: Instant,
+        worker: &tokio::sync::Mutex<Option<WorkerThread>>,
+        options: &temporalio_sdk::WorkerOptions,
+    ) -> Result<(), String> {
+        for fault in &schedule.faults {
+            let Fault::Timed { trigger, fault } = fault else {
+                continue;
+            };
+            self.wait_for(trigger, ids, started).await;
+            self.apply(fault, worker, options)
+                .await
+                .map_err(|e| format!("applying {fault:?}: {e}"))?;
+            self.count(BTreeMap::from([(fault.kind(), 1)]));
+        }
+        Ok(())
+    }
+
+    async fn wait_for(&self, trigger: &Trigger, ids: &[String], started: Instant) {
+        match *trigger {
+            Trigger::AtMillis(ms) => {
+                let at = started + Duration::from_millis(ms);
+                tokio::time::sleep_until(at.into()).await;
+            }
+            Trigger::AfterEvent { job, event } => {
+                let Some(id) = ids.get(job) else { return };
+                loop {
+                    if let Ok(history) = History::fetch(&self.client, id).await {
+                        if history.events().len() >= event as usize
+                            || closing_event(&history).is_some()
+                        {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        fault: &TimedFault,
+        worker: &tokio::sync::Mutex<Option<WorkerThread>>,
+        options: &temporalio_sdk::WorkerOptions,
+    ) -> Result<(), String> {
+        let control = || {
+            self.control
+                .as_ref()
+                .ok_or_else(|| "needs FaultHarness::exclusive()".to_string())
+        };
+        match *fault {
+            TimedFault::WorkerCrash => {
+                let mut slot = worker.lock().await;
+                if let Some(old) = slot.take() {
+                    stop(old, false).await;
+                }
+                *slot = Some(self.start_worker(options).await?);
+            }
+            TimedFault::ServerRestart => {
+                let address = control()?
+                    .restart_temporal(false, Duration::from_secs(90))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for proxy in [&self.worker_proxy, &self.client_proxy] {
+                    proxy.set_upstream(&address);
+                    proxy.reset_connections();
+                }
+            }
+            TimedFault::PostgresOutage { outage, millis } => {
+                let control = control()?;
+                control
+                    .postgres_down(outage)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                control
+                    .postgres_up(outage)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            TimedFault::Network { fault, millis } => {
+                let proxy = &self.worker_proxy;
+                let lasting = Duration::from_millis(millis);
+                match fault {
+                    NetworkFault::Latency { millis } => {
+                        proxy.set_latency(Duration::from_millis(millis));
+                        tokio::time::sleep(lasting).await;
+                        proxy.set_latency(Duration::ZERO);
+                    }
+                    NetworkFault::Drop => {
+                        proxy.set_refusing(true);
+                        tokio::time::sleep(lasting).await;
+                        proxy.set_refusing(false);
+                    }
+                    NetworkFault::Reset => proxy.reset_connections(),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_invariants(&self, workload: &Workload, ids: &[String]) -> Vec<String> {
+        let mut failures = Vec::new();
+        for id in ids {
+            match History::fetch(&self.client, id).await {
+                Err(e) => failures.push(format!("{id}: lost: {e}")),
+                Ok(history) => {
+                    let completions = history.count(EventType::WorkflowExecutionCompleted);
+                    if completions != 1 {
+                        failures.push(format!("{id}: completed {completions} times, not once"));
+                    }
+                }
+            }
+            for (name, delivery) in &workload.deliveries {
+                let n = workload.effects.count(&effect_key(id, name));
+                let ok = match delivery {
+                    Delivery::AtLeastOnce => n >= 1,
+                    Delivery::ExactlyOnce => n == 1,
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{id}: side effect `{name}` happened {n} times, expected {delivery:?}"
+                    ));
+                }
+            }
+        }
+        if let Err(e) = workload.definitions.replay(&self.client, ids).await {
+            failures.push(format!("replay: {e}"));
+        }
+        failures
+    }
+
+    /// Stops the proxies and gives up the stack (an exclusive one is torn down now).
+    pub async fn shutdown(mut self) -> Result<(), StackError> {
+        if let Some(stack) = self.stack.take() {
+            stack.shutdown(Duration::from_secs(60)).await?;
+        }
+        if let Some(dir) = self.private_state.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+}
+
+/// A target like `original`, reached through `proxy`: TLS still verifies the original host.
+fn through(original: &TemporalTarget, proxy: &Proxy) -> TemporalTarget {
+    let mut target = TemporalTarget {
+        address: proxy.address(),
+        ..original.clone()
+    };
+    let tls_on = original.tls.as_ref().is_some_and(TlsFiles::is_set) || original.api_key.is_some();
+    if tls_on {
+        let host = original
+            .address
+            .rsplit_once(':')
+            .map_or(original.address.as_str(), |(h, _)| h);
+        let mut tls = original.tls.clone().unwrap_or_default();
+        tls.server_name.get_or_insert_with(|| host.to_string());
+        target.tls = Some(tls);
+    }
+    target
+}
+
+/// The event that closed the run, if it is closed.
+fn closing_event(history: &History) -> Option<EventType> {
+    let last = history.events().last()?;
+    let ty = EventType::try_from(last.event_type).ok()?;
+    matches!(
+        ty,
+        EventType::WorkflowExecutionCompleted
+            | EventType::WorkflowExecutionFailed
+            | EventType::WorkflowExecutionTimedOut
+            | EventType::WorkflowExecutionCanceled
+            | EventType::WorkflowExecutionTerminated
+            | EventType::WorkflowExecutionContinuedAsNew
+    )
+    .then_some(ty)
+}
+
+/// Stops a worker off the async threads (stopping joins its thread).
+async fn stop(worker: WorkerThread, graceful: bool) {
+    let _ = tokio::task::spawn_blocking(move || worker.stop(graceful)).await;
+}

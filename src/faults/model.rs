@@ -1,0 +1,286 @@
+//! The fault model: what can go wrong, and when. A [`Schedule`] is what proptest generates
+//! and shrinks; its `Display` is Rust code that rebuilds it, to paste as a regression case.
+
+use crate::stack::Outage;
+use std::fmt;
+
+/// How an activity attempt fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivityFailure {
+    /// It returns a (retryable) error after doing its work: the work happened, the report of
+    /// it did not.
+    Error,
+    /// It outlives its start-to-close timeout; the server times it out and retries.
+    Timeout,
+    /// It panics (the SDK turns the panic into a failed attempt).
+    Panic,
+}
+
+/// A fault in the network between the worker and Temporal (at the harness's proxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NetworkFault {
+    /// Every chunk forwarded waits this many milliseconds, for the fault's duration.
+    Latency {
+        /// Added per chunk, each way.
+        millis: u64,
+    },
+    /// Open connections are reset and new ones refused, for the fault's duration.
+    Drop,
+    /// Open connections are reset once; reconnecting works at once.
+    Reset,
+}
+
+/// A fault applied at a moment ([`Trigger`]) rather than on an activity attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimedFault {
+    /// The worker dies mid-work (dropped, no graceful shutdown) and a new one starts.
+    WorkerCrash,
+    /// The Temporal server is killed and started again.
+    ServerRestart,
+    /// PostgreSQL goes away for `millis`, then comes back (PostgreSQL flavour only).
+    PostgresOutage {
+        /// Paused or stopped.
+        outage: Outage,
+        /// How long it stays away.
+        millis: u64,
+    },
+    /// The network between the worker and Temporal misbehaves for `millis`.
+    Network {
+        /// What goes wrong.
+        fault: NetworkFault,
+        /// For how long (ignored by [`NetworkFault::Reset`]).
+        millis: u64,
+    },
+}
+
+impl TimedFault {
+    /// Whether applying it disturbs the whole stack (so it needs a stack of its own).
+    pub fn needs_exclusive_stack(&self) -> bool {
+        matches!(
+            self,
+            TimedFault::ServerRestart | TimedFault::PostgresOutage { .. }
+        )
+    }
+
+    /// A short name of its kind, for statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TimedFault::WorkerCrash => "worker crash",
+            TimedFault::ServerRestart => "server restart",
+            TimedFault::PostgresOutage {
+                outage: Outage::Pause,
+                ..
+            } => "postgres pause",
+            TimedFault::PostgresOutage {
+                outage: Outage::Stop,
+                ..
+            } => "postgres stop",
+            TimedFault::Network {
+                fault: NetworkFault::Latency { .. },
+                ..
+            } => "network latency",
+            TimedFault::Network {
+                fault: NetworkFault::Drop,
+                ..
+            } => "network drop",
+            TimedFault::Network {
+                fault: NetworkFault::Reset,
+                ..
+            } => "network reset",
+        }
+    }
+}
+
+/// When a timed fault is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// Once job `job`'s workflow has at least `event` history events (or has closed first).
+    AfterEvent {
+        /// Index of the job in the workload.
+        job: usize,
+        /// History length to wait for.
+        event: u32,
+    },
+    /// This many milliseconds after the workload started.
+    AtMillis(u64),
+}
+
+/// One fault of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// Attempt `attempt` of fault point `point` in job `job` fails as `failure`.
+    Activity {
+        /// Index of the job in the workload.
+        job: usize,
+        /// Index of the fault point (the workload's list of activity names).
+        point: usize,
+        /// Which attempt fails (1 is the first).
+        attempt: u32,
+        /// How it fails.
+        failure: ActivityFailure,
+    },
+    /// `fault` is applied when `trigger` fires.
+    Timed {
+        /// When.
+        trigger: Trigger,
+        /// What.
+        fault: TimedFault,
+    },
+}
+
+impl Fault {
+    /// A short name of its kind, for statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Activity {
+                failure: ActivityFailure::Error,
+                ..
+            } => "activity error",
+            Fault::Activity {
+                failure: ActivityFailure::Timeout,
+                ..
+            } => "activity timeout",
+            Fault::Activity {
+                failure: ActivityFailure::Panic,
+                ..
+            } => "activity panic",
+            Fault::Timed { fault, .. } => fault.kind(),
+        }
+    }
+}
+
+/// Faults to apply over one run of a workload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Schedule {
+    /// In the order they are applied (timed faults wait for their triggers one by one).
+    pub faults: Vec<Fault>,
+}
+
+impl Schedule {
+    /// A schedule of `faults`.
+    pub fn new(faults: Vec<Fault>) -> Self {
+        Schedule { faults }
+    }
+
+    /// Whether any fault needs a stack of its own.
+    pub fn needs_exclusive_stack(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f, Fault::Timed { fault, .. } if fault.needs_exclusive_stack()))
+    }
+}
+
+/// Rust code that rebuilds the schedule (with `use temporal_harness::faults::*;` and
+/// `use temporal_harness::stack::Outage;`), to paste into a regression test.
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.faults.is_empty() {
+            return f.write_str("Schedule::new(vec![])");
+        }
+        writeln!(f, "Schedule::new(vec![")?;
+        for fault in &self.faults {
+            let code = match fault {
+                Fault::Activity {
+                    job,
+                    point,
+                    attempt,
+                    failure,
+                } => format!(
+                    "Fault::Activity {{ job: {job}, point: {point}, attempt: {attempt}, \
+                     failure: ActivityFailure::{failure:?} }}"
+                ),
+                Fault::Timed { trigger, fault } => {
+                    let trigger = match trigger {
+                        Trigger::AfterEvent { job, event } => {
+                            format!("Trigger::AfterEvent {{ job: {job}, event: {event} }}")
+                        }
+                        Trigger::AtMillis(ms) => format!("Trigger::AtMillis({ms})"),
+                    };
+                    let fault = match fault {
+                        TimedFault::WorkerCrash => "TimedFault::WorkerCrash".to_string(),
+                        TimedFault::ServerRestart => "TimedFault::ServerRestart".to_string(),
+                        TimedFault::PostgresOutage { outage, millis } => format!(
+                            "TimedFault::PostgresOutage {{ outage: Outage::{outage:?}, millis: {millis} }}"
+                        ),
+                        TimedFault::Network { fault, millis } => {
+                            let net = match fault {
+                                NetworkFault::Latency { millis } => {
+                                    format!("NetworkFault::Latency {{ millis: {millis} }}")
+                                }
+                                other => format!("NetworkFault::{other:?}"),
+                            };
+                            format!("TimedFault::Network {{ fault: {net}, millis: {millis} }}")
+                        }
+                    };
+                    format!("Fault::Timed {{ trigger: {trigger}, fault: {fault} }}")
+                }
+            };
+            writeln!(f, "    {code},")?;
+        }
+        f.write_str("])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_rust_that_rebuilds_the_schedule() {
+        let schedule = Schedule::new(vec![
+            Fault::Activity {
+                job: 0,
+                point: 1,
+                attempt: 1,
+                failure: ActivityFailure::Error,
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 1, event: 5 },
+                fault: TimedFault::PostgresOutage {
+                    outage: Outage::Pause,
+                    millis: 300,
+                },
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(40),
+                fault: TimedFault::Network {
+                    fault: NetworkFault::Latency { millis: 20 },
+                    millis: 500,
+                },
+            },
+        ]);
+        // The printed code, compiled here: it must give the same schedule back.
+        let rebuilt = Schedule::new(vec![
+            Fault::Activity {
+                job: 0,
+                point: 1,
+                attempt: 1,
+                failure: ActivityFailure::Error,
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 1, event: 5 },
+                fault: TimedFault::PostgresOutage {
+                    outage: Outage::Pause,
+                    millis: 300,
+                },
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(40),
+                fault: TimedFault::Network {
+                    fault: NetworkFault::Latency { millis: 20 },
+                    millis: 500,
+                },
+            },
+        ]);
+        assert_eq!(schedule, rebuilt);
+        let printed = schedule.to_string();
+        for line in [
+            "Fault::Activity { job: 0, point: 1, attempt: 1, failure: ActivityFailure::Error },",
+            "Fault::Timed { trigger: Trigger::AfterEvent { job: 1, event: 5 }, fault: TimedFault::PostgresOutage { outage: Outage::Pause, millis: 300 } },",
+            "Fault::Timed { trigger: Trigger::AtMillis(40), fault: TimedFault::Network { fault: NetworkFault::Latency { millis: 20 }, millis: 500 } },",
+        ] {
+            assert!(printed.contains(line), "{printed}");
+        }
+        assert!(schedule.needs_exclusive_stack());
+    }
+}

@@ -1,0 +1,215 @@
+//! proptest strategies over fault schedules. Shrinking removes faults and simplifies the
+//! rest, so a failing schedule ends as the fewest, simplest faults that still fail.
+
+use super::model::{ActivityFailure, Fault, NetworkFault, Schedule, TimedFault, Trigger};
+use crate::stack::Outage;
+use proptest::prelude::*;
+
+/// Which kinds of fault a generated schedule may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultKinds {
+    /// Activity errors, timeouts and panics.
+    pub activity: bool,
+    /// Worker crashes.
+    pub worker_crash: bool,
+    /// Network latency, drops and resets.
+    pub network: bool,
+    /// Temporal server restarts (needs an exclusive stack).
+    pub server_restart: bool,
+    /// PostgreSQL outages (needs an exclusive stack on PostgreSQL).
+    pub postgres: bool,
+}
+
+impl FaultKinds {
+    /// Faults that touch only the test's own worker and connections: safe on a shared stack,
+    /// in parallel with other tests.
+    pub const SHARED: FaultKinds = FaultKinds {
+        activity: true,
+        worker_crash: true,
+        network: true,
+        server_restart: false,
+        postgres: false,
+    };
+
+    /// Every kind (needs a stack of the test's own: [`super::FaultHarness::exclusive`]).
+    pub const ALL: FaultKinds = FaultKinds {
+        server_restart: true,
+        postgres: true,
+        ..FaultKinds::SHARED
+    };
+}
+
+/// The shape of the schedules to generate.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpace {
+    /// Jobs in the workload.
+    pub jobs: usize,
+    /// Fault points (activities that consult the plan) in each job's workflow.
+    pub points: usize,
+    /// Most faults in one schedule.
+    pub max_faults: usize,
+    /// Longest history a trigger waits for.
+    pub max_event: u32,
+    /// Latest time trigger, in milliseconds.
+    pub max_millis: u64,
+    /// Which kinds.
+    pub kinds: FaultKinds,
+}
+
+impl ScheduleSpace {
+    /// Up to 3 faults of `kinds` over `jobs` jobs with `points` fault points each.
+    pub fn new(jobs: usize, points: usize, kinds: FaultKinds) -> Self {
+        ScheduleSpace {
+            jobs,
+            points,
+            max_faults: 3,
+            max_event: 16,
+            max_millis: 1500,
+            kinds,
+        }
+    }
+}
+
+fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
+    let jobs = space.jobs.max(1);
+    prop_oneof![
+        3 => (0..jobs, 1..=space.max_event).prop_map(|(job, event)| Trigger::AfterEvent { job, event }),
+        1 => (0..=space.max_millis).prop_map(Trigger::AtMillis),
+    ]
+    .boxed()
+}
+
+fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
+    let mut options: Vec<BoxedStrategy<TimedFault>> = Vec::new();
+    if kinds.worker_crash {
+        options.push(Just(TimedFault::WorkerCrash).boxed());
+    }
+    if kinds.network {
+        options.push(
+            prop_oneof![
+                Just(NetworkFault::Reset),
+                Just(NetworkFault::Drop),
+                (1u64..=50).prop_map(|millis| NetworkFault::Latency { millis }),
+            ]
+            .prop_flat_map(|fault| {
+                (100u64..=1000).prop_map(move |millis| TimedFault::Network { fault, millis })
+            })
+            .boxed(),
+        );
+    }
+    if kinds.server_restart {
+        options.push(Just(TimedFault::ServerRestart).boxed());
+    }
+    if kinds.postgres {
+        options.push(
+            (
+                prop_oneof![Just(Outage::Pause), Just(Outage::Stop)],
+                100u64..=1500,
+            )
+                .prop_map(|(outage, millis)| TimedFault::PostgresOutage { outage, millis })
+                .boxed(),
+        );
+    }
+    proptest::strategy::Union::new(options).boxed()
+}
+
+fn activity(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
+    (
+        0..space.jobs.max(1),
+        0..space.points.max(1),
+        prop_oneof![3 => Just(1u32), 1 => Just(2u32)],
+        prop_oneof![
+            4 => Just(ActivityFailure::Error),
+            1 => Just(ActivityFailure::Timeout),
+            2 => Just(ActivityFailure::Panic),
+        ],
+    )
+        .prop_map(|(job, point, attempt, failure)| Fault::Activity {
+            job,
+            point,
+            attempt,
+            failure,
+        })
+        .boxed()
+}
+
+/// One fault of the space's kinds.
+pub fn faults(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
+    let k = space.kinds;
+    let any_timed = k.worker_crash || k.network || k.server_restart || k.postgres;
+    let timed_fault = (trigger(space), timed(k))
+        .prop_map(|(trigger, fault)| Fault::Timed { trigger, fault })
+        .boxed();
+    match (k.activity && space.points > 0, any_timed) {
+        (true, true) => prop_oneof![activity(space), timed_fault].boxed(),
+        (true, false) => activity(space),
+        (false, true) => timed_fault,
+        (false, false) => {
+            panic!("ScheduleSpace enables no fault kinds: enable at least one in FaultKinds")
+        }
+    }
+}
+
+/// Schedules of 0 to `space.max_faults` faults (only empty ones when no kind is enabled).
+pub fn schedules(space: &ScheduleSpace) -> BoxedStrategy<Schedule> {
+    let k = space.kinds;
+    if !(k.activity || k.worker_crash || k.network || k.server_restart || k.postgres) {
+        return Just(Schedule::default()).boxed();
+    }
+    proptest::collection::vec(faults(space), 0..=space.max_faults)
+        .prop_map(Schedule::new)
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn generated_schedules_stay_in_their_space() {
+        let space = ScheduleSpace::new(2, 3, FaultKinds::SHARED);
+        let strategy = schedules(&space);
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..200 {
+            let schedule = strategy.new_tree(&mut runner).unwrap().current();
+            assert!(schedule.faults.len() <= 3);
+            assert!(!schedule.needs_exclusive_stack(), "{schedule}");
+            for fault in &schedule.faults {
+                match fault {
+                    Fault::Activity {
+                        job,
+                        point,
+                        attempt,
+                        ..
+                    } => {
+                        assert!(*job < 2 && *point < 3 && (1..=2).contains(attempt));
+                    }
+                    Fault::Timed {
+                        trigger: Trigger::AfterEvent { job, event },
+                        ..
+                    } => {
+                        assert!(*job < 2 && (1..=16).contains(event));
+                    }
+                    Fault::Timed { .. } => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shrinking_removes_faults() {
+        let space = ScheduleSpace::new(1, 1, FaultKinds::ALL);
+        let strategy = schedules(&space);
+        let mut runner = TestRunner::deterministic();
+        let mut tree = loop {
+            let tree = strategy.new_tree(&mut runner).unwrap();
+            if tree.current().faults.len() == 3 {
+                break tree;
+            }
+        };
+        while tree.simplify() {}
+        assert!(tree.current().faults.is_empty(), "{}", tree.current());
+    }
+}

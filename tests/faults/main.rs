@@ -1,0 +1,244 @@
+//! Fault injection on the real stack: proptest-generated schedules of real faults over a
+//! workload, the invariants checked after each, failing schedules shrunk.
+//!
+//! `PROPTEST_CASES=64 cargo test --test faults` for a long run; the default is a few cases
+//! per property. Worker, network and activity faults run on the shared stack in parallel;
+//! server restarts and PostgreSQL outages run serially on a stack of their own.
+
+mod workflows;
+
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
+use std::time::Instant;
+use temporal_harness::faults::*;
+use temporal_harness::runner::Definitions;
+use temporal_harness::stack::Outage;
+use workflows::{OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop};
+
+/// Cases per property: `PROPTEST_CASES`, else a few (CI).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        // Each case boots nothing but runs real workflows: keep shrinking bounded.
+        max_shrink_iters: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        source_file: Some(file!()),
+        ..Config::default()
+    })
+}
+
+fn order_workload(jobs: usize) -> Workload {
+    let effects = Effects::default();
+    let points = FaultPoints::new(["reserve", "charge", "ship"]);
+    let shop = Shop {
+        effects: effects.clone(),
+        points: points.clone(),
+    };
+    let definitions = Definitions::new()
+        .workflow::<OrderWorkflow>()
+        .activities(shop);
+    let mut workload = Workload::new(definitions, points, effects)
+        .effect("reserve", Delivery::ExactlyOnce)
+        .effect("charge", Delivery::ExactlyOnce)
+        .effect("ship", Delivery::AtLeastOnce);
+    for i in 0..jobs {
+        let item = format!("item-{i}");
+        let expected = format!("reserved {item}, charged 1999, shipped {item}");
+        workload = workload.job(Job::new(|| OrderWorkflow::run, item, expected));
+    }
+    workload
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("tokio runtime")
+}
+
+/// Runs `cases` generated schedules; panics with the shrunk schedule on a violation.
+fn check_property(harness: &FaultHarness, workload: &Workload, kinds: FaultKinds, n: u32) {
+    let rt = runtime();
+    let space = ScheduleSpace::new(workload.jobs(), workload.points(), kinds);
+    let started = Instant::now();
+    let outcome = runner(n).run(&schedules(&space), |schedule| {
+        rt.block_on(harness.run(workload, &schedule))
+            .map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    eprintln!(
+        "{n} cases in {:.1} s; faults exercised: {:?}",
+        started.elapsed().as_secs_f64(),
+        harness.exercised()
+    );
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn workflows_survive_worker_network_and_activity_faults() {
+    let rt = runtime();
+    let harness = rt.block_on(FaultHarness::shared()).expect("harness");
+    check_property(&harness, &order_workload(2), FaultKinds::SHARED, cases(6));
+    rt.block_on(harness.shutdown()).unwrap();
+}
+
+#[test]
+#[serial_test::serial(exclusive_stack)]
+fn workflows_survive_server_restarts_and_database_outages() {
+    let rt = runtime();
+    let harness = rt.block_on(FaultHarness::exclusive()).expect("harness");
+    let containers = harness
+        .containers()
+        .expect("an exclusive stack has containers");
+    check_property(&harness, &order_workload(2), FaultKinds::ALL, cases(4));
+    rt.block_on(harness.shutdown()).unwrap();
+    for name in containers {
+        let inspected = std::process::Command::new("docker")
+            .args(["inspect", "--format", "{{.State.Status}}", &name])
+            .output()
+            .expect("docker");
+        assert!(
+            !inspected.status.success(),
+            "container {name} outlived the fault suite: {}",
+            String::from_utf8_lossy(&inspected.stdout)
+        );
+    }
+}
+
+/// Schedules found worth keeping, pasted from the printed form.
+#[test]
+#[serial_test::serial(exclusive_stack)]
+fn regression_cases() {
+    let rt = runtime();
+    let harness = rt.block_on(FaultHarness::exclusive()).expect("harness");
+    let workload = order_workload(2);
+    let cases = [
+        // A server restart while the first order waits on its timer, then PostgreSQL frozen.
+        Schedule::new(vec![
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 0, event: 8 },
+                fault: TimedFault::ServerRestart,
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 1, event: 5 },
+                fault: TimedFault::PostgresOutage {
+                    outage: Outage::Pause,
+                    millis: 800,
+                },
+            },
+        ]),
+        // PostgreSQL stopped and started under a worker crash and a failing charge.
+        Schedule::new(vec![
+            Fault::Activity {
+                job: 1,
+                point: 1,
+                attempt: 1,
+                failure: ActivityFailure::Panic,
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(50),
+                fault: TimedFault::PostgresOutage {
+                    outage: Outage::Stop,
+                    millis: 500,
+                },
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 0, event: 3 },
+                fault: TimedFault::WorkerCrash,
+            },
+        ]),
+        // The network dropped, then slow, around an activity timeout.
+        Schedule::new(vec![
+            Fault::Activity {
+                job: 0,
+                point: 0,
+                attempt: 1,
+                failure: ActivityFailure::Timeout,
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(0),
+                fault: TimedFault::Network {
+                    fault: NetworkFault::Drop,
+                    millis: 400,
+                },
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 1, event: 10 },
+                fault: TimedFault::Network {
+                    fault: NetworkFault::Latency { millis: 30 },
+                    millis: 600,
+                },
+            },
+        ]),
+    ];
+    for schedule in &cases {
+        if let Err(v) = rt.block_on(harness.run(&workload, schedule)) {
+            panic!("{v}");
+        }
+    }
+    eprintln!("faults exercised: {:?}", harness.exercised());
+    rt.block_on(harness.shutdown()).unwrap();
+}
+
+#[test]
+fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
+    let rt = runtime();
+    let harness = rt.block_on(FaultHarness::shared()).expect("harness");
+    let effects = Effects::default();
+    let points = FaultPoints::new(["charge"]);
+    let shop = SloppyShop {
+        effects: effects.clone(),
+        points: points.clone(),
+    };
+    let definitions = Definitions::new()
+        .workflow::<SloppyOrderWorkflow>()
+        .activities(shop);
+    let workload = Workload::new(definitions, points, effects)
+        .effect("charge", Delivery::ExactlyOnce)
+        .job(Job::new(
+            || SloppyOrderWorkflow::run,
+            1999,
+            "charged 1999".to_string(),
+        ));
+    let space = ScheduleSpace::new(1, 1, FaultKinds::SHARED);
+    let mut runner = TestRunner::new(Config {
+        cases: 32,
+        max_shrink_iters: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let outcome = runner.run(&schedules(&space), |schedule| {
+        rt.block_on(harness.run(&workload, &schedule))
+            .map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    let Err(TestError::Fail(reason, minimal)) = outcome else {
+        panic!("the broken workflow passed every schedule: {outcome:?}");
+    };
+    eprintln!("caught: {reason}\nminimal schedule:\n{minimal}");
+    assert!(
+        reason
+            .message()
+            .contains("side effect `charge` happened 2 times"),
+        "{reason}"
+    );
+    assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
+    assert!(
+        matches!(
+            minimal.faults[0],
+            Fault::Activity {
+                job: 0,
+                point: 0,
+                attempt: 1,
+                ..
+            }
+        ),
+        "{minimal}"
+    );
+    rt.block_on(harness.shutdown()).unwrap();
+}

@@ -1,0 +1,126 @@
+//! The workloads the fault suite runs: an order workflow whose activities are idempotent
+//! where they must be, and a deliberately broken one whose charge is not.
+
+use std::time::Duration;
+use temporal_harness::faults::{effect_key, Effects, FaultPoints};
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowResult};
+
+pub fn activity_options() -> ActivityOptions {
+    let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(2));
+    options.retry_policy = Some(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(50))
+            .backoff_coefficient(2.0)
+            .maximum_attempts(10)
+            .build(),
+    );
+    options
+}
+
+fn key(ctx: &ActivityContext, name: &str) -> String {
+    effect_key(ctx.info().workflow_id.as_deref().unwrap_or_default(), name)
+}
+
+/// Reserve, charge and ship: each records its side effect, then passes its fault point.
+pub struct Shop {
+    pub effects: Effects,
+    pub points: FaultPoints,
+}
+
+#[activities]
+impl Shop {
+    /// Idempotent: reserving twice under one key reserves once.
+    #[activity]
+    pub async fn reserve(
+        self: std::sync::Arc<Self>,
+        ctx: ActivityContext,
+        item: String,
+    ) -> Result<String, ActivityError> {
+        self.effects.apply_once(&key(&ctx, "reserve"));
+        self.points.check(&ctx, "reserve").await?;
+        Ok(format!("reserved {item}"))
+    }
+
+    /// Idempotent through an idempotency key, as a payment API would be.
+    #[activity]
+    pub async fn charge(
+        self: std::sync::Arc<Self>,
+        ctx: ActivityContext,
+        cents: u32,
+    ) -> Result<String, ActivityError> {
+        self.effects.apply_once(&key(&ctx, "charge"));
+        self.points.check(&ctx, "charge").await?;
+        Ok(format!("charged {cents}"))
+    }
+
+    /// Not idempotent (a notification): at least once is the promise.
+    #[activity]
+    pub async fn ship(
+        self: std::sync::Arc<Self>,
+        ctx: ActivityContext,
+        item: String,
+    ) -> Result<String, ActivityError> {
+        self.effects.apply(&key(&ctx, "ship"));
+        self.points.check(&ctx, "ship").await?;
+        Ok(format!("shipped {item}"))
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct OrderWorkflow;
+
+#[workflow_methods]
+impl OrderWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, item: String) -> WorkflowResult<String> {
+        let reserved = ctx
+            .execute_activity(Shop::reserve, item.clone(), activity_options())
+            .await?;
+        ctx.timer(Duration::from_millis(50)).await;
+        let charged = ctx
+            .execute_activity(Shop::charge, 1999u32, activity_options())
+            .await?;
+        let shipped = ctx
+            .execute_activity(Shop::ship, item, activity_options())
+            .await?;
+        Ok(format!("{reserved}, {charged}, {shipped}"))
+    }
+}
+
+/// The broken shop: its charge applies the payment on every attempt.
+pub struct SloppyShop {
+    pub effects: Effects,
+    pub points: FaultPoints,
+}
+
+#[activities]
+impl SloppyShop {
+    #[activity]
+    pub async fn charge_without_key(
+        self: std::sync::Arc<Self>,
+        ctx: ActivityContext,
+        cents: u32,
+    ) -> Result<String, ActivityError> {
+        self.effects.apply(&key(&ctx, "charge"));
+        self.points.check(&ctx, "charge").await?;
+        Ok(format!("charged {cents}"))
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct SloppyOrderWorkflow;
+
+#[workflow_methods]
+impl SloppyOrderWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, cents: u32) -> WorkflowResult<String> {
+        Ok(ctx
+            .execute_activity(SloppyShop::charge_without_key, cents, activity_options())
+            .await?)
+    }
+}
