@@ -1,6 +1,8 @@
-//! The runner against hand-written SDK code (worker + client) on the same server in the same
-//! run: throughput of N concurrent workflows with one activity each, time from test start to
-//! the first workflow started, and peak RSS. Each mode runs in a child process of its own so
+//! The runner against the Rust SDK's own `testing` environment (a dev server per environment,
+//! the same CLI binary as the harness's dev flavour) and against hand-written SDK code (a worker
+//! and a client) on the harness's stack, in the same run: time from test start to the first
+//! workflow started, sequential latency, throughput of N concurrent workflows with one
+//! activity each, and peak RSS. Each mode runs in a child process of its own so
 //! peak RSS is its own. Run: `cargo bench --bench runner_throughput [-- N]` (default 300).
 
 use futures::future::join_all;
@@ -11,6 +13,7 @@ use temporal_harness::{Stack, StackConfig};
 use temporalio_client::{Client, ClientOptions, WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::testing::{EphemeralExe, LocalWorkflowEnvironmentOptions, WorkflowEnvironment};
 use temporalio_sdk::{
     ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
 };
@@ -42,8 +45,12 @@ impl BenchActivities {
 
 struct Figures {
     first_start_s: f64,
+    sequential_ms: f64,
     total_s: f64,
 }
+
+/// Sequential workflows measured for the latency figure.
+const SEQUENTIAL: u32 = 20;
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -57,6 +64,48 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The measured part, the same for every mode: the first workflow (its start time from
+/// `t0`), `SEQUENTIAL` workflows one after another, then `n` concurrent ones.
+async fn workload(client: &Client, task_queue: &str, n: u32, t0: Instant) -> Figures {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let run = |i: u32| {
+        let options = WorkflowStartOptions::new(task_queue, format!("bench-{id}-{i}")).build();
+        async move {
+            let handle = client
+                .start_workflow(BenchWorkflow::run, i, options)
+                .await
+                .unwrap();
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap()
+        }
+    };
+    let options = WorkflowStartOptions::new(task_queue, format!("bench-{id}-first")).build();
+    let first = client
+        .start_workflow(BenchWorkflow::run, 0, options)
+        .await
+        .unwrap();
+    let first_start_s = t0.elapsed().as_secs_f64();
+    first
+        .get_result(WorkflowGetResultOptions::default())
+        .await
+        .unwrap();
+    let t = Instant::now();
+    for i in 0..SEQUENTIAL {
+        run(1_000_000 + i).await;
+    }
+    let sequential_ms = t.elapsed().as_secs_f64() * 1000.0 / SEQUENTIAL as f64;
+    let t = Instant::now();
+    join_all((1..=n).map(run)).await;
+    Figures {
+        first_start_s,
+        sequential_ms,
+        total_s: t.elapsed().as_secs_f64(),
+    }
+}
+
+/// `#[temporal_test]`'s runner on the harness's stack.
 fn runner_mode(n: u32) -> Figures {
     let t0 = Instant::now();
     let figures = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -70,20 +119,8 @@ fn runner_mode(n: u32) -> Figures {
             .activities(BenchActivities),
         move |runner| {
             Box::pin(async move {
-                let first = runner.start(BenchWorkflow::run, 0).await.unwrap();
-                let first_start_s = t0.elapsed().as_secs_f64();
-                first
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .unwrap();
-                let t = Instant::now();
-                let results =
-                    join_all((1..=n).map(|i| runner.execute(BenchWorkflow::run, i))).await;
-                assert!(results.iter().all(|r| r.is_ok()), "all workflows succeed");
-                *out.lock().unwrap() = Some(Figures {
-                    first_start_s,
-                    total_s: t.elapsed().as_secs_f64(),
-                });
+                let f = workload(runner.client(), runner.task_queue(), n, t0).await;
+                *out.lock().unwrap() = Some(f);
             })
         },
     );
@@ -91,12 +128,35 @@ fn runner_mode(n: u32) -> Figures {
     figures
 }
 
-fn sdk_mode(n: u32) -> Figures {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Hand-written worker + client on `client`.
+async fn with_worker(client: Client, n: u32, t0: Instant) -> Figures {
+    let sdk_runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+    let task_queue = format!("bench-sdk-{}", uuid::Uuid::new_v4().simple());
+    let options = WorkerOptions::new(task_queue.clone())
+        .register_workflow::<BenchWorkflow>()
+        .unwrap()
+        .register_activities(BenchActivities)
+        .build();
+    let mut worker = Worker::new(&sdk_runtime, client.clone(), options).unwrap();
+    let stop = worker.shutdown_handle();
+    let (_, figures) = tokio::join!(worker.run(), async {
+        let f = workload(&client, &task_queue, n, t0).await;
+        stop();
+        f
+    });
+    figures
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async move {
+        .unwrap()
+}
+
+/// Hand-written SDK code on the harness's (already running) stack.
+fn sdk_mode(n: u32) -> Figures {
+    current_thread().block_on(async move {
         let t0 = Instant::now();
         let stack = Stack::acquire(&StackConfig::load().unwrap()).await.unwrap();
         let endpoints = stack.endpoints().clone();
@@ -109,57 +169,26 @@ fn sdk_mode(n: u32) -> Figures {
             ClientOptions::new(endpoints.namespace.clone()).build(),
         )
         .unwrap();
-        let sdk_runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let task_queue = format!("bench-sdk-{id}");
-        let options = WorkerOptions::new(task_queue.clone())
-            .register_workflow::<BenchWorkflow>()
-            .unwrap()
-            .register_activities(BenchActivities)
-            .build();
-        let mut worker = Worker::new(&sdk_runtime, client.clone(), options).unwrap();
-        let stop = worker.shutdown_handle();
-        let (_, figures) = tokio::join!(worker.run(), async {
-            let start = |i: u32| {
-                let client = client.clone();
-                let options =
-                    WorkflowStartOptions::new(task_queue.clone(), format!("bench-sdk-{id}-{i}"))
-                        .build();
-                async move {
-                    let handle = client
-                        .start_workflow(BenchWorkflow::run, i, options)
-                        .await
-                        .unwrap();
-                    handle
-                        .get_result(WorkflowGetResultOptions::default())
-                        .await
-                        .unwrap()
-                }
-            };
-            let first = client
-                .start_workflow(
-                    BenchWorkflow::run,
-                    0,
-                    WorkflowStartOptions::new(task_queue.clone(), format!("bench-sdk-{id}-first"))
-                        .build(),
-                )
-                .await
-                .unwrap();
-            let first_start_s = t0.elapsed().as_secs_f64();
-            first
-                .get_result(WorkflowGetResultOptions::default())
-                .await
-                .unwrap();
-            let t = Instant::now();
-            join_all((1..=n).map(start)).await;
-            let total_s = t.elapsed().as_secs_f64();
-            stop();
-            Figures {
-                first_start_s,
-                total_s,
-            }
-        });
+        let figures = with_worker(client, n, t0).await;
         drop(stack);
+        figures
+    })
+}
+
+/// The Rust SDK's own `testing` environment: a dev server of its own (the same CLI binary
+/// the harness's dev flavour runs), booted per environment, as the SDK's tests do.
+fn sdk_testing_mode(n: u32) -> Figures {
+    current_thread().block_on(async move {
+        let t0 = Instant::now();
+        let cli = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/temporal");
+        let options = LocalWorkflowEnvironmentOptions::builder()
+            .server_executable(EphemeralExe::ExistingPath(cli.display().to_string()))
+            .build();
+        let env = WorkflowEnvironment::start_local(options)
+            .await
+            .expect("sdk dev server");
+        let figures = with_worker(env.client().clone(), n, t0).await;
+        env.shutdown().await.expect("sdk shutdown");
         figures
     })
 }
@@ -176,15 +205,16 @@ fn main() {
         .position(|a| a == "--mode")
         .map(|i| args[i + 1].clone())
     {
-        let f = if mode == "runner" {
-            runner_mode(n)
-        } else {
-            sdk_mode(n)
+        let f = match mode.as_str() {
+            "runner" => runner_mode(n),
+            "sdk" => sdk_mode(n),
+            _ => sdk_testing_mode(n),
         };
         println!(
             "{}",
             serde_json::json!({"mode": mode, "n": n, "first_start_s": f.first_start_s,
-                "total_s": f.total_s, "wf_per_s": n as f64 / f.total_s, "peak_rss_mb": peak_rss_mb()})
+                "sequential_ms": f.sequential_ms, "total_s": f.total_s,
+                "wf_per_s": n as f64 / f.total_s, "peak_rss_mb": peak_rss_mb()})
         );
         return;
     }
@@ -194,7 +224,8 @@ fn main() {
         .block_on(Stack::acquire(&StackConfig::load().unwrap()))
         .expect("stack");
     let mut rows = Vec::new();
-    for mode in ["sdk", "runner", "sdk", "runner"] {
+    let modes = ["sdk-testing", "sdk", "runner"];
+    for mode in modes.iter().chain(&modes) {
         let out = Command::new(std::env::current_exe().unwrap())
             .args(["--mode", mode, &n.to_string()])
             .output()
@@ -215,14 +246,15 @@ fn main() {
         stack_name()
     );
     println!(
-        "{:<8} {:>14} {:>10} {:>10} {:>12}",
-        "mode", "first start s", "total s", "wf/s", "peak RSS MB"
+        "{:<12} {:>14} {:>14} {:>10} {:>10} {:>12}",
+        "mode", "first start s", "sequential ms", "total s", "wf/s", "peak RSS MB"
     );
     for r in &rows {
         println!(
-            "{:<8} {:>14.3} {:>10.2} {:>10.1} {:>12.1}",
+            "{:<12} {:>14.3} {:>14.1} {:>10.2} {:>10.1} {:>12.1}",
             r["mode"].as_str().unwrap_or("?"),
             r["first_start_s"].as_f64().unwrap_or(f64::NAN),
+            r["sequential_ms"].as_f64().unwrap_or(f64::NAN),
             r["total_s"].as_f64().unwrap_or(f64::NAN),
             r["wf_per_s"].as_f64().unwrap_or(f64::NAN),
             r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN)
@@ -235,8 +267,9 @@ fn main() {
             .fold(0.0, f64::max)
     };
     println!(
-        "throughput ratio runner/sdk (best of 2 each): {:.3}",
-        best("runner") / best("sdk")
+        "throughput ratio runner/sdk (best of 2 each): {:.3}; runner/sdk-testing: {:.3}",
+        best("runner") / best("sdk"),
+        best("runner") / best("sdk-testing")
     );
     println!(
         "{}",

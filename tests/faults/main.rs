@@ -27,9 +27,9 @@ fn runner(cases: u32) -> TestRunner {
         cases,
         // Each case boots nothing but runs real workflows: keep shrinking bounded.
         max_shrink_iters: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
-            "proptest-regressions",
-        ))),
+        // Seeds of failing cases go to tests/faults/main.regressions (kept in git) and are
+        // replayed first on every later run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         source_file: Some(file!()),
         ..Config::default()
     })
