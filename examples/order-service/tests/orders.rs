@@ -1,0 +1,126 @@
+//! The order service's workflow, tested as a service repository would: real Temporal on real
+//! PostgreSQL, a fake payment provider, time skipping for the approval timeout.
+
+use order_service::{Order, OrderActivities, OrderWorkflow, Payments, Status};
+use std::sync::{Arc, Mutex};
+use temporal_harness::runner::RunnerError;
+use temporal_harness::{temporal_test, TestRunner};
+use temporalio_client::{WorkflowQueryOptions, WorkflowSignalOptions};
+
+/// Records charges; refuses them when `refuse` is set.
+#[derive(Default)]
+struct FakePayments {
+    charged: Mutex<Vec<(String, u32)>>,
+    refuse: bool,
+}
+
+impl Payments for FakePayments {
+    fn charge(&self, order: &str, cents: u32) -> Result<String, String> {
+        if self.refuse {
+            return Err("card declined".into());
+        }
+        self.charged.lock().unwrap().push((order.into(), cents));
+        Ok(format!("receipt-{order}"))
+    }
+}
+
+fn activities(payments: Arc<FakePayments>) -> OrderActivities {
+    OrderActivities { payments }
+}
+
+fn order(id: &str, approval_timeout_secs: u64) -> Order {
+    Order {
+        id: id.into(),
+        cents: 4200,
+        approval_timeout_secs,
+    }
+}
+
+static APPROVED: std::sync::LazyLock<Arc<FakePayments>> =
+    std::sync::LazyLock::new(Default::default);
+
+#[temporal_test(workflows(OrderWorkflow), activities(activities(APPROVED.clone())))]
+async fn an_approved_order_is_charged_once(runner: TestRunner) -> Result<(), RunnerError> {
+    let handle = runner.start(OrderWorkflow::run, order("o-1", 3600)).await?;
+    handle
+        .signal(OrderWorkflow::approve, (), WorkflowSignalOptions::default())
+        .await
+        .expect("signal");
+    assert_eq!(runner.result(&handle).await?, "receipt-o-1");
+    let status = handle
+        .query(OrderWorkflow::status, (), WorkflowQueryOptions::default())
+        .await
+        .expect("query");
+    assert_eq!(status, Some(Status::Completed));
+    assert_eq!(
+        *APPROVED.charged.lock().unwrap(),
+        [("o-1".to_string(), 4200)]
+    );
+    runner
+        .history(&runner.started_workflows()[0])
+        .await?
+        .assert_activity_completed("OrderActivities::charge", 1);
+    Ok(())
+}
+
+#[temporal_test(
+    workflows(OrderWorkflow),
+    activities(activities(Arc::default())),
+    time_skipping
+)]
+async fn an_order_nobody_approves_is_cancelled_after_three_days(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    // Three days of server time, skipped in well under a second.
+    let outcome = runner
+        .execute(OrderWorkflow::run, order("o-2", 3 * 24 * 3600))
+        .await?;
+    assert_eq!(outcome, "cancelled");
+    Ok(())
+}
+
+#[temporal_test(
+    workflows(OrderWorkflow),
+    activities(activities(Arc::new(FakePayments { refuse: true, ..Default::default() })))
+)]
+async fn a_declined_payment_fails_the_order_after_three_attempts(runner: TestRunner) {
+    let handle = runner
+        .start(OrderWorkflow::run, order("o-3", 3600))
+        .await
+        .unwrap();
+    handle
+        .signal(OrderWorkflow::approve, (), WorkflowSignalOptions::default())
+        .await
+        .unwrap();
+    let err = runner.result(&handle).await.unwrap_err();
+    assert!(matches!(err, RunnerError::Failed { .. }), "{err}");
+    let history = runner
+        .history(&runner.started_workflows()[0])
+        .await
+        .unwrap();
+    assert_eq!(history.activity_completions("OrderActivities::charge"), 0);
+}
+
+#[temporal_test]
+async fn orders_can_be_kept_in_the_app_database(runner: TestRunner) -> Result<(), RunnerError> {
+    let db = runner.db().await?;
+    let table = format!("orders_{}", std::process::id());
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY)"
+    ))
+    .execute(db)
+    .await
+    .map_err(|e| RunnerError::Database(e.to_string()))?;
+    sqlx::query(&format!(
+        "INSERT INTO {table} VALUES ('o-4') ON CONFLICT DO NOTHING"
+    ))
+    .execute(db)
+    .await
+    .map_err(|e| RunnerError::Database(e.to_string()))?;
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(db)
+        .await
+        .map_err(|e| RunnerError::Database(e.to_string()))?;
+    assert_eq!(n, 1);
+    Ok(())
+}
