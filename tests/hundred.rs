@@ -4,38 +4,14 @@
 //! cover the behaviour); `scripts/bench-sharing.sh hundred` runs them from a fresh state folder
 //! and counts the boots.
 
-use std::time::Duration;
+mod common;
+
+use common::GreetWorkflow;
 use temporal_harness::{temporal_test, TestRunner};
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowResult};
-
-pub struct Greeter;
-
-#[activities]
-impl Greeter {
-    #[activity]
-    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
-        Ok(format!("Hello, {name}!"))
-    }
-}
-
-#[workflow]
-#[derive(Default)]
-pub struct GreetWorkflow;
-
-#[workflow_methods]
-impl GreetWorkflow {
-    #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
-        let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
-        Ok(ctx.execute_activity(Greeter::greet, name, options).await?)
-    }
-}
 
 macro_rules! hundred {
     ($($name:ident),* $(,)?) => {$(
-        #[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+        #[temporal_test(workflows(GreetWorkflow), activities(common::Greeter))]
         #[ignore = "benchmark: scripts/bench-sharing.sh hundred"]
         async fn $name(runner: TestRunner) {
             let name = stringify!($name).to_string();
