@@ -37,7 +37,13 @@ async fn queries_report_the_stage_while_it_runs_and_the_results_after() {
         .expect("start");
     let query = WorkflowQueryOptions::default;
     let mut seen = Vec::new();
+    // Bounded: a workflow that never reaches the stage fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let running = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stages seen: {seen:?}"
+        );
         let current = handle
             .query(ValidationWorkflow::get_current_stage, (), query())
             .await

@@ -14,11 +14,18 @@
 # Ctrl-C of a test process frees it as well as a normal exit does.
 set -u
 
+# Running (a zombie is not: in a container PID 1 may never reap a killed process).
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ "$state" != Z ] && [ "$state" != X ]
+}
+
 live_leases() {
   live=0
   for f in "$1"/leases/*; do
     [ -e "$f" ] || continue
-    if kill -0 "${f##*/}" 2>/dev/null; then live=1; else rm -f "$f"; fi
+    if running "${f##*/}"; then live=1; else rm -f "$f"; fi
   done
   [ "$live" = 1 ]
 }
@@ -32,7 +39,7 @@ stop_processes() {
   while [ "$i" -lt 100 ]; do
     alive=0
     while read -r pid _; do
-      kill -0 "$pid" 2>/dev/null && alive=1
+      running "$pid" && alive=1
     done <"$1/pids"
     [ "$alive" = 0 ] && return 0
     sleep 0.1

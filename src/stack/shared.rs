@@ -359,11 +359,29 @@ fn keeper_script(root: &Path) -> Result<PathBuf, StackError> {
     Ok(path)
 }
 
-/// `kill(pid, 0)`: does the process exist?
+/// Does the process exist and run? A zombie does not count: a killed keeper whose parent
+/// died too is reparented to PID 1, and in a container PID 1 may never reap it.
 pub(crate) fn process_alive(pid: i32) -> bool {
-    pid > 0
+    let exists = pid > 0
         && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+    exists && !is_zombie(pid)
+}
+
+/// `/proc/<pid>/stat`'s state field (after the parenthesised command name) is `Z` or `X`.
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state == "Z" || state == "X")
+        })
+        .unwrap_or(false)
 }
 
 /// Waits for a detached child on a thread so it never lingers as a zombie.
@@ -393,6 +411,19 @@ mod tests {
         assert!(matches!(err, StackError::LockTimeout { .. }), "{err}");
         assert!(err.to_string().contains("k1.lock"));
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Exited but not yet waited for: a zombie until `wait`.
+        while !is_zombie(pid) {
+            std::thread::yield_now();
+        }
+        assert!(!process_alive(pid));
+        child.wait().unwrap();
+        assert!(process_alive(std::process::id() as i32));
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use super::activities::ValidationActivities;
 use super::target::Target;
 use super::workflow::{ProbeWorkflow, StageResult, ValidationInput, ValidationWorkflow};
 use super::Verdict;
+use crate::runner::Definitions;
 use crate::stack::{connect, connect_postgres};
 use crate::worker_thread::WorkerThread;
 use sqlx::PgPool;
@@ -14,8 +15,6 @@ use std::time::Duration;
 use temporalio_client::{
     Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowStartOptions,
 };
-use temporalio_common::worker::WorkerDeploymentOptions;
-use temporalio_sdk::WorkerOptions;
 use tokio::sync::OnceCell;
 
 /// How long connecting may take before a check fails (a stopped server fails at once; a
@@ -140,17 +139,13 @@ impl Session {
                     self.target.temporal.clone(),
                     self.target.databases.clone(),
                 );
-                let mut options = WorkerOptions::new(self.task_queue.as_str())
-                    .deployment_options(WorkerDeploymentOptions::from_build_id(format!(
-                        "temporal-harness-validation-{}",
-                        env!("CARGO_PKG_VERSION")
-                    )))
-                    .build();
-                options
-                    .register_workflow::<ValidationWorkflow>()
-                    .and_then(|o| o.register_workflow::<ProbeWorkflow>())
-                    .map_err(|e| e.to_string())?;
-                options.register_activities(activities);
+                let options = Definitions::new()
+                    .workflow::<ValidationWorkflow>()
+                    .workflow::<ProbeWorkflow>()
+                    .activities(activities)
+                    .worker_options(&self.task_queue)
+                    .map_err(|e| e.to_string())?
+                    .expect("workflows are registered");
                 WorkerThread::start(
                     self.target.temporal.clone(),
                     self.target.namespace.clone(),
