@@ -130,3 +130,33 @@ async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
     stack.shutdown(Duration::from_secs(30)).await.unwrap();
     let _ = std::fs::remove_dir_all(state);
 }
+
+#[tokio::test]
+async fn containers_whose_stack_folder_is_gone_are_removed_by_the_next_boot() {
+    let state = private_state_dir("orphans");
+    let mut config = config(BackendKind::Containers, Flavor::Dev);
+    config.state_dir = state.clone();
+    let stack = Stack::acquire(&config).await.expect("first boot");
+    let dir = stack
+        .endpoints_file()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let orphan = label(&dir);
+    // What a teardown that removed the folder but not the container leaves behind.
+    let keeper = std::fs::read_to_string(dir.join("keeper.pid")).unwrap();
+    kill9(keeper.trim().parse().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(stack);
+    assert_eq!(common::containers_labelled(&orphan), 1, "the orphan exists");
+
+    let next = Stack::acquire(&config).await.expect("the next boot");
+    assert_eq!(
+        common::containers_labelled(&orphan),
+        0,
+        "the next boot removed the container no stack owned"
+    );
+    next.shutdown(Duration::from_secs(30)).await.unwrap();
+    let _ = std::fs::remove_dir_all(state);
+}

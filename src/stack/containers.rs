@@ -128,7 +128,10 @@ pub(crate) async fn boot(
     let docker = docker().await?;
     let plan = plan(config, &docker).await?;
     let label = dir.label()?;
-    let labels = HashMap::from([(STACK_LABEL.to_string(), label.clone())]);
+    let labels = HashMap::from([
+        (STACK_LABEL.to_string(), label.clone()),
+        (super::shared::ROOT_LABEL.to_string(), dir.root_label()),
+    ]);
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));

@@ -169,6 +169,10 @@ impl Stack {
         // Whatever is there is unusable (a boot that died, an unhealthy stack): start clean.
         dir.teardown()?;
         dir.create()?;
+        let orphans = shared::reap_orphan_containers(&config.state_dir);
+        if orphans > 0 {
+            eprintln!("temporal-harness: removed {orphans} container(s) no stack owned");
+        }
         let started = std::time::Instant::now();
         let booted = boot(config, backend, &dir).await;
         let endpoints = match booted {
@@ -271,6 +275,7 @@ pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
         removed.push(dir.key().to_string());
     }
     shared::reap_stale(&config.state_dir);
+    shared::reap_orphan_containers(&config.state_dir);
     Ok(removed)
 }
 
@@ -384,7 +389,7 @@ fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
     )
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -127,7 +127,14 @@ impl StackDir {
             self.key,
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        self.append("label", &label)
+        // Written whole, never appended: teardown filters containers by exactly this value.
+        let path = dir.join("label");
+        fs::write(&path, format!("{label}\n")).map_err(|e| StackError::state(&path, e))
+    }
+
+    /// The value of [`ROOT_LABEL`] on this stack's containers: which state folder owns them.
+    pub(crate) fn root_label(&self) -> String {
+        root_label(&self.root)
     }
 
     /// The label value of this boot's containers and networks, and the stem of their names:
@@ -335,6 +342,57 @@ pub(crate) fn reap_stale(root: &Path) -> usize {
         }
     }
     reaped
+}
+
+/// Docker label naming the state folder whose stack a container belongs to.
+pub(crate) const ROOT_LABEL: &str = "io.temporal-harness.root";
+
+fn root_label(root: &Path) -> String {
+    format!("{:016x}", super::fnv1a(root.to_string_lossy().as_bytes()))
+}
+
+/// Removes containers of this state folder whose stack folder no longer names them (a
+/// teardown that removed the folder but not the container, for whatever reason): nothing
+/// may outlive its stack. A stack being booted has its folder and label written first.
+/// Called before a boot and by `down` (it asks Docker, so not on every acquire).
+pub(crate) fn reap_orphan_containers(root: &Path) -> usize {
+    let listed = Command::new("docker")
+        .args(["ps", "-a", "--filter"])
+        .arg(format!("label={ROOT_LABEL}={}", root_label(root)))
+        .args([
+            "--format",
+            "{{.ID}} {{.Label \"io.temporal-harness.stack\"}}",
+        ])
+        .stderr(Stdio::null())
+        .output();
+    let Ok(listed) = listed else { return 0 };
+    let live_labels: Vec<String> = fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| fs::read_to_string(e.path().join("label")).ok())
+        .map(|l| l.trim().to_string())
+        .collect();
+    let orphans: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(_, label)| !live_labels.iter().any(|l| l == label))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    if orphans.is_empty() {
+        return 0;
+    }
+    let removed = Command::new("docker")
+        .args(["rm", "-f", "-v"])
+        .args(&orphans)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if removed.is_ok_and(|s| s.success()) {
+        orphans.len()
+    } else {
+        0
+    }
 }
 
 /// Every kept stack in `root` (for `temporal-harness down`).
