@@ -77,9 +77,12 @@ impl FaultHarness {
         let mut config = StackConfig::load()?;
         config.backend = BackendKind::Containers;
         config.flavor = Flavor::Postgres;
-        let private = config
-            .state_dir
-            .join(format!("faults-{}", uuid::Uuid::new_v4().simple()));
+        // Beside the shared state folder, never inside it: a run sweeping that folder for
+        // stale stacks would take this one for one.
+        let private = std::env::temp_dir().join(format!(
+            "temporal-harness-faults-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         config.state_dir = private.clone();
         let stack = Stack::acquire(&config).await?;
         let control = stack.control().await?;
