@@ -308,18 +308,28 @@ impl FaultHarness {
                 tokio::time::sleep_until(at.into()).await;
             }
             Trigger::AfterEvent { job, event } => {
-                let Some(id) = ids.get(job) else { return };
-                loop {
-                    if let Ok(history) = History::fetch(&self.client, id).await {
-                        if history.events().len() >= event as usize
-                            || closing_event(&history).is_some()
-                        {
-                            return;
-                        }
-                    }
-                    tokio::time::sleep(POLL).await;
+                self.wait_for_history(ids.get(job), |h| h.events().len() >= event as usize)
+                    .await
+            }
+            Trigger::AfterActivities { job, completed } => {
+                self.wait_for_history(ids.get(job), |h| {
+                    h.count(EventType::ActivityTaskCompleted) >= completed as usize
+                })
+                .await
+            }
+        }
+    }
+
+    /// Polls the workflow `id`'s history until `reached` holds or the workflow closed.
+    async fn wait_for_history(&self, id: Option<&String>, reached: impl Fn(&History) -> bool) {
+        let Some(id) = id else { return };
+        loop {
+            if let Ok(history) = History::fetch(&self.client, id).await {
+                if reached(&history) || closing_event(&history).is_some() {
+                    return;
                 }
             }
+            tokio::time::sleep(POLL).await;
         }
     }
 

@@ -101,6 +101,14 @@ pub enum Trigger {
         /// History length to wait for.
         event: u32,
     },
+    /// Once job `job`'s workflow has completed `completed` activities (a stage of its
+    /// progress), or has closed first.
+    AfterActivities {
+        /// Index of the job in the workload.
+        job: usize,
+        /// Activities completed to wait for.
+        completed: u32,
+    },
     /// This many milliseconds after the workload started.
     AtMillis(u64),
 }
@@ -194,6 +202,9 @@ impl fmt::Display for Schedule {
                         Trigger::AfterEvent { job, event } => {
                             format!("Trigger::AfterEvent {{ job: {job}, event: {event} }}")
                         }
+                        Trigger::AfterActivities { job, completed } => format!(
+                            "Trigger::AfterActivities {{ job: {job}, completed: {completed} }}"
+                        ),
                         Trigger::AtMillis(ms) => format!("Trigger::AtMillis({ms})"),
                     };
                     let fault = match fault {

@@ -74,6 +74,8 @@ fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
     let jobs = space.jobs.max(1);
     prop_oneof![
         3 => (0..jobs, 1..=space.max_event).prop_map(|(job, event)| Trigger::AfterEvent { job, event }),
+        2 => (0..jobs, 1..=space.points.max(1) as u32)
+            .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed }),
         1 => (0..=space.max_millis).prop_map(Trigger::AtMillis),
     ]
     .boxed()
@@ -191,6 +193,12 @@ mod tests {
                         ..
                     } => {
                         assert!(*job < 2 && (1..=16).contains(event));
+                    }
+                    Fault::Timed {
+                        trigger: Trigger::AfterActivities { job, completed },
+                        ..
+                    } => {
+                        assert!(*job < 2 && (1..=3).contains(completed));
                     }
                     Fault::Timed { .. } => {}
                 }

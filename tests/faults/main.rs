@@ -148,8 +148,12 @@ fn regression_cases() {
                     millis: 500,
                 },
             },
+            // A crash once the first order has reserved: after its first stage.
             Fault::Timed {
-                trigger: Trigger::AfterEvent { job: 0, event: 3 },
+                trigger: Trigger::AfterActivities {
+                    job: 0,
+                    completed: 1,
+                },
                 fault: TimedFault::WorkerCrash,
             },
         ]),
