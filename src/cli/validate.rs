@@ -119,12 +119,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     }
     let report = validation::validate(target, &filter, |r| {
         if !live {
-            let status = match r.status {
-                Status::Passed => "pass",
-                Status::Failed => "FAIL",
-                Status::Skipped => "skip",
-            };
-            eprintln!("  {status} {} ({} ms)", r.id, r.duration_ms);
+            eprintln!("  {} {} ({} ms)", r.status.label(), r.id, r.duration_ms);
         }
     })
     .await;

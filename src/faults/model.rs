@@ -16,6 +16,17 @@ pub enum ActivityFailure {
     Panic,
 }
 
+impl ActivityFailure {
+    /// A short name of its kind, for statistics.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ActivityFailure::Error => "activity error",
+            ActivityFailure::Timeout => "activity timeout",
+            ActivityFailure::Panic => "activity panic",
+        }
+    }
+}
+
 /// A fault in the network between the worker and Temporal (at the harness's proxy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NetworkFault {
@@ -140,18 +151,7 @@ impl Fault {
     /// A short name of its kind, for statistics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Fault::Activity {
-                failure: ActivityFailure::Error,
-                ..
-            } => "activity error",
-            Fault::Activity {
-                failure: ActivityFailure::Timeout,
-                ..
-            } => "activity timeout",
-            Fault::Activity {
-                failure: ActivityFailure::Panic,
-                ..
-            } => "activity panic",
+            Fault::Activity { failure, .. } => failure.kind(),
             Fault::Timed { fault, .. } => fault.kind(),
         }
     }

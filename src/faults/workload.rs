@@ -154,13 +154,7 @@ impl FaultPoints {
             .get(&(workflow_id, point, info.attempt))
             .copied();
         if let Some(failure) = failure {
-            let kind = Fault::Activity {
-                job: 0,
-                point,
-                attempt: info.attempt,
-                failure,
-            }
-            .kind();
+            let kind = failure.kind();
             *self
                 .fired
                 .lock()

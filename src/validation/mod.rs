@@ -40,6 +40,18 @@ pub enum Category {
     Workflow,
 }
 
+impl Category {
+    /// Its name, as JSON and JUnit reports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Postgres => "postgres",
+            Category::Temporal => "temporal",
+            Category::Integration => "integration",
+            Category::Workflow => "workflow",
+        }
+    }
+}
+
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +62,17 @@ pub enum Status {
     Failed,
     /// The target lacks what it needs; the message says what.
     Skipped,
+}
+
+impl Status {
+    /// The word the human report and the progress lines show (failures stand out).
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passed => "pass",
+            Status::Failed => "FAIL",
+            Status::Skipped => "skip",
+        }
+    }
 }
 
 /// A check that did not pass: failed, or skipped, with the message.

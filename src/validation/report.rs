@@ -100,11 +100,7 @@ impl Report {
             "TIME",
         );
         for c in &self.checks {
-            let status = match c.status {
-                Status::Passed => "pass",
-                Status::Failed => "FAIL",
-                Status::Skipped => "skip",
-            };
+            let status = c.status.label();
             out.push_str(&format!(
                 "{status:<6}  {:<width$}  {:>4} ms  {}\n",
                 c.id, c.duration_ms, c.message
@@ -133,12 +129,9 @@ impl Report {
         use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
         let mut suites: Vec<TestSuite> = Vec::new();
         for c in &self.checks {
-            let category = serde_json::to_value(c.category)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
+            let category = c.category.name();
             if suites.last().is_none_or(|s| s.name.as_str() != category) {
-                suites.push(TestSuite::new(category.clone()));
+                suites.push(TestSuite::new(category));
             }
             let mut status = match c.status {
                 Status::Passed => TestCaseStatus::success(),
