@@ -180,7 +180,10 @@ fn sdk_mode(n: u32) -> Figures {
 fn sdk_testing_mode(n: u32) -> Figures {
     current_thread().block_on(async move {
         let t0 = Instant::now();
-        let cli = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/temporal");
+        let cli = temporal_harness::StackConfig::load()
+            .expect("configuration")
+            .tools_dir
+            .join("temporal");
         let options = LocalWorkflowEnvironmentOptions::builder()
             .server_executable(EphemeralExe::ExistingPath(cli.display().to_string()))
             .build();

@@ -49,7 +49,10 @@ async fn measure(backend: BackendKind, flavor: Flavor, rounds: usize) -> Row {
 }
 
 async fn sdk_baseline(rounds: usize) -> Row {
-    let cli = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/temporal");
+    let cli = temporal_harness::StackConfig::load()
+            .expect("configuration")
+            .tools_dir
+            .join("temporal");
     let mut row = Row {
         name: "sdk start_local (baseline)".into(),
         cold: vec![],

@@ -5,7 +5,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/fixtures/versions.env"
-CLI="$ROOT/.tools/bin/temporal"
+CACHE="${TEMPORAL_HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness}"
+CLI="${TEMPORAL_HARNESS_TOOLS_DIR:-$CACHE/bin}/temporal"
 net="th-check-$$"
 pw="check-$RANDOM$RANDOM"
 cleanup() {

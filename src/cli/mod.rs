@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and dispatch; each command in its own module.
 
+mod setup;
 mod up;
 mod validate;
 
@@ -26,6 +27,10 @@ enum Command {
     Validate(Box<validate::ValidateArgs>),
     /// Remove every stack kept with `up --keep` (or TEMPORAL_HARNESS_KEEP=1).
     Down,
+    /// Provision this machine: Debian packages, a Docker daemon, the Temporal binaries (into
+    /// the per-user tools folder, or TEMPORAL_HARNESS_TOOLS_DIR) and the local images.
+    /// Idempotent. Not needed with a container registry and the official images.
+    Setup(setup::SetupArgs),
 }
 
 /// Backend choice on the command line.
@@ -93,6 +98,8 @@ pub fn run() -> i32 {
             Command::Up(args) => up::run(config, args).await,
             Command::Validate(args) => validate::run(config, *args).await,
             Command::Down => down(&config),
+            // Waits for the provisioning script; nothing else runs on this runtime meanwhile.
+            Command::Setup(args) => setup::run(&config, args),
         }
     })
 }

@@ -111,7 +111,7 @@ fn apply_text(
     }
     if let Some(dir) = file.tools_dir {
         // Relative to the file, so the setting means the same from every crate of a workspace.
-        config.tools_dir = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
+        config.tools_dir = path.parent().unwrap_or(Path::new(".")).join(dir);
     }
     let images = &mut config.official_images;
     for (value, slot) in [

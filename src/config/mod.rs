@@ -130,8 +130,9 @@ pub struct StackConfig {
     pub linger: Duration,
     /// Where shared-stack state (locks, leases, endpoints) lives.
     pub state_dir: PathBuf,
-    /// Where the Temporal binaries are; default: `.tools/bin` of this checkout, then `PATH`.
-    pub tools_dir: Option<PathBuf>,
+    /// Where the Temporal binaries are (then `PATH`); default: the per-user folder that
+    /// `temporal-harness setup` installs into ([`crate::stack::default_tools_dir`]).
+    pub tools_dir: PathBuf,
     /// The deployment to use with [`BackendKind::External`].
     pub external: Option<ExternalTarget>,
 }
@@ -149,7 +150,7 @@ impl Default for StackConfig {
             keep: false,
             linger: Duration::from_secs(5),
             state_dir: default_state_dir(),
-            tools_dir: None,
+            tools_dir: crate::stack::default_tools_dir(),
             external: None,
         }
     }
@@ -263,7 +264,7 @@ impl StackConfig {
             self.state_dir = PathBuf::from(v);
         }
         if let Some(v) = get("TEMPORAL_HARNESS_TOOLS_DIR") {
-            self.tools_dir = Some(PathBuf::from(v));
+            self.tools_dir = PathBuf::from(v);
         }
         self.apply_external_env(env);
         if self.backend == BackendKind::External

@@ -1,14 +1,17 @@
 //! The workflows and activities a test registers: one template for the test's workers (cloned
 //! for every restart) and one for the replayer that checks the test's histories.
 
-use super::RunnerError;
-use temporalio_client::{Client, UntypedWorkflow};
+use super::{History, RunnerError};
+use temporalio_client::Client;
 use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use temporalio_sdk::WorkerOptions;
 use temporalio_workflow::workflows::WorkflowImplementation;
+
+/// How long a workflow task waits for a (possibly crashed) worker's sticky queue.
+const STICKY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Workflows and activities of one test, as `#[temporal_test(workflows(..), activities(..))]`
 /// names them.
@@ -39,6 +42,10 @@ impl Definitions {
                     "temporal-harness-{}",
                     env!("CARGO_PKG_VERSION")
                 )))
+                // After `crash_worker()` the server still routes workflow tasks to the dead
+                // worker's sticky queue until this passes (the SDK's default is 10 s); the
+                // next worker then picks them up from the normal queue.
+                .sticky_queue_schedule_to_start_timeout(STICKY_TIMEOUT)
                 .build(),
             replayer: WorkflowReplayerOptions::new().build(),
             workflow_count: 0,
@@ -90,8 +97,9 @@ impl Definitions {
         Ok(Some(options))
     }
 
-    /// Replays the latest run of every workflow the test started against the registered
-    /// definitions; nondeterminism fails naming the workflow and the event.
+    /// Replays every run (the whole continue-as-new chain) of every workflow the test started
+    /// against the registered definitions; nondeterminism fails naming the workflow and the
+    /// event.
     pub(crate) async fn replay(&self, client: &Client, ids: &[String]) -> Result<(), RunnerError> {
         if ids.is_empty() || self.workflow_count == 0 {
             return Ok(());
@@ -102,16 +110,15 @@ impl Definitions {
                 reason: e.to_string(),
             })?;
         for id in ids {
-            let history = client
-                .get_workflow_handle::<UntypedWorkflow>(id.as_str())
-                .fetch_history(Default::default());
-            replayer
-                .replay_workflow(history)
-                .await
-                .map_err(|e| RunnerError::Replay {
-                    workflow_id: id.clone(),
-                    reason: e.to_string(),
-                })?;
+            for run in History::fetch_chain(client, id).await? {
+                replayer
+                    .replay_workflow(run.to_replayable())
+                    .await
+                    .map_err(|e| RunnerError::Replay {
+                        workflow_id: id.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
         }
         Ok(())
     }

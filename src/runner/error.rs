@@ -1,9 +1,13 @@
 //! Why a test's runner could not do what the test asked.
 
+use super::WorkflowFailure;
 use crate::StackError;
+use std::time::Duration;
+use temporalio_client::errors::WorkflowGetResultError;
 
 /// An error of the test runner; each names the workflow or service concerned.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunnerError {
     /// The stack could not be had.
     #[error(transparent)]
@@ -23,12 +27,28 @@ pub enum RunnerError {
         reason: String,
     },
     /// A workflow did not complete successfully.
-    #[error("workflow {workflow_id} did not succeed: {reason}")]
+    #[error("workflow {workflow_id} did not succeed: {failure}")]
     Failed {
         /// The workflow ID.
         workflow_id: String,
-        /// How it ended.
-        reason: String,
+        /// How it ended, with the failure's cause chain (activity, child, error type).
+        failure: Box<WorkflowFailure>,
+        /// The client's error.
+        #[source]
+        source: Box<WorkflowGetResultError>,
+    },
+    /// A `wait_for_*` helper did not see what it waited for within its bound.
+    #[error(
+        "waited {waited:?} for {what}; last seen: {last_seen}. Fix: check that the worker \
+         registers what the workflow runs, or wait for something that happens"
+    )]
+    WaitTimedOut {
+        /// What the test waited for.
+        what: String,
+        /// How long it waited.
+        waited: Duration,
+        /// What it saw last (e.g. the history's last event types).
+        last_seen: String,
     },
     /// A history could not be read.
     #[error("reading the history of {workflow_id} failed: {reason}")]

@@ -1,9 +1,9 @@
 //! A workflow's history with the assertions tests reach for: event types in order, activity
-//! completions, timers fired.
+//! completions and attempts, timers fired; and whole continue-as-new chains.
 
 use super::RunnerError;
-use temporalio_client::Client;
 use temporalio_client::UntypedWorkflow;
+use temporalio_client::{Client, WorkflowExecutionInfo, WorkflowHandle};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::history::v1::{
@@ -18,8 +18,23 @@ pub struct History {
 }
 
 impl History {
+    /// The latest run of `workflow_id`.
     pub(crate) async fn fetch(client: &Client, workflow_id: &str) -> Result<History, RunnerError> {
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+        Self::fetch_run(client, workflow_id, None).await
+    }
+
+    /// One run of `workflow_id` (`None`: the latest).
+    async fn fetch_run(
+        client: &Client,
+        workflow_id: &str,
+        run_id: Option<String>,
+    ) -> Result<History, RunnerError> {
+        let info = WorkflowExecutionInfo::builder()
+            .namespace(client.options().namespace.clone())
+            .workflow_id(workflow_id)
+            .maybe_run_id(run_id)
+            .build();
+        let handle = WorkflowHandle::<Client, UntypedWorkflow>::new(client.clone(), info);
         let events = handle
             .fetch_history(Default::default())
             .into_events()
@@ -34,9 +49,82 @@ impl History {
         })
     }
 
+    /// Every run of `workflow_id`'s continue-as-new chain, first run first (one element for a
+    /// workflow that never continued as new).
+    pub(crate) async fn fetch_chain(
+        client: &Client,
+        workflow_id: &str,
+    ) -> Result<Vec<History>, RunnerError> {
+        let mut runs = vec![Self::fetch(client, workflow_id).await?];
+        while let Some(previous) = runs.last().and_then(History::continued_from) {
+            let previous = previous.to_string();
+            runs.push(Self::fetch_run(client, workflow_id, Some(previous)).await?);
+        }
+        runs.reverse();
+        Ok(runs)
+    }
+
     /// The workflow this history belongs to.
     pub fn workflow_id(&self) -> &str {
         &self.workflow_id
+    }
+
+    /// The run this one continued from (continue-as-new, retry or cron), if any.
+    pub fn continued_from(&self) -> Option<&str> {
+        match self.events.first().and_then(|e| e.attributes.as_ref()) {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a))
+                if !a.continued_execution_run_id.is_empty() =>
+            {
+                Some(&a.continued_execution_run_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether an event of type `ty` is in the history.
+    pub fn has(&self, ty: EventType) -> bool {
+        self.events.iter().any(|e| e.event_type == ty as i32)
+    }
+
+    /// The type names of the activities the workflow scheduled, in order (one entry per
+    /// scheduling; retries of one scheduling are attempts, not entries).
+    pub fn scheduled_activities(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.attributes {
+                Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+                    a.activity_type.as_ref().map(|t| t.name.as_str())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// For each scheduling of the activity `activity_type`, in order: the attempt that ended
+    /// it (the server records an activity's start once, with the attempt number, when its last
+    /// attempt ends). 0 for one that has not ended yet.
+    pub fn activity_attempts(&self, activity_type: &str) -> Vec<u32> {
+        self.events
+            .iter()
+            .filter(|e| {
+                matches!(&e.attributes,
+                    Some(Attributes::ActivityTaskScheduledEventAttributes(a))
+                        if a.activity_type.as_ref().is_some_and(|t| t.name == activity_type))
+            })
+            .map(|scheduled| {
+                self.events
+                    .iter()
+                    .find_map(|e| match &e.attributes {
+                        Some(Attributes::ActivityTaskStartedEventAttributes(s))
+                            if s.scheduled_event_id == scheduled.event_id =>
+                        {
+                            Some(s.attempt.max(0) as u32)
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(0)
+            })
+            .collect()
     }
 
     /// All events, in order.
@@ -130,6 +218,14 @@ impl History {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The history as the SDK's replayer takes it.
+    pub(crate) fn to_replayable(&self) -> temporalio_client::WorkflowHistory {
+        ProtoHistory {
+            events: self.events.clone(),
+        }
+        .into()
     }
 
     /// The history as Temporal's JSON (what `temporal workflow show --output json` prints and

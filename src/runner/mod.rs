@@ -11,11 +11,15 @@ mod error;
 mod failure;
 mod history;
 mod time;
+mod waits;
 mod worker;
+mod workflow_failure;
 
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
+pub use waits::{PendingActivity, WAIT_LIMIT};
+pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
 use crate::config::{BackendKind, Flavor};
 use crate::stack::{connect, Endpoints, Stack};
@@ -141,6 +145,8 @@ struct Inner {
     started: Mutex<Vec<String>>,
     next_id: AtomicUsize,
     worker: WorkerControl,
+    /// The test's timeout: waits inside the test are bounded by it too.
+    timeout: Duration,
     pool: tokio::sync::OnceCell<sqlx::PgPool>,
     /// The time-skipping test server, for tests that skip time.
     time: Option<time::TimeSkipping>,
@@ -247,7 +253,8 @@ impl TestRunner {
         };
         outcome.map_err(|e| RunnerError::Failed {
             workflow_id: handle.info().workflow_id.clone(),
-            reason: e.to_string(),
+            failure: Box::new(WorkflowFailure::from(&e)),
+            source: Box::new(e),
         })
     }
 
@@ -278,6 +285,11 @@ impl TestRunner {
     /// The history of a workflow (its latest run), with assertion helpers.
     pub async fn history(&self, workflow_id: &str) -> Result<History, RunnerError> {
         History::fetch(&self.inner.client, workflow_id).await
+    }
+
+    /// The histories of every run of a workflow's continue-as-new chain, first run first.
+    pub async fn histories(&self, workflow_id: &str) -> Result<Vec<History>, RunnerError> {
+        History::fetch_chain(&self.inner.client, workflow_id).await
     }
 
     /// IDs of the workflows this test started, in order.
@@ -322,7 +334,11 @@ impl TestRunner {
         self.inner.worker.restart(true).await
     }
 
-    /// Kills the worker without a graceful shutdown (as a crash would) and starts a new one.
+    /// Kills the worker as a crashed process dies and starts a new one: in-flight activities
+    /// and workflow tasks are abandoned without a word to the server (no completion, failure
+    /// or heartbeat), so the server retries them once their timeouts expire (an activity's
+    /// heartbeat or start-to-close timeout; its next attempt sees the last heartbeat's
+    /// details). Resolves once the new worker is polling.
     pub async fn crash_worker(&self) -> Result<(), RunnerError> {
         self.inner.worker.restart(false).await
     }
@@ -443,7 +459,8 @@ async fn setup(
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
     let worker_options = definitions.worker_options(&task_queue)?;
-    let (control, driver) = WorkerDriver::new(client.clone(), worker_options)?;
+    let (control, driver) =
+        WorkerDriver::new(endpoints.temporal.clone(), namespace.clone(), worker_options);
     let runner = TestRunner {
         inner: Arc::new(Inner {
             client,
@@ -454,6 +471,7 @@ async fn setup(
             started: Mutex::new(Vec::new()),
             next_id: AtomicUsize::new(0),
             worker: control,
+            timeout: options.timeout,
             pool: tokio::sync::OnceCell::new(),
             time,
             _stack: stack,

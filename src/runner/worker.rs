@@ -1,9 +1,11 @@
-//! Drives the test's worker next to the test body, on the body's thread (`Worker::run` is
-//! `!Send`), and restarts it on request: gracefully, or as a crash.
+//! The test's worker, on a thread and connection of its own ([`WorkerThread`]), replaced on
+//! request: gracefully, or as a crash (in-flight activities and workflow tasks abandoned
+//! unreported, as a killed worker process leaves them).
 
 use super::RunnerError;
-use temporalio_client::Client;
-use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use crate::stack::TemporalTarget;
+use crate::worker_thread::WorkerThread;
+use temporalio_sdk::WorkerOptions;
 use tokio::sync::{mpsc, oneshot};
 
 enum Command {
@@ -39,10 +41,10 @@ impl WorkerControl {
     }
 }
 
-/// The worker's side, polled with the body in one `join!`.
+/// The runner's side, polled next to the body: owns the current worker.
 pub(super) struct WorkerDriver {
-    runtime: Runtime,
-    client: Client,
+    target: TemporalTarget,
+    namespace: String,
     /// `None`: the test registered nothing, so there is no worker to run.
     options: Option<WorkerOptions>,
     rx: mpsc::UnboundedReceiver<Command>,
@@ -50,24 +52,24 @@ pub(super) struct WorkerDriver {
 
 impl WorkerDriver {
     pub(super) fn new(
-        client: Client,
+        target: TemporalTarget,
+        namespace: String,
         options: Option<WorkerOptions>,
-    ) -> Result<(WorkerControl, WorkerDriver), RunnerError> {
-        let runtime = Runtime::from_current_tokio(Default::default())
-            .map_err(|e| RunnerError::Worker(e.to_string()))?;
+    ) -> (WorkerControl, WorkerDriver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let driver = WorkerDriver {
-            runtime,
-            client,
+            target,
+            namespace,
             options,
             rx,
         };
-        Ok((WorkerControl { tx }, driver))
+        (WorkerControl { tx }, driver)
     }
 
-    fn new_worker(&self, options: &WorkerOptions) -> Result<Worker, String> {
-        Worker::new(&self.runtime, self.client.clone(), options.clone())
-            .map_err(|e| format!("cannot create the worker: {e}"))
+    async fn start(&self, options: &WorkerOptions) -> Result<WorkerThread, String> {
+        WorkerThread::start(self.target.clone(), self.namespace.clone(), options.clone())
+            .await
+            .map_err(|e| format!("cannot start the worker: {e}"))
     }
 
     /// Runs workers until told to finish; `Err` if a worker failed on its own.
@@ -75,36 +77,20 @@ impl WorkerDriver {
         let Some(options) = self.options.take() else {
             return self.idle().await;
         };
-        let mut worker = self.new_worker(&options)?;
+        let mut worker = self.start(&options).await?;
         loop {
-            let stop = worker.shutdown_handle();
-            let command = {
-                let run = worker.run();
-                tokio::pin!(run);
-                tokio::select! {
-                    ended = &mut run => {
-                        return ended.map_err(|e| format!("the worker stopped on its own: {e}"));
-                    }
-                    command = self.rx.recv() => {
-                        stop();
-                        match command {
-                            // A crash: in-flight tasks are abandoned, not finished.
-                            Some(Command::Restart { graceful: false, done }) => {
-                                Command::Restart { graceful: false, done }
-                            }
-                            other => {
-                                run.await.map_err(|e| format!("worker shutdown failed: {e}"))?;
-                                other.unwrap_or(Command::Finish)
-                            }
-                        }
-                    }
-                }
+            let command = tokio::select! {
+                reason = worker.ended_on_its_own() => return Err(reason),
+                command = self.rx.recv() => command.unwrap_or(Command::Finish),
             };
             match command {
-                Command::Finish => return Ok(()),
-                Command::Restart { done, .. } => {
-                    drop(worker);
-                    match self.new_worker(&options) {
+                Command::Finish => {
+                    stop(worker, true).await;
+                    return Ok(());
+                }
+                Command::Restart { graceful, done } => {
+                    stop(worker, graceful).await;
+                    match self.start(&options).await {
                         Ok(next) => {
                             worker = next;
                             let _ = done.send(Ok(()));
@@ -131,4 +117,9 @@ impl WorkerDriver {
         }
         Ok(())
     }
+}
+
+/// Stops `worker` off the async thread (a graceful stop waits for in-flight tasks).
+async fn stop(worker: WorkerThread, graceful: bool) {
+    let _ = tokio::task::spawn_blocking(move || worker.stop(graceful)).await;
 }

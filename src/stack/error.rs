@@ -131,14 +131,28 @@ pub enum StackError {
 
     /// A binary of the local backend is missing.
     #[error(
-        "{name} not found (looked in {looked}). Fix: run scripts/provision.sh, or set \
-         TEMPORAL_HARNESS_TOOLS_DIR to the folder that has it"
+        "{name} not found (looked in {looked}). Fix: run `temporal-harness setup` (installs \
+         it into the per-user tools folder), or set TEMPORAL_HARNESS_TOOLS_DIR to the folder \
+         that has it"
     )]
     MissingBinary {
         /// The binary.
         name: String,
         /// Where the harness looked.
         looked: String,
+    },
+
+    /// A file the harness would run or trust can be changed by someone else.
+    #[error(
+        "refusing to use {}: it {reason}. Fix: `chmod go-w` it and make it yours, or point \
+         TEMPORAL_HARNESS_TOOLS_DIR / TEMPORAL_HARNESS_STATE_DIR at a folder only you can write",
+        path.display()
+    )]
+    UntrustedPath {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// A service did not become ready in time.

@@ -23,6 +23,7 @@ pub use error::StackError;
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
 pub use test_server::TestServer;
+pub use tools::default_tools_dir;
 
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::DbUrl;

@@ -20,7 +20,7 @@ pub(crate) async fn connect_once(
     let options =
         PgConnectOptions::from_str(url.expose()).map_err(|e| StackError::PostgresUnreachable {
             url: url.redacted(),
-            reason: format!("not a PostgreSQL URL: {e}"),
+            reason: url.scrub(&format!("not a PostgreSQL URL: {e}")),
         })?;
     let user = options.get_username().to_string();
     match tokio::time::timeout(timeout, options.connect()).await {
@@ -33,7 +33,7 @@ pub(crate) async fn connect_once(
         }
         Ok(Err(e)) => Err(StackError::PostgresUnreachable {
             url: url.redacted(),
-            reason: e.to_string(),
+            reason: url.scrub(&e.to_string()),
         }),
         Err(_) => Err(StackError::PostgresUnreachable {
             url: url.redacted(),

@@ -1,14 +1,42 @@
-//! Finding the binaries provisioning installs (`temporal`, `temporal-server`,
-//! `temporal-sql-tool`, `temporal-test-server`).
+//! Finding the binaries `temporal-harness setup` (and `scripts/provision.sh`, the same script)
+//! installs: `temporal`, `temporal-server`, `temporal-sql-tool`, `temporal-test-server`.
+//!
+//! They live in a per-user cache found at run time (never a path fixed at compile time, which a
+//! git or registry dependency would not have), then on `PATH`. A binary is only run from a
+//! folder that nobody but its owner (the current user or root) can write to: otherwise another
+//! local user could swap it for their own program and have it run as us.
 
 use super::StackError;
 use crate::StackConfig;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// `name` from the configured tools folder, this checkout's `.tools/bin`, or `PATH`.
+/// The per-user tools folder: `$XDG_CACHE_HOME/temporal-harness/bin`, else
+/// `~/.cache/temporal-harness/bin` (`TEMPORAL_HARNESS_TOOLS_DIR` overrides it).
+pub fn default_tools_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("temporal-harness-cache-{}", uid())));
+    cache.join("temporal-harness").join("bin")
+}
+
+fn uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `name` from the configured tools folder, or `PATH`; only from a folder that is safe to run
+/// from (see the module docs).
 pub(crate) fn find_tool(config: &StackConfig, name: &str) -> Result<PathBuf, StackError> {
     let dirs = tool_dirs(config);
-    dirs.iter()
+    let path = dirs
+        .iter()
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| StackError::MissingBinary {
@@ -18,36 +46,92 @@ pub(crate) fn find_tool(config: &StackConfig, name: &str) -> Result<PathBuf, Sta
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        })?;
+    trusted(&path)?;
+    Ok(path)
 }
 
 fn tool_dirs(config: &StackConfig) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(d) = &config.tools_dir {
-        dirs.push(d.clone());
-    }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"));
+    let mut dirs = vec![config.tools_dir.clone()];
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
     dirs
 }
 
+/// The binary and its folder are owned by us or root and writable by no one else.
+fn trusted(binary: &Path) -> Result<(), StackError> {
+    let me = uid();
+    let folder = binary.parent().unwrap_or(Path::new("/"));
+    for path in [binary, folder] {
+        let meta = std::fs::metadata(path).map_err(|e| StackError::UntrustedPath {
+            path: path.to_path_buf(),
+            reason: format!("cannot be inspected: {e}"),
+        })?;
+        let owner = meta.uid();
+        if owner != me && owner != 0 {
+            return Err(StackError::UntrustedPath {
+                path: path.to_path_buf(),
+                reason: format!("is owned by uid {owner}, not by you (uid {me}) or root"),
+            });
+        }
+        // Group- or world-writable; a sticky folder (like /tmp) still lets others add files.
+        if meta.mode() & 0o022 != 0 {
+            return Err(StackError::UntrustedPath {
+                path: path.to_path_buf(),
+                reason: format!("is writable by others (mode {:o})", meta.mode() & 0o7777),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn config_with(dir: &Path) -> StackConfig {
+        StackConfig {
+            tools_dir: dir.to_path_buf(),
+            ..StackConfig::default()
+        }
+    }
 
     #[test]
-    fn a_missing_tool_names_where_it_looked() {
-        let config = StackConfig {
-            tools_dir: Some("/nonexistent/tools".into()),
-            ..StackConfig::default()
-        };
+    fn a_missing_tool_names_where_it_looked_and_the_fix() {
+        let config = config_with(Path::new("/nonexistent/tools"));
         let msg = find_tool(&config, "no-such-tool").unwrap_err().to_string();
         assert!(
             msg.contains("no-such-tool not found") && msg.contains("/nonexistent/tools"),
             "{msg}"
         );
-        assert!(msg.contains("scripts/provision.sh"), "{msg}");
+        assert!(msg.contains("temporal-harness setup"), "{msg}");
+    }
+
+    #[test]
+    fn a_tool_in_a_folder_others_can_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("temporal");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(find_tool(&config_with(dir.path()), "temporal").unwrap(), tool);
+
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let msg = find_tool(&config_with(dir.path()), "temporal")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(&dir.path().display().to_string()) && msg.contains("writable by others"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_default_folder_is_per_user_and_found_at_run_time() {
+        let dir = default_tools_dir();
+        assert!(dir.ends_with("temporal-harness/bin"), "{}", dir.display());
+        assert!(!dir.starts_with(env!("CARGO_MANIFEST_DIR")));
     }
 }

@@ -230,6 +230,13 @@ pub async fn validate(
         results.push(result);
     }
     session.close();
+    // One boundary for every message of every check: whatever a driver or server echoed of
+    // the database URLs (or of a password in them) leaves as `***`, whatever its shape.
+    if let Ok(databases) = &session.target().databases {
+        for result in &mut results {
+            result.message = databases.scrub(&result.message);
+        }
+    }
     Report::new(session.target(), results, started.elapsed())
 }
 

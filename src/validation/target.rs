@@ -25,6 +25,13 @@ impl Databases {
             temporal,
         }
     }
+
+    /// `text` without anything that may be a password of these URLs.
+    pub fn scrub(&self, text: &str) -> String {
+        [&self.temporal, &self.visibility, &self.marker]
+            .iter()
+            .fold(text.to_string(), |text, url| url.scrub(&text))
+    }
 }
 
 /// A deployment to validate.

@@ -8,7 +8,7 @@ mod workflows;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use temporal_harness::runner::{Definitions, RunnerError};
+use temporal_harness::runner::{Definitions, Outcome, RunnerError};
 use temporal_harness::{temporal_test, TestRunner};
 use temporalio_client::{
     WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
@@ -122,6 +122,28 @@ async fn durable_timer(runner: TestRunner) -> Result<(), RunnerError> {
     Ok(())
 }
 
+#[temporal_test(workflows(TimerWorkflow), timeout = "4s")]
+async fn wait_until_the_timer_is_started(
+    runner: TestRunner,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = runner.start(TimerWorkflow::run, 60_000).await?;
+    let id = handle.info().workflow_id.clone();
+    // No polling loop in the test: the runner waits (bounded) for the event.
+    let history = runner.wait_for_event(&id, EventType::TimerStarted).await?;
+    assert!(!history.has(EventType::TimerFired));
+    // What it says when the event never comes.
+    let err = runner
+        .wait_for_event(&id, EventType::WorkflowExecutionCompleted)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RunnerError::WaitTimedOut { last_seen, .. } if last_seen.contains("TimerStarted")),
+        "{err}"
+    );
+    handle.terminate(Default::default()).await?;
+    Ok(())
+}
+
 #[temporal_test(workflows(RetryWorkflow), activities(Flaky { attempts: Arc::new(AtomicU32::new(0)) }))]
 async fn activity_retried_with_backoff(runner: TestRunner) -> Result<(), RunnerError> {
     // Fails on attempts 1 and 2, succeeds on the 3rd; the server schedules the retries.
@@ -130,12 +152,43 @@ async fn activity_retried_with_backoff(runner: TestRunner) -> Result<(), RunnerE
     history.assert_activity_completed("Flaky::charge", 1);
     // Retries are not separate events: one scheduled, one started (the last attempt).
     assert_eq!(history.count(EventType::ActivityTaskScheduled), 1);
+    assert_eq!(history.scheduled_activities(), ["Flaky::charge"]);
+    assert_eq!(history.activity_attempts("Flaky::charge"), [3]);
+    Ok(())
+}
+
+#[temporal_test(workflows(RetryWorkflow), activities(Flaky { attempts: Arc::new(AtomicU32::new(0)) }))]
+async fn a_failed_workflow_names_the_activity_and_its_error(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    // Succeeds only on attempt 9; the policy allows 5.
+    let err = runner.execute(RetryWorkflow::run, 9).await.unwrap_err();
+    let RunnerError::Failed { failure, .. } = &err else {
+        panic!("expected a failed workflow, got {err}");
+    };
+    assert_eq!(failure.outcome, Outcome::Failed);
+    assert_eq!(failure.activity().map(|(ty, _)| ty), Some("Flaky::charge"));
+    assert!(
+        failure
+            .root_cause()
+            .is_some_and(|c| c.message.contains("transient failure on attempt 5")),
+        "{failure:?}"
+    );
+    assert!(err.to_string().contains("activity Flaky::charge"), "{err}");
     Ok(())
 }
 
 #[temporal_test(workflows(CountdownWorkflow))]
 async fn continue_as_new(runner: TestRunner) -> Result<(), RunnerError> {
     assert_eq!(runner.execute(CountdownWorkflow::run, 3).await?, "liftoff");
+    // Every run of the chain, first first (the end-of-test replay replays them all).
+    let runs = runner.histories(&runner.started_workflows()[0]).await?;
+    assert_eq!(runs.len(), 4);
+    assert!(runs[0].continued_from().is_none());
+    assert!(runs[..3]
+        .iter()
+        .all(|r| r.has(EventType::WorkflowExecutionContinuedAsNew)));
+    assert!(runs[3].has(EventType::WorkflowExecutionCompleted));
     Ok(())
 }
 
@@ -188,6 +241,33 @@ async fn worker_crash_mid_workflow(runner: TestRunner) -> Result<(), Box<dyn std
         .get_result(WorkflowGetResultOptions::default())
         .await?;
     assert_eq!(greeting, "Hello, survivor!");
+    Ok(())
+}
+
+static IMPORT_STALL: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+#[temporal_test(workflows(ImportWorkflow), activities(Importer { stall: &IMPORT_STALL }))]
+async fn a_crash_abandons_the_running_activity_and_the_retry_resumes_from_its_heartbeat(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(ImportWorkflow::run, 10).await?;
+    let id = runner.started_workflows()[0].clone();
+    // Attempt 1 has imported items 0..=5 and stalls; wait until the server holds heartbeat 5.
+    runner
+        .wait_for_pending_activity(&id, "Importer::import", |a| {
+            a.heartbeat_details::<u32>() == Ok(Some(5))
+        })
+        .await?;
+    runner.crash_worker().await?;
+    // Were attempt 1 still running (a crash that is not one), this would let it finish.
+    IMPORT_STALL.notify_one();
+    let (attempt, first) = runner.result(&handle).await?;
+    assert_eq!(
+        (attempt, first),
+        (2, 6),
+        "attempt 2 resumes after the last heartbeat"
+    );
+    assert_eq!(runner.history(&id).await?.activity_attempts("Importer::import"), [2]);
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use tokio::sync::Notify;
 use temporalio_sdk::{
     ActivityOptions, ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, TimerResult,
     WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
@@ -255,5 +256,62 @@ impl OrderV2 {
             .await?;
         ctx.timer(Duration::from_millis(10)).await;
         Ok(greeting)
+    }
+}
+
+/// Imports items `0..count`, heartbeating the index of each; a retry resumes after the last
+/// heartbeat. The first attempt stalls halfway on `stall`, so a test can crash the worker
+/// under it.
+pub struct Importer {
+    pub stall: &'static Notify,
+}
+
+#[activities]
+impl Importer {
+    /// Returns `(attempt, first index this attempt imported)`.
+    #[activity]
+    pub async fn import(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        count: u32,
+    ) -> Result<(u32, u32), ActivityError> {
+        let resumed: Option<u32> = ctx
+            .heartbeat_details()
+            .deserialize()
+            .map_err(|e| anyhow::anyhow!("bad heartbeat details: {e}"))?;
+        let first = resumed.map_or(0, |last| last + 1);
+        let attempt = ctx.info().attempt;
+        for i in first..count {
+            ctx.record_heartbeat(i)
+                .await
+                .map_err(|e| anyhow::anyhow!("heartbeat: {e}"))?;
+            if attempt == 1 && i == count / 2 {
+                self.stall.notified().await;
+            }
+        }
+        Ok((attempt, first))
+    }
+}
+
+/// Runs the importer with a short heartbeat timeout, so an abandoned attempt is retried soon.
+#[workflow]
+#[derive(Default)]
+pub struct ImportWorkflow;
+
+#[workflow_methods]
+impl ImportWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, count: u32) -> WorkflowResult<(u32, u32)> {
+        let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(60));
+        options.heartbeat_timeout = Some(Duration::from_secs(1));
+        options.retry_policy = Some(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(10))
+                .maximum_attempts(3)
+                .build(),
+        );
+        Ok(ctx
+            .execute_activity(Importer::import, count, options)
+            .await?)
     }
 }

@@ -124,3 +124,39 @@ async fn orders_can_be_kept_in_the_app_database(runner: TestRunner) -> Result<()
     assert_eq!(n, 1);
     Ok(())
 }
+
+/// A fake of one activity defined in another crate (the service's library). The SDK keeps
+/// the marker that `#[activity(definition = order_service::...)]` needs in a private module,
+/// so across crates a fake names the activity by its type name instead; listed after the real
+/// implementer, it replaces that one activity and leaves the others real.
+struct FailingReservations;
+
+#[temporalio_macros::activities]
+impl FailingReservations {
+    #[activity(name = "OrderActivities::reserve")]
+    async fn reserve(
+        _ctx: temporalio_sdk::activities::ActivityContext,
+        order_id: String,
+    ) -> Result<String, temporalio_sdk::activities::ActivityError> {
+        Err(anyhow::anyhow!("out of stock for {order_id}").into())
+    }
+}
+
+#[temporal_test(
+    workflows(OrderWorkflow),
+    activities(activities(APPROVED.clone()), FailingReservations)
+)]
+async fn an_activity_from_another_crate_can_be_faked_by_name(runner: TestRunner) {
+    let err = runner
+        .execute(OrderWorkflow::run, order("o-fake", 3600))
+        .await
+        .unwrap_err();
+    let RunnerError::Failed { failure, .. } = &err else {
+        panic!("expected the order to fail, got {err}");
+    };
+    assert_eq!(
+        failure.activity().map(|(ty, _)| ty),
+        Some("OrderActivities::reserve")
+    );
+    assert!(err.to_string().contains("out of stock for o-fake"), "{err}");
+}
