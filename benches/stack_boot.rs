@@ -50,9 +50,9 @@ async fn measure(backend: BackendKind, flavor: Flavor, rounds: usize) -> Row {
 
 async fn sdk_baseline(rounds: usize) -> Row {
     let cli = temporal_harness::StackConfig::load()
-            .expect("configuration")
-            .tools_dir
-            .join("temporal");
+        .expect("configuration")
+        .tools_dir
+        .join("temporal");
     let mut row = Row {
         name: "sdk start_local (baseline)".into(),
         cold: vec![],

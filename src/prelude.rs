@@ -6,7 +6,7 @@ pub use crate::runner::{History, RunnerError, WorkflowFailure};
 pub use crate::{temporal_test, TestRunner};
 pub use temporalio_client::{
     WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions,
-    WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowSignalOptions,
-    WorkflowStartOptions, WorkflowStartUpdateOptions, WorkflowTerminateOptions,
+    WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    WorkflowStartUpdateOptions, WorkflowTerminateOptions,
 };
 pub use temporalio_common::protos::temporal::api::enums::v1::EventType;

@@ -257,8 +257,14 @@ mod tests {
             ("postgres://u:12/34@h:5432/db", "postgres://u:***@h:5432/db"),
             ("postgres://u:a@b#c@h/db", "postgres://u:***@h/db"),
             ("postgres://u:p w?x@h/db", "postgres://u:***@h/db"),
-            ("postgres://h/db?user=u&password=s3cr3t&x=1", "postgres://h/db?user=u&password=***&x=1"),
-            ("host=h user=u password=s3cr3t", "host=h user=u password=***"),
+            (
+                "postgres://h/db?user=u&password=s3cr3t&x=1",
+                "postgres://h/db?user=u&password=***&x=1",
+            ),
+            (
+                "host=h user=u password=s3cr3t",
+                "host=h user=u password=***",
+            ),
             ("not a url at all:s3cr3t@h", "***@h"),
         ] {
             assert_eq!(redact_url(raw), shown, "{raw}");

@@ -84,18 +84,23 @@ impl WorkerThread {
     /// Cancellation-safe: it can be raced in a `select!` loop.
     pub(crate) async fn ended_on_its_own(&self) -> String {
         let mut ended = self.ended.clone();
-        match ended.wait_for(Option::is_some).await {
+        let reason = match ended.wait_for(Option::is_some).await {
             Ok(reason) => reason.clone().unwrap_or_default(),
             // The thread is gone without a reason: it was asked to stop.
-            Err(_) => std::future::pending().await,
-        }
+            Err(_) => return std::future::pending().await,
+        };
+        reason
     }
 
     /// Stops the worker: `graceful` lets in-flight tasks finish; otherwise they are abandoned
     /// as a killed process abandons them. Blocks until the thread is gone (a crash returns at
     /// once; a graceful stop waits for in-flight tasks).
     pub(crate) fn stop(&self, graceful: bool) {
-        let how = if graceful { Stop::Graceful } else { Stop::Crash };
+        let how = if graceful {
+            Stop::Graceful
+        } else {
+            Stop::Crash
+        };
         if let Some(stop) = self.stop.lock().expect("worker lock").take() {
             let _ = stop.send(how);
         }

@@ -20,8 +20,14 @@ pub struct SetupArgs {
 
 /// The provisioning script and every file it reads, by their paths in the repository.
 const FILES: &[(&str, &str)] = &[
-    ("scripts/provision.sh", include_str!("../../scripts/provision.sh")),
-    ("fixtures/versions.env", include_str!("../../fixtures/versions.env")),
+    (
+        "scripts/provision.sh",
+        include_str!("../../scripts/provision.sh"),
+    ),
+    (
+        "fixtures/versions.env",
+        include_str!("../../fixtures/versions.env"),
+    ),
     (
         "fixtures/images/postgres/Dockerfile",
         include_str!("../../fixtures/images/postgres/Dockerfile"),
@@ -121,7 +127,10 @@ mod tests {
             }
         }
         for path in on_disk {
-            assert!(FILES.iter().any(|(p, _)| *p == path), "{path} is not embedded");
+            assert!(
+                FILES.iter().any(|(p, _)| *p == path),
+                "{path} is not embedded"
+            );
         }
     }
 }

@@ -43,7 +43,7 @@ pub enum ImageSource {
     Auto,
     /// Always the official images (pulled if missing).
     Official,
-    /// Always the locally built images (`scripts/provision.sh`).
+    /// Always the locally built images (`temporal-harness setup`).
     Local,
 }
 

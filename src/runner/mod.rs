@@ -459,8 +459,11 @@ async fn setup(
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
     let worker_options = definitions.worker_options(&task_queue)?;
-    let (control, driver) =
-        WorkerDriver::new(endpoints.temporal.clone(), namespace.clone(), worker_options);
+    let (control, driver) = WorkerDriver::new(
+        endpoints.temporal.clone(),
+        namespace.clone(),
+        worker_options,
+    );
     let runner = TestRunner {
         inner: Arc::new(Inner {
             client,

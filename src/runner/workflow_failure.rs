@@ -189,7 +189,11 @@ fn kind(info: Option<&FailureInfo>) -> CauseKind {
                 .unwrap_or_default(),
         },
         Some(FailureInfo::TimeoutFailureInfo(t)) => CauseKind::Timeout {
-            timeout_type: t.timeout_type().as_str_name().trim_start_matches("TIMEOUT_TYPE_").into(),
+            timeout_type: t
+                .timeout_type()
+                .as_str_name()
+                .trim_start_matches("TIMEOUT_TYPE_")
+                .into(),
         },
         Some(FailureInfo::CanceledFailureInfo(_)) => CauseKind::Cancelled,
         Some(FailureInfo::TerminatedFailureInfo(_)) => CauseKind::Terminated,

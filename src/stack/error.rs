@@ -13,7 +13,7 @@ pub enum StackError {
 
     /// No Docker daemon answered.
     #[error(
-        "Docker is not reachable: {reason}. Fix: start Docker (scripts/provision.sh starts \
+        "Docker is not reachable: {reason}. Fix: start Docker (`temporal-harness setup` starts \
          dockerd on Debian; elsewhere `systemctl start docker`), or use processes instead with \
          TEMPORAL_HARNESS_BACKEND=local"
     )]
@@ -25,7 +25,7 @@ pub enum StackError {
     /// An image is neither present nor pullable.
     #[error(
         "image {image} is not present and could not be pulled: {reason}. Fix: with a registry, \
-         `docker pull {image}`; without one, run scripts/provision.sh to build the local images \
+         `docker pull {image}`; without one, run `temporal-harness setup` to build the local images \
          and set TEMPORAL_HARNESS_IMAGES=local (or leave it at auto)"
     )]
     ImageMissing {
@@ -182,7 +182,7 @@ pub enum StackError {
 
     /// `auto` found neither Docker nor the local binaries.
     #[error(
-        "no backend can run: Docker: {docker}; local: {local}. Fix: run scripts/provision.sh \
+        "no backend can run: Docker: {docker}; local: {local}. Fix: run `temporal-harness setup` \
          (it installs Docker and the Temporal binaries), or point the harness at a deployment \
          with TEMPORAL_HARNESS_BACKEND=external TEMPORAL_HARNESS_ADDRESS=host:port"
     )]

@@ -120,6 +120,6 @@ mod tests {
             msg.contains("needed for time skipping") && msg.contains("real time"),
             "{msg}"
         );
-        assert!(msg.contains("scripts/provision.sh"), "{msg}");
+        assert!(msg.contains("temporal-harness setup"), "{msg}");
     }
 }

@@ -116,7 +116,10 @@ mod tests {
         std::fs::write(&tool, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(find_tool(&config_with(dir.path()), "temporal").unwrap(), tool);
+        assert_eq!(
+            find_tool(&config_with(dir.path()), "temporal").unwrap(),
+            tool
+        );
 
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let msg = find_tool(&config_with(dir.path()), "temporal")

@@ -267,7 +267,13 @@ async fn a_crash_abandons_the_running_activity_and_the_retry_resumes_from_its_he
         (2, 6),
         "attempt 2 resumes after the last heartbeat"
     );
-    assert_eq!(runner.history(&id).await?.activity_attempts("Importer::import"), [2]);
+    assert_eq!(
+        runner
+            .history(&id)
+            .await?
+            .activity_attempts("Importer::import"),
+        [2]
+    );
     Ok(())
 }
 

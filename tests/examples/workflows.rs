@@ -7,11 +7,11 @@ use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use tokio::sync::Notify;
 use temporalio_sdk::{
     ActivityOptions, ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, TimerResult,
     WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
+use tokio::sync::Notify;
 
 pub struct Greeter;
 
