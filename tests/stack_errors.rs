@@ -87,6 +87,25 @@ fn bad_configuration_value() {
     assert_config_error(&out, "TEMPORAL_HARNESS_BACKEND");
 }
 
+#[test]
+fn durations_too_large_or_zero_are_usage_errors_not_panics() {
+    for value in ["99999999999999999999h", "0s", "-1s", "1e400"] {
+        let out = up(&[], &[("TEMPORAL_HARNESS_STARTUP_TIMEOUT", value)]);
+        assert_config_error(&out, "TEMPORAL_HARNESS_STARTUP_TIMEOUT");
+    }
+}
+
+#[test]
+fn a_boot_that_runs_out_of_time_names_the_setting_to_raise() {
+    // 1 s is within bounds and far too short for PostgreSQL plus the server to boot.
+    let out = up(
+        &["--backend", "containers", "--flavor", "postgres"],
+        &[("TEMPORAL_HARNESS_STARTUP_TIMEOUT", "1s")],
+    );
+    assert_config_error(&out, "did not become ready within 1s");
+    assert_config_error(&out, "raise TEMPORAL_HARNESS_STARTUP_TIMEOUT");
+}
+
 fn external(address: &str) -> StackConfig {
     let mut c = config(BackendKind::External, Flavor::Postgres);
     c.external = Some(ExternalTarget {

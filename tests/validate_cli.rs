@@ -187,6 +187,62 @@ fn bad_arguments_exit_2_naming_the_cause() {
 }
 
 #[test]
+fn flags_that_would_be_ignored_and_filters_that_select_nothing_are_usage_errors() {
+    // Each would have validated the embedded stack (or nothing) and exited 0. Now each exits
+    // 2 naming the cause, before anything boots.
+    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+        (
+            &["--namespace", "does-not-exist"],
+            &[],
+            "--namespace only applies to a deployment",
+        ),
+        (
+            &[],
+            &[(
+                "TEMPORAL_HARNESS_POSTGRES_URL",
+                "postgres://u:PWsecret@h/db",
+            )],
+            "TEMPORAL_HARNESS_POSTGRES_URL",
+        ),
+        (
+            &["--tls-ca", "/ca.pem", "--api-key-env", "K"],
+            &[],
+            "--tls-ca, --api-key-env",
+        ),
+        (&["--only", "nomatch*"], &[], "`nomatch*` matches no check"),
+        (&["--skip", "*"], &[], "leave no check to run"),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--only",
+                "postgres.*",
+                "--skip",
+                "postgres.*",
+            ],
+            &[],
+            "leave no check to run",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let out = validate(args, env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("starting"),
+            "{args:?} booted something: {stderr}"
+        );
+        assert!(!stderr.contains("PWsecret"), "{stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} reported: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn list_and_filters_select_checks_without_connecting() {
     let out = validate(&["--list"], &[]);
     let listed = String::from_utf8_lossy(&out.stdout);

@@ -2,7 +2,7 @@
 //! without an address, the embedded default stack), reported as a table, JSON or JUnit.
 
 use std::path::PathBuf;
-use temporal_harness::config::{parse_duration, TlsFiles};
+use temporal_harness::config::{parse_duration, Bounds, TlsFiles};
 use temporal_harness::exit_codes;
 use temporal_harness::secret::{DbUrl, Secret};
 use temporal_harness::stack::TemporalTarget;
@@ -15,9 +15,10 @@ pub struct ValidateArgs {
     /// Frontend `host:port` of the deployment; without it the embedded default stack boots.
     #[arg(long)]
     temporal_address: Option<String>,
-    /// Namespace the workflow checks run in.
-    #[arg(long, default_value = "default")]
-    namespace: String,
+    /// Namespace the workflow checks run in (default: `default`). Only with
+    /// --temporal-address: the embedded stack uses its configured namespace.
+    #[arg(long)]
+    namespace: Option<String>,
     /// URL of Temporal's database (`postgres://user:password@host:5432/temporal`); the
     /// visibility database is `temporal_visibility` on the same server. Prefer the env var:
     /// command lines are visible to other users.
@@ -72,10 +73,17 @@ fn usage(message: impl std::fmt::Display) -> i32 {
 }
 
 pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
+    // Every check is decided before anything boots: a flag that would be ignored, or a filter
+    // that selects nothing, is a usage error, never a green report of nothing.
     let filter = match Filter::new(&args.only, &args.skip) {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
+    if args.temporal_address.is_none() {
+        if let Some(e) = deployment_flags_without_address(&args, &config) {
+            return usage(e);
+        }
+    }
     if args.list {
         for check in validation::registry()
             .iter()
@@ -89,11 +97,14 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
-    let Some(retry) = parse_duration(&args.retry_interval) else {
-        return usage(format!(
-            "--retry-interval `{}` is not a duration (e.g. 100ms, 1s)",
-            args.retry_interval
-        ));
+    let retry = match parse_duration(&args.retry_interval, &Bounds::RETRY_INTERVAL) {
+        Ok(d) => d,
+        Err(expected) => {
+            return usage(format!(
+                "--retry-interval `{}` is not valid: expected {expected}",
+                args.retry_interval
+            ))
+        }
     };
     let (mut target, stack) = match &args.temporal_address {
         Some(address) => match external_target(address, &args) {
@@ -166,10 +177,46 @@ fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String>
     // Unreadable or non-PEM TLS files are a usage error, found before any network I/O.
     temporal.tls_options().map_err(|e| e.to_string())?;
     temporal.url().map_err(|e| e.to_string())?;
-    let mut target = Target::new(temporal, &args.namespace);
+    let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
     if let Some(url) = &args.postgres_url {
         target.databases = Ok(Databases::from_temporal_url(DbUrl::new(url.clone())));
     }
     target.description = format!("deployment at {address}");
     Ok(target)
+}
+
+/// The flags that describe a deployment, when no deployment is named: they would be ignored
+/// (the embedded or configured stack is validated instead), so they are refused.
+fn deployment_flags_without_address(args: &ValidateArgs, config: &StackConfig) -> Option<String> {
+    // TEMPORAL_HARNESS_POSTGRES_URL does take effect without --temporal-address when the
+    // configuration itself names an external deployment (TEMPORAL_HARNESS_ADDRESS).
+    let configured_url = config
+        .external
+        .as_ref()
+        .is_some_and(|e| e.postgres_url.is_some());
+    let flags: Vec<&str> = [
+        (args.namespace.is_some(), "--namespace"),
+        (
+            args.postgres_url.is_some() && !configured_url,
+            "--postgres-url (or TEMPORAL_HARNESS_POSTGRES_URL)",
+        ),
+        (args.tls_ca.is_some(), "--tls-ca"),
+        (args.tls_cert.is_some(), "--tls-cert"),
+        (args.tls_key.is_some(), "--tls-key"),
+        (args.tls_server_name.is_some(), "--tls-server-name"),
+        (args.api_key_env.is_some(), "--api-key-env"),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect();
+    (!flags.is_empty()).then(|| {
+        format!(
+            "{} only appl{} to a deployment named with --temporal-address; without it, validate \
+             checks the stack the harness configuration describes. Fix: add \
+             --temporal-address host:port, or leave out {}",
+            flags.join(", "),
+            if flags.len() == 1 { "ies" } else { "y" },
+            flags.join(", ")
+        )
+    })
 }

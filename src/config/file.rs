@@ -2,7 +2,7 @@
 //! to commit. Secrets are never read from it: it names the env vars that hold them.
 
 use super::{
-    parse_duration_key, parse_enum, ConfigError, Env, ExternalTarget, StackConfig, TlsFiles,
+    parse_duration_key, parse_enum, Bounds, ConfigError, Env, ExternalTarget, StackConfig, TlsFiles,
 };
 use crate::secret::{DbUrl, Secret};
 use serde::Deserialize;
@@ -101,10 +101,10 @@ fn apply_text(
         config.frontend_port = Some(v);
     }
     if let Some(v) = file.startup_timeout {
-        config.startup_timeout = parse_duration_key("startup_timeout", &v)?;
+        config.startup_timeout = parse_duration_key("startup_timeout", &v, &Bounds::STARTUP)?;
     }
     if let Some(v) = file.linger {
-        config.linger = parse_duration_key("linger", &v)?;
+        config.linger = parse_duration_key("linger", &v, &Bounds::LINGER)?;
     }
     if let Some(v) = file.keep {
         config.keep = v;

@@ -4,7 +4,7 @@
 mod duration;
 mod file;
 
-pub use duration::parse_duration;
+pub use duration::{parse_duration, Bounds};
 
 use crate::secret::{DbUrl, Secret};
 use std::path::PathBuf;
@@ -252,10 +252,11 @@ impl StackConfig {
             self.frontend_port = Some(parse_port("TEMPORAL_HARNESS_PORT", &v)?);
         }
         if let Some(v) = get("TEMPORAL_HARNESS_STARTUP_TIMEOUT") {
-            self.startup_timeout = parse_duration_key("TEMPORAL_HARNESS_STARTUP_TIMEOUT", &v)?;
+            self.startup_timeout =
+                parse_duration_key("TEMPORAL_HARNESS_STARTUP_TIMEOUT", &v, &Bounds::STARTUP)?;
         }
         if let Some(v) = get("TEMPORAL_HARNESS_LINGER") {
-            self.linger = parse_duration_key("TEMPORAL_HARNESS_LINGER", &v)?;
+            self.linger = parse_duration_key("TEMPORAL_HARNESS_LINGER", &v, &Bounds::LINGER)?;
         }
         if let Some(v) = get("TEMPORAL_HARNESS_KEEP") {
             self.keep = parse_bool("TEMPORAL_HARNESS_KEEP", &v)?;
@@ -330,11 +331,11 @@ fn expected_values(key: &str) -> &'static str {
     }
 }
 
-fn parse_duration_key(key: &str, value: &str) -> Result<Duration, ConfigError> {
-    parse_duration(value).ok_or_else(|| ConfigError::Invalid {
+fn parse_duration_key(key: &str, value: &str, bounds: &Bounds) -> Result<Duration, ConfigError> {
+    parse_duration(value, bounds).map_err(|expected| ConfigError::Invalid {
         key: key.into(),
         value: value.into(),
-        expected: "a duration such as 500ms, 30s or 2m".into(),
+        expected,
     })
 }
 

@@ -149,7 +149,9 @@ pub(crate) async fn boot(
                 ])
                 .start()
                 .await
-                .map_err(|e| start_error("Temporal dev server", &plan.dev, e))?;
+                .map_err(|e| {
+                    start_error("Temporal dev server", &plan.dev, config.startup_timeout, e)
+                })?;
             let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
             let http = host_port(&server, HTTP_PORT).await?;
             park(server);
@@ -207,11 +209,13 @@ async fn boot_postgres_flavor(
         .with_startup_timeout(timeout)
         .start()
         .await
-        .map_err(|e| start_error("PostgreSQL", &plan.postgres, e))?;
+        .map_err(|e| start_error("PostgreSQL", &plan.postgres, timeout, e))?;
     let pg_port = host_port(&pg, 5432).await?;
     park(pg);
     let admin = DbUrl::from_parts(DB_USER, &password, "127.0.0.1", pg_port, "postgres");
-    postgres::wait_ready(&admin, timeout).await?;
+    postgres::wait_ready(&admin, timeout).await.map_err(|e| {
+        e.at_startup_deadline("PostgreSQL", timeout, &format!("docker logs {pg_name}"))
+    })?;
     postgres::create_databases(&admin).await?;
     step.done();
 
@@ -237,7 +241,7 @@ async fn boot_postgres_flavor(
         .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
         .start()
         .await
-        .map_err(|e| start_error("Temporal server", &plan.server, e))?;
+        .map_err(|e| start_error("Temporal server", &plan.server, config.startup_timeout, e))?;
     let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
     let http = host_port(&server, HTTP_PORT).await?;
     park(server);
@@ -287,7 +291,7 @@ done";
         .with_startup_timeout(timeout)
         .start()
         .await
-        .map_err(|e| start_error("Temporal schema step", &plan.schema, e))?;
+        .map_err(|e| start_error("Temporal schema step", &plan.schema, timeout, e))?;
     job.rm().await.map_err(|e| StackError::ServiceFailed {
         service: "Temporal schema step".into(),
         reason: format!("cannot remove its container: {e}"),
@@ -341,8 +345,26 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-fn start_error(service: &str, image: &str, e: testcontainers::TestcontainersError) -> StackError {
+fn start_error(
+    service: &str,
+    image: &str,
+    timeout: Duration,
+    e: testcontainers::TestcontainersError,
+) -> StackError {
     let text = e.to_string();
+    if matches!(
+        e,
+        testcontainers::TestcontainersError::WaitContainer(
+            testcontainers::core::error::WaitContainerError::StartupTimeout
+        )
+    ) {
+        return StackError::StartupTimeout {
+            service: format!("{service} ({image})"),
+            timeout,
+            last: text,
+            log: "`docker logs` of its container".into(),
+        };
+    }
     if text.contains("failed to pull the image") {
         return StackError::ImageMissing {
             image: image.to_string(),

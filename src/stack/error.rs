@@ -230,6 +230,23 @@ pub enum StackError {
 }
 
 impl StackError {
+    /// A boot step that ran out of the startup budget: reported as a startup timeout, which
+    /// names the setting to raise, instead of as the last connection error alone. Errors that
+    /// waiting cannot fix pass through unchanged.
+    pub(crate) fn at_startup_deadline(self, service: &str, timeout: Duration, log: &str) -> Self {
+        match self {
+            StackError::TemporalUnreachable { .. } | StackError::PostgresUnreachable { .. } => {
+                StackError::StartupTimeout {
+                    service: service.to_string(),
+                    timeout,
+                    last: self.to_string(),
+                    log: log.to_string(),
+                }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn state(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
         StackError::State {
             path: path.into(),

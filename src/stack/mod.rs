@@ -319,13 +319,20 @@ async fn boot(
         true,
         config.startup_timeout,
     );
+    let deadline = |e: StackError| {
+        e.at_startup_deadline(
+            &format!("Temporal at {address}"),
+            config.startup_timeout,
+            &format!("the server's log ({})", dir.path().display()),
+        )
+    };
     match watched {
         // A local server that dies while booting fails the boot at once, with its log.
         Some(server) => tokio::select! {
-            ready = ready => ready.map(drop)?,
+            ready = ready => ready.map(drop).map_err(deadline)?,
             exited = server.exited() => return Err(exited),
         },
-        None => ready.await.map(drop)?,
+        None => ready.await.map(drop).map_err(deadline)?,
     }
     step.done();
     progress.total(&endpoints.description);

@@ -88,10 +88,13 @@ async fn start_in(
     cmd.arg(port.to_string());
     let log = dir.path().join("test-server.log");
     let pid = spawn_service(dir, "time-skipping test server", cmd, &log, "KILL", None)?;
+    let log_hint = log.display().to_string();
     let server = Watched::new("time-skipping test server", pid, log, port);
     let target = TemporalTarget::plain(format!("127.0.0.1:{port}"));
     let connection = tokio::select! {
-        ready = wait_serving(&target, config.startup_timeout) => ready?,
+        ready = wait_serving(&target, config.startup_timeout) => ready.map_err(|e| {
+            e.at_startup_deadline("time-skipping test server", config.startup_timeout, &log_hint)
+        })?,
         exited = server.exited() => return Err(exited),
     };
     Ok((target, connection))

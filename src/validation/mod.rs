@@ -201,10 +201,31 @@ impl Filter {
                 .map(|g| glob::Pattern::new(g).map_err(|e| format!("bad glob `{g}`: {e}")))
                 .collect::<Result<Vec<_>, _>>()
         };
-        Ok(Filter {
+        let filter = Filter {
             only: parse(only)?,
             skip: parse(skip)?,
-        })
+        };
+        let ids: Vec<&str> = registry().iter().map(|c| c.id).collect();
+        // A glob that matches no check is a typo, not a request for fewer checks.
+        for (flag, patterns) in [("--only", &filter.only), ("--skip", &filter.skip)] {
+            if let Some(p) = patterns
+                .iter()
+                .find(|p| !ids.iter().any(|id| p.matches(id)))
+            {
+                return Err(format!(
+                    "{flag} `{p}` matches no check. Fix: `temporal-harness validate --list` \
+                     shows the check ids"
+                ));
+            }
+        }
+        if !ids.iter().any(|id| filter.selects(id)) {
+            return Err(format!(
+                "--only/--skip leave no check to run (of {}). Fix: loosen the filters; \
+                 `temporal-harness validate --list` shows the check ids",
+                ids.len()
+            ));
+        }
+        Ok(filter)
     }
 
     /// Whether the check `id` runs.
@@ -276,5 +297,17 @@ mod tests {
         assert!(Filter::default().selects("anything"));
         let err = Filter::new(&["[".into()], &[]).unwrap_err();
         assert!(err.contains("bad glob `[`"), "{err}");
+    }
+
+    #[test]
+    fn a_filter_that_selects_nothing_is_refused() {
+        let err = Filter::new(&["nomatch*".into()], &[]).unwrap_err();
+        assert!(err.contains("--only `nomatch*` matches no check"), "{err}");
+        let err = Filter::new(&[], &["*".into()]).unwrap_err();
+        assert!(err.contains("leave no check to run"), "{err}");
+        let err = Filter::new(&["postgres.*".into()], &["postgres.*".into()]).unwrap_err();
+        assert!(err.contains("leave no check to run"), "{err}");
+        let err = Filter::new(&[], &["postgre.*".into()]).unwrap_err();
+        assert!(err.contains("--skip `postgre.*` matches no check"), "{err}");
     }
 }
