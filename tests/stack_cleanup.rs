@@ -160,3 +160,105 @@ async fn containers_whose_stack_folder_is_gone_are_removed_by_the_next_boot() {
     next.shutdown(Duration::from_secs(30)).await.unwrap();
     let _ = std::fs::remove_dir_all(state);
 }
+
+#[tokio::test]
+async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
+    let state = private_state_dir("kept-unhealthy");
+    let mut config = config(BackendKind::Containers, Flavor::Dev);
+    config.state_dir = state.clone();
+    config.keep = true;
+    let stack = Stack::acquire(&config).await.expect("boot a kept stack");
+    let endpoints_file = stack.endpoints_file().unwrap();
+    let dir = endpoints_file.parent().unwrap().to_path_buf();
+    let kept_label = label(&dir);
+    assert_eq!(
+        stack.shutdown(Duration::from_secs(30)).await.unwrap(),
+        temporal_harness::stack::Shutdown::Kept
+    );
+    // The server stops answering (paused, as a machine under pressure or mid-restart would).
+    let paused = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.temporal-harness.stack={kept_label}"),
+        ])
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&paused.stdout).to_string();
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    assert!(!ids.is_empty(), "the kept stack runs containers");
+    Command::new("docker")
+        .arg("pause")
+        .args(&ids)
+        .status()
+        .unwrap();
+
+    config.startup_timeout = Duration::from_secs(2);
+    let err = Stack::acquire(&config).await.unwrap_err().to_string();
+    assert!(
+        err.contains("kept stack") && err.contains("temporal-harness down"),
+        "{err}"
+    );
+    assert!(endpoints_file.exists(), "its folder was kept");
+    assert_eq!(
+        common::containers_labelled(&kept_label),
+        ids.len(),
+        "its containers were kept"
+    );
+
+    // Asked explicitly, it goes.
+    Command::new("docker")
+        .arg("unpause")
+        .args(&ids)
+        .status()
+        .unwrap();
+    let removed = temporal_harness::stack::down(&config).unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(common::containers_labelled(&kept_label), 0);
+    let _ = std::fs::remove_dir_all(state);
+}
+
+/// `up --once` of the dev flavour in `state` with extra env; its stderr. The backend comes
+/// from the env when it names one, else containers.
+fn up_once(state: &Path, env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["up", "--once", "--flavor", "dev"])
+        .env("TEMPORAL_HARNESS_BACKEND", "containers")
+        .env("TEMPORAL_HARNESS_STATE_DIR", state)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run temporal-harness up");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn up_says_what_really_happened_to_the_stack() {
+    let state = private_state_dir("up-says");
+    let mut config = config(BackendKind::Containers, Flavor::Dev);
+    config.state_dir = state.clone();
+    // Another user holds the stack: `up` must not claim it tore it down.
+    let held = Stack::acquire(&config).await.expect("boot");
+    let address = held.endpoints().temporal.address.clone();
+    let shared = up_once(&state, &[]);
+    assert!(shared.contains("other processes still use it"), "{shared}");
+    assert!(!shared.contains("torn down"), "{shared}");
+    let external = up_once(
+        &state,
+        &[
+            ("TEMPORAL_HARNESS_BACKEND", "external"),
+            ("TEMPORAL_HARNESS_ADDRESS", &address),
+        ],
+    );
+    assert!(external.contains("external deployment left as it was"), "{external}");
+    assert_eq!(
+        held.shutdown(Duration::from_secs(30)).await.unwrap(),
+        temporal_harness::stack::Shutdown::TornDown
+    );
+    // Alone, it does tear down.
+    let alone = up_once(&state, &[]);
+    assert!(alone.contains("stack torn down"), "{alone}");
+    let _ = std::fs::remove_dir_all(state);
+}

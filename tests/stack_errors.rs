@@ -69,6 +69,28 @@ fn image_missing_without_registry() {
 }
 
 #[test]
+fn a_named_image_is_used_or_the_boot_fails_naming_it_under_every_source() {
+    // Under `auto` (and `local`) a named image that is absent used to be dropped for the
+    // local default: a CI matrix over server versions would have tested one version.
+    for source in ["auto", "local"] {
+        let out = up(
+            &["--backend", "containers", "--flavor", "postgres"],
+            &[
+                ("TEMPORAL_HARNESS_IMAGES", source),
+                (
+                    "TEMPORAL_HARNESS_SERVER_IMAGE",
+                    "temporal-harness/no-such-server:9.9",
+                ),
+            ],
+        );
+        assert_config_error(
+            &out,
+            "image temporal-harness/no-such-server:9.9 is not present",
+        );
+    }
+}
+
+#[test]
 fn port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

@@ -75,14 +75,9 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
             _ = sigterm.recv() => {}
         }
     }
-    let kept = config.keep;
     match stack.shutdown(Duration::from_secs(30)).await {
-        Ok(()) if kept => {
-            eprintln!("temporal-harness: stack kept; `temporal-harness down` removes it");
-            exit_codes::SUCCESS
-        }
-        Ok(()) => {
-            eprintln!("temporal-harness: stack torn down");
+        Ok(done) => {
+            eprintln!("temporal-harness: {}", done.describe());
             exit_codes::SUCCESS
         }
         Err(e) => {

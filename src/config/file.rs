@@ -2,7 +2,8 @@
 //! to commit. Secrets are never read from it: it names the env vars that hold them.
 
 use super::{
-    parse_duration_key, parse_enum, Bounds, ConfigError, Env, ExternalTarget, StackConfig, TlsFiles,
+    parse_duration_key, parse_enum, Bounds, ConfigError, Env, ExternalTarget, ImageRole,
+    StackConfig, TlsFiles,
 };
 use crate::secret::{DbUrl, Secret};
 use serde::Deserialize;
@@ -113,15 +114,14 @@ fn apply_text(
         // Relative to the file, so the setting means the same from every crate of a workspace.
         config.tools_dir = path.parent().unwrap_or(Path::new(".")).join(dir);
     }
-    let images = &mut config.official_images;
-    for (value, slot) in [
-        (file.image.postgres, &mut images.postgres),
-        (file.image.server, &mut images.server),
-        (file.image.admin_tools, &mut images.admin_tools),
-        (file.image.dev, &mut images.dev),
+    for (value, role) in [
+        (file.image.postgres, ImageRole::Postgres),
+        (file.image.server, ImageRole::Server),
+        (file.image.admin_tools, ImageRole::AdminTools),
+        (file.image.dev, ImageRole::Dev),
     ] {
         if let Some(v) = value {
-            *slot = v;
+            config.official_images.name(role, v);
         }
     }
     if let Some(ext) = file.external {

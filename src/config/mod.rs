@@ -47,7 +47,23 @@ pub enum ImageSource {
     Local,
 }
 
-/// Official image references, overridable one by one.
+/// What an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageRole {
+    /// PostgreSQL.
+    Postgres,
+    /// The Temporal server.
+    Server,
+    /// The schema tooling (`temporal-sql-tool`).
+    AdminTools,
+    /// The CLI dev server.
+    Dev,
+}
+
+/// Official image references, overridable one by one. An image the user names (file or env)
+/// is used whatever `images` says, or the boot fails naming it: a CI matrix over server
+/// versions must never silently test the local default instead.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct OfficialImages {
     /// PostgreSQL (default `postgres:15`).
@@ -58,6 +74,40 @@ pub struct OfficialImages {
     pub admin_tools: String,
     /// CLI dev server (default `temporalio/temporal:<pinned CLI>`).
     pub dev: String,
+    /// The roles whose image the user named.
+    named: std::collections::BTreeSet<ImageRole>,
+}
+
+impl OfficialImages {
+    /// Names the image for `role` (as `TEMPORAL_HARNESS_*_IMAGE` or `[image]` do).
+    pub fn name(&mut self, role: ImageRole, image: String) {
+        *self.slot(role) = image;
+        self.named.insert(role);
+    }
+
+    /// Whether the user named the image for `role`.
+    pub fn is_named(&self, role: ImageRole) -> bool {
+        self.named.contains(&role)
+    }
+
+    /// The image for `role`.
+    pub fn get(&self, role: ImageRole) -> &str {
+        match role {
+            ImageRole::Postgres => &self.postgres,
+            ImageRole::Server => &self.server,
+            ImageRole::AdminTools => &self.admin_tools,
+            ImageRole::Dev => &self.dev,
+        }
+    }
+
+    fn slot(&mut self, role: ImageRole) -> &mut String {
+        match role {
+            ImageRole::Postgres => &mut self.postgres,
+            ImageRole::Server => &mut self.server,
+            ImageRole::AdminTools => &mut self.admin_tools,
+            ImageRole::Dev => &mut self.dev,
+        }
+    }
 }
 
 impl Default for OfficialImages {
@@ -68,6 +118,7 @@ impl Default for OfficialImages {
             server: format!("temporalio/server:{}", v.temporal_server),
             admin_tools: format!("temporalio/admin-tools:{}", v.temporal_server),
             dev: format!("temporalio/temporal:{}", v.temporal_cli),
+            named: Default::default(),
         }
     }
 }
@@ -231,18 +282,14 @@ impl StackConfig {
         if let Some(v) = get("TEMPORAL_HARNESS_IMAGES") {
             self.images = parse_enum("TEMPORAL_HARNESS_IMAGES", &v)?;
         }
-        let images = &mut self.official_images;
-        for (key, slot) in [
-            ("TEMPORAL_HARNESS_POSTGRES_IMAGE", &mut images.postgres),
-            ("TEMPORAL_HARNESS_SERVER_IMAGE", &mut images.server),
-            (
-                "TEMPORAL_HARNESS_ADMIN_TOOLS_IMAGE",
-                &mut images.admin_tools,
-            ),
-            ("TEMPORAL_HARNESS_DEV_IMAGE", &mut images.dev),
+        for (key, role) in [
+            ("TEMPORAL_HARNESS_POSTGRES_IMAGE", ImageRole::Postgres),
+            ("TEMPORAL_HARNESS_SERVER_IMAGE", ImageRole::Server),
+            ("TEMPORAL_HARNESS_ADMIN_TOOLS_IMAGE", ImageRole::AdminTools),
+            ("TEMPORAL_HARNESS_DEV_IMAGE", ImageRole::Dev),
         ] {
             if let Some(v) = get(key) {
-                *slot = v;
+                self.official_images.name(role, v);
             }
         }
         if let Some(v) = get("TEMPORAL_HARNESS_NAMESPACE") {

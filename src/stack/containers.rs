@@ -9,7 +9,7 @@ use super::ports::ensure_free;
 use super::progress::Progress;
 use super::shared::StackDir;
 use super::{postgres, Endpoints, StackError};
-use crate::config::{BackendKind, Flavor, ImageSource, StackConfig};
+use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::secret::{DbUrl, Secret};
 use crate::versions::Versions;
 use std::any::Any;
@@ -91,7 +91,7 @@ async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError>
             Flavor::Postgres => vec![p.postgres.clone(), p.server.clone(), p.schema.clone()],
         }
     };
-    let chosen = match config.images {
+    let mut chosen = match config.images {
         ImageSource::Official => official,
         ImageSource::Local => local,
         ImageSource::Auto => {
@@ -107,6 +107,19 @@ async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError>
             }
         }
     };
+    // An image the user named is used whatever the source: pulled if absent, or the boot
+    // fails naming it. Never swapped for a default.
+    let images = &config.official_images;
+    for (role, slot) in [
+        (ImageRole::Postgres, &mut chosen.postgres),
+        (ImageRole::Server, &mut chosen.server),
+        (ImageRole::AdminTools, &mut chosen.schema),
+        (ImageRole::Dev, &mut chosen.dev),
+    ] {
+        if images.is_named(role) {
+            *slot = images.get(role).to_string();
+        }
+    }
     Ok(chosen)
 }
 

@@ -202,6 +202,23 @@ pub enum StackError {
         reason: String,
     },
 
+    /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
+    /// the user's).
+    #[error(
+        "the kept stack in {} did not answer within {waited:?}: {reason}. Fix: wait and rerun \
+         if it is still starting, or remove it with `temporal-harness down` (its data goes \
+         with it)",
+        path.display()
+    )]
+    KeptStackUnhealthy {
+        /// Its state folder.
+        path: PathBuf,
+        /// How long it was waited for.
+        waited: Duration,
+        /// The last error seen.
+        reason: String,
+    },
+
     /// Another process held the stack's lock for longer than the startup timeout.
     #[error(
         "waited {timeout:?} for another process to finish booting the stack (lock {lock}). \

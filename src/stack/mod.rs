@@ -128,6 +128,36 @@ impl Endpoints {
     }
 }
 
+/// What [`Stack::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Shutdown {
+    /// Its containers, network, processes and folders were removed.
+    TornDown,
+    /// It is kept for later runs (`keep`); `temporal-harness down` removes it.
+    Kept,
+    /// Other users still hold it; the last to leave (or the keeper, after the linger time)
+    /// tears it down.
+    StillInUse,
+    /// An external deployment: nothing was started, so nothing was stopped.
+    External,
+}
+
+impl Shutdown {
+    /// One line for people, saying what happened to the stack.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Shutdown::TornDown => "stack torn down",
+            Shutdown::Kept => "stack kept; `temporal-harness down` removes it",
+            Shutdown::StillInUse => {
+                "stack left running: other processes still use it (it is torn down after the \
+                 last one leaves)"
+            }
+            Shutdown::External => "external deployment left as it was (nothing was started)",
+        }
+    }
+}
+
 /// A ready stack, held by this process through a lease.
 #[derive(Debug)]
 pub struct Stack {
@@ -156,18 +186,29 @@ impl Stack {
         }
         let dir = StackDir::new(&config.state_dir, &stack_key(config, backend));
         let lock = dir.lock(config.startup_timeout).await?;
-        if let Some(endpoints) = reusable(&dir, config).await {
-            if config.keep && !dir.is_kept() {
-                dir.mark_kept()?;
+        match reusable(&dir, config).await {
+            Reuse::Ready(endpoints) => {
+                if config.keep && !dir.is_kept() {
+                    dir.mark_kept()?;
+                }
+                dir.lease()?;
+                drop(lock);
+                return Ok(Stack {
+                    endpoints,
+                    dir: Some(dir),
+                });
             }
-            dir.lease()?;
-            drop(lock);
-            return Ok(Stack {
-                endpoints,
-                dir: Some(dir),
-            });
+            // Someone asked to keep it: its data is theirs, never removed implicitly.
+            Reuse::KeptButUnhealthy(reason) => {
+                return Err(StackError::KeptStackUnhealthy {
+                    path: dir.path(),
+                    waited: config.startup_timeout,
+                    reason,
+                })
+            }
+            // Nothing usable (a boot that died, a stack whose keeper is gone): start clean.
+            Reuse::Unusable => {}
         }
-        // Whatever is there is unusable (a boot that died, an unhealthy stack): start clean.
         dir.teardown()?;
         dir.create()?;
         let orphans = shared::reap_orphan_containers(&config.state_dir);
@@ -230,19 +271,26 @@ impl Stack {
     }
 
     /// Ends this process's use of the stack and tears it down now if no other process uses
-    /// it and it is not kept (otherwise the keeper does, after the linger time).
-    pub async fn shutdown(mut self, timeout: Duration) -> Result<(), StackError> {
+    /// it and it is not kept (otherwise the keeper does, after the linger time). Says which
+    /// of these happened.
+    pub async fn shutdown(mut self, timeout: Duration) -> Result<Shutdown, StackError> {
         let Some(dir) = self.dir.take() else {
-            return Ok(());
+            return Ok(Shutdown::External);
         };
-        if !dir.release() || dir.is_kept() {
-            return Ok(());
+        let released = dir.release();
+        if dir.is_kept() {
+            return Ok(Shutdown::Kept);
+        }
+        if !released {
+            // Another handle of this process still holds the lease.
+            return Ok(Shutdown::StillInUse);
         }
         let _lock = dir.lock(timeout).await?;
         if dir.has_other_users() {
-            return Ok(());
+            return Ok(Shutdown::StillInUse);
         }
-        dir.teardown()
+        dir.teardown()?;
+        Ok(Shutdown::TornDown)
     }
 }
 
@@ -280,21 +328,41 @@ pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
     Ok(removed)
 }
 
-async fn reusable(dir: &StackDir, config: &StackConfig) -> Option<Endpoints> {
-    let endpoints = dir.endpoints()?;
-    if !dir.is_tended() {
-        return None;
+/// What an existing stack folder offers.
+enum Reuse {
+    /// A stack that answers: use it.
+    Ready(Endpoints),
+    /// A kept stack that did not answer within the startup timeout (why not).
+    KeptButUnhealthy(String),
+    /// Nothing there, or leftovers of a run that is gone: boot afresh.
+    Unusable,
+}
+
+async fn reusable(dir: &StackDir, config: &StackConfig) -> Reuse {
+    let Some(endpoints) = dir.endpoints() else {
+        return Reuse::Unusable;
+    };
+    let kept = dir.is_kept();
+    if !kept && !dir.is_tended() {
+        return Reuse::Unusable;
     }
-    // A stack another process booted is trusted only once it answers again.
-    let check = Duration::from_secs(10).min(config.startup_timeout);
+    // A stack another process booted is trusted only once it answers again. A kept one gets
+    // the whole startup timeout (it may be starting after a reboot); a shared one is usually
+    // warm, so a short probe decides.
+    let check = if kept {
+        config.startup_timeout
+    } else {
+        Duration::from_secs(10).min(config.startup_timeout)
+    };
     let namespace = &config.namespace;
-    readiness::wait_ready(&endpoints.temporal, namespace, true, check)
-        .await
-        .ok()?;
-    Some(Endpoints {
-        namespace: namespace.clone(),
-        ..endpoints
-    })
+    match readiness::wait_ready(&endpoints.temporal, namespace, true, check).await {
+        Ok(_) => Reuse::Ready(Endpoints {
+            namespace: namespace.clone(),
+            ..endpoints
+        }),
+        Err(e) if kept => Reuse::KeptButUnhealthy(e.to_string()),
+        Err(_) => Reuse::Unusable,
+    }
 }
 
 async fn boot(
