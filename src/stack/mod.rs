@@ -150,8 +150,8 @@ impl Shutdown {
             Shutdown::TornDown => "stack torn down",
             Shutdown::Kept => "stack kept; `temporal-harness down` removes it",
             Shutdown::StillInUse => {
-                "stack left running: other processes still use it (it is torn down after the \
-                 last one leaves)"
+                "stack left running: other processes still use it (it stops once the last one \
+                 leaves)"
             }
             Shutdown::External => "external deployment left as it was (nothing was started)",
         }
