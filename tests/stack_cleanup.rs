@@ -252,7 +252,10 @@ async fn up_says_what_really_happened_to_the_stack() {
             ("TEMPORAL_HARNESS_ADDRESS", &address),
         ],
     );
-    assert!(external.contains("external deployment left as it was"), "{external}");
+    assert!(
+        external.contains("external deployment left as it was"),
+        "{external}"
+    );
     assert_eq!(
         held.shutdown(Duration::from_secs(30)).await.unwrap(),
         temporal_harness::stack::Shutdown::TornDown

@@ -128,6 +128,55 @@ fn a_boot_that_runs_out_of_time_names_the_setting_to_raise() {
     assert_config_error(&out, "raise TEMPORAL_HARNESS_STARTUP_TIMEOUT");
 }
 
+/// `temporal-harness up --once` with the state folder at `state` (not a fresh private one).
+fn up_in(state: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["up", "--once", "--flavor", "dev"])
+        .env("TEMPORAL_HARNESS_STATE_DIR", state)
+        .output()
+        .expect("run temporal-harness")
+}
+
+#[test]
+fn a_state_folder_another_user_could_tamper_with_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = private_state_dir("tamper");
+    std::fs::create_dir_all(&base).unwrap();
+    // What a second local user leaves for us: their own folder, with a script in it that
+    // would run as us if the harness executed anything from it.
+    let theirs = base.join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("keeper.sh"), "touch /tmp/pwned-by-keeper\n").unwrap();
+    let other_user = 65534; // nobody
+    let owned_by_other = std::os::unix::fs::chown(&theirs, Some(other_user), Some(other_user));
+    // A folder of ours that anyone may write to, and a symbolic link to a folder of ours.
+    let open = base.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let target = base.join("target");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = base.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    let mut cases = vec![
+        (open.clone(), "is writable by others"),
+        (link.clone(), "is a symbolic link"),
+    ];
+    if owned_by_other.is_ok() {
+        cases.push((theirs.clone(), "is owned by uid 65534"));
+    } else {
+        eprintln!("not root: the other-owner case needs chown and is not run here");
+    }
+    for (state, reason) in cases {
+        let out = up_in(&state);
+        assert_config_error(&out, &format!("refusing to use {}", state.display()));
+        assert_config_error(&out, reason);
+    }
+    assert!(!std::path::Path::new("/tmp/pwned-by-keeper").exists());
+    let _ = std::fs::remove_dir_all(base);
+}
+
 fn external(address: &str) -> StackConfig {
     let mut c = config(BackendKind::External, Flavor::Postgres);
     c.external = Some(ExternalTarget {

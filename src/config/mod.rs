@@ -353,8 +353,17 @@ impl StackConfig {
     }
 }
 
+/// Per user and private: `$XDG_RUNTIME_DIR/temporal-harness` (a 0700 folder the login
+/// session owns), else `temporal-harness-<uid>` in the temp folder, created 0700 and refused
+/// when someone else got there first (see `stack::shared::ensure_private_root`).
 fn default_state_dir() -> PathBuf {
-    // Per user, so two users of one machine never share (or fight over) stacks.
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        let runtime = PathBuf::from(runtime);
+        if runtime.is_absolute() && runtime.is_dir() {
+            return runtime.join("temporal-harness");
+        }
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     std::env::temp_dir().join(format!("temporal-harness-{uid}"))
 }

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Keeper of one shared stack (written out by the harness; see src/stack/shared.rs).
+# Keeper of one shared stack, run as `sh -c "$TEMPORAL_HARNESS_KEEPER_SCRIPT" keeper.sh ARGS`
+# from the harness's own binary (never from a file another user could replace); see
+# src/stack/shared.rs.
 #
 #   keeper.sh watch DIR LOCK LINGER_MS   wait while processes hold leases on the stack, then,
 #                                        LINGER_MS after the last one ended, tear it down
@@ -85,7 +87,7 @@ watch)
     if live_leases "$dir"; then idle_ms=0; else idle_ms=$((idle_ms + 200)); fi
     if [ "$idle_ms" -ge "$linger_ms" ]; then
       # Re-check under the lock: a process may be taking a lease right now.
-      if flock "$lock" sh "$0" teardown-if-idle "$dir"; then exit 0; fi
+      if flock "$lock" sh -c "$TEMPORAL_HARNESS_KEEPER_SCRIPT" keeper.sh teardown-if-idle "$dir"; then exit 0; fi
       idle_ms=0
     fi
     sleep 0.2

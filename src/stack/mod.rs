@@ -178,8 +178,7 @@ impl Stack {
                 dir: None,
             });
         }
-        std::fs::create_dir_all(&config.state_dir)
-            .map_err(|e| StackError::state(&config.state_dir, e))?;
+        shared::ensure_private_root(&config.state_dir)?;
         let reaped = shared::reap_stale(&config.state_dir);
         if reaped > 0 {
             eprintln!("temporal-harness: reaped {reaped} stack(s) left by an earlier run");
@@ -318,6 +317,10 @@ pub async fn prepare_namespace(
 
 /// Removes every stack kept with `keep` under `config.state_dir`; returns their keys.
 pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
+    if !config.state_dir.exists() {
+        return Ok(Vec::new());
+    }
+    shared::ensure_private_root(&config.state_dir)?;
     let mut removed = Vec::new();
     for dir in shared::kept_stacks(&config.state_dir) {
         dir.teardown()?;

@@ -247,12 +247,10 @@ impl StackDir {
 
     /// Starts the detached keeper that tears the stack down after its last user.
     pub(crate) fn spawn_keeper(&self, linger: Duration) -> Result<(), StackError> {
-        let script = keeper_script(&self.root)?;
         let dir = self.path();
         let log = File::create(dir.join("keeper.log")).map_err(|e| StackError::state(&dir, e))?;
-        let mut cmd = Command::new("sh");
-        cmd.arg(&script)
-            .arg("watch")
+        let mut cmd = keeper_command();
+        cmd.arg("watch")
             .arg(&dir)
             .arg(self.lock_path())
             .arg(linger.as_millis().max(200).to_string())
@@ -269,7 +267,7 @@ impl StackDir {
         }
         let child = cmd
             .spawn()
-            .map_err(|e| StackError::state(&script, format!("cannot start keeper: {e}")))?;
+            .map_err(|e| StackError::state(&dir, format!("cannot start keeper: {e}")))?;
         // Written before the lock is released, so no process ever sees an untended stack.
         let pid_file = dir.join("keeper.pid");
         let written = fs::write(&pid_file, child.id().to_string());
@@ -284,14 +282,12 @@ impl StackDir {
 
     /// Tears the stack down now (the caller holds the lock or knows it is unused).
     pub(crate) fn teardown(&self) -> Result<(), StackError> {
-        let script = keeper_script(&self.root)?;
-        let status = Command::new("sh")
-            .arg(&script)
+        let status = keeper_command()
             .arg("teardown")
             .arg(self.path())
             .stdin(Stdio::null())
             .status()
-            .map_err(|e| StackError::state(&script, e))?;
+            .map_err(|e| StackError::state(self.path(), e))?;
         if status.success() {
             Ok(())
         } else {
@@ -407,14 +403,61 @@ pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
         .collect()
 }
 
-fn keeper_script(root: &Path) -> Result<PathBuf, StackError> {
-    let path = root.join("keeper.sh");
-    if fs::read_to_string(&path).ok().as_deref() != Some(KEEPER_SCRIPT) {
-        let tmp = root.join(format!("keeper.sh.{}", std::process::id()));
-        fs::write(&tmp, KEEPER_SCRIPT).map_err(|e| StackError::state(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| StackError::state(&path, e))?;
+/// `sh -c <keeper script> keeper.sh ARGS...`: the script comes from this binary, never from a
+/// file (a file in the state folder is one more thing another user could try to replace). It
+/// re-invokes itself under `flock` through the same environment variable.
+fn keeper_command() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.env(KEEPER_ENV, KEEPER_SCRIPT)
+        .arg("-c")
+        .arg(KEEPER_SCRIPT)
+        .arg("keeper.sh");
+    cmd
+}
+
+/// The variable that carries the keeper script to its own re-invocations.
+const KEEPER_ENV: &str = "TEMPORAL_HARNESS_KEEPER_SCRIPT";
+
+/// Creates the state folder (0700) if missing and refuses one that another user could
+/// tamper with: not a real folder (a symbolic link is never followed), owned by someone else,
+/// or writable by group or others. The harness trusts what it reads there (endpoints, the
+/// processes to stop), so a folder another local user prepared must never be used.
+pub(crate) fn ensure_private_root(root: &Path) -> Result<(), StackError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Some(parent) = root.parent() {
+        fs::create_dir_all(parent).map_err(|e| StackError::state(parent, e))?;
     }
-    Ok(path)
+    match fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StackError::state(root, e)),
+    }
+    let untrusted = |reason: String| StackError::UntrustedPath {
+        path: root.to_path_buf(),
+        reason,
+    };
+    let meta = fs::symlink_metadata(root).map_err(|e| StackError::state(root, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(untrusted("is a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(untrusted("is not a folder".into()));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(untrusted(format!(
+            "is owned by uid {}, not by you (uid {me})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "is writable by others (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
 }
 
 /// Does the process exist and run? A zombie does not count: a killed keeper whose parent

@@ -26,8 +26,7 @@ impl TestServer {
     /// Starts a test server on a free port and waits until it serves.
     pub async fn start(config: &StackConfig) -> Result<TestServer, StackError> {
         let binary = find_tool(config, "temporal-test-server").map_err(explain_missing)?;
-        std::fs::create_dir_all(&config.state_dir)
-            .map_err(|e| StackError::state(&config.state_dir, e))?;
+        super::shared::ensure_private_root(&config.state_dir)?;
         let key = format!(
             "time-skipping-{}-{}",
             std::process::id(),
