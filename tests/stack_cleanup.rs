@@ -76,18 +76,29 @@ fn keeper_removes_the_containers_of_a_sigkilled_run() {
     let state = private_state_dir("sigkill-containers");
     let (mut child, dir) = spawn_up("containers", &state);
     let label = label(&dir);
+    let keeper: i32 = std::fs::read_to_string(dir.join("keeper.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let before = common::containers_labelled(&label);
     kill9(child.id() as i32);
     child.wait().unwrap();
-    let cleaned = eventually(Duration::from_secs(30), || {
-        common::containers_labelled(&label) == 0
-    });
+    // The keeper exits once its teardown is complete (containers, then the folder): wait for
+    // that, not for the first of its effects (asserting on the folder right after the
+    // containers were gone raced with its last step).
+    let finished = eventually(Duration::from_secs(30), || !alive(keeper));
     eprintln!(
         "labelled containers: {before} before SIGKILL, {} after",
         common::containers_labelled(&label)
     );
+    assert!(finished, "the keeper finished within 30 s");
     assert_eq!(before, 1);
-    assert!(cleaned, "the keeper removed the container");
+    assert_eq!(
+        common::containers_labelled(&label),
+        0,
+        "the keeper removed the container"
+    );
     assert!(!dir.exists(), "and the stack folder");
     let _ = std::fs::remove_dir_all(state);
 }
@@ -264,4 +275,97 @@ async fn up_says_what_really_happened_to_the_stack() {
     let alone = up_once(&state, &[]);
     assert!(alone.contains("stack torn down"), "{alone}");
     let _ = std::fs::remove_dir_all(state);
+}
+
+/// What an interrupted boot had started: its containers' label and its processes.
+struct BootInProgress {
+    dir: PathBuf,
+    label: String,
+    pids: Vec<i32>,
+}
+
+/// Runs `temporal-harness ARGS` with its own state folder, waits until its boot reports
+/// `starting {step}`, sends `signal`, and returns the exit code and what the boot had started.
+fn interrupt_boot(args: &[&str], state: &Path, step: &str, signal: &str) -> (i32, BootInProgress) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(args)
+        .env("TEMPORAL_HARNESS_STATE_DIR", state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn temporal-harness");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "the boot ended before `starting {step}`:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(&format!("starting {step}")) {
+            break;
+        }
+    }
+    let dir = std::fs::read_dir(state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("label").exists())
+        .expect("the boot's stack folder");
+    let boot = BootInProgress {
+        label: label(&dir),
+        pids: pids(&dir),
+        dir,
+    };
+    Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    (code, boot)
+}
+
+fn networks_labelled(label: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter"])
+        .arg(format!("label=io.temporal-harness.stack={label}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn an_interrupted_boot_removes_what_it_started_before_exiting() {
+    // (command, the step to interrupt, signal): both commands that boot, both signals, both
+    // backends that start things.
+    let cases: [(&[&str], &str, &str); 3] = [
+        (
+            &["up", "--backend", "containers", "--flavor", "postgres"],
+            "Temporal schema",
+            "INT",
+        ),
+        (&["validate"], "Temporal server", "TERM"),
+        (
+            &["up", "--backend", "local", "--flavor", "postgres"],
+            "Temporal schema",
+            "TERM",
+        ),
+    ];
+    for (args, step, signal) in cases {
+        let state = private_state_dir("interrupted");
+        let (code, boot) = interrupt_boot(args, &state, step, signal);
+        // Checked the moment the process is gone: cleanup is not left to a later run.
+        let containers = common::containers_labelled(&boot.label);
+        let networks = networks_labelled(&boot.label);
+        let processes = boot.pids.iter().filter(|p| alive(**p)).count();
+        eprintln!(
+            "{args:?} interrupted by SIG{signal} at `{step}`: exit {code}; left {containers} \
+             container(s), {networks} network(s), {processes} process(es)"
+        );
+        assert_eq!(code, 130, "{args:?}");
+        assert_eq!(containers, 0, "{args:?} left containers");
+        assert_eq!(networks, 0, "{args:?} left a network");
+        assert_eq!(processes, 0, "{args:?} left processes");
+        assert!(!boot.dir.exists(), "{args:?} left its stack folder");
+        let _ = std::fs::remove_dir_all(state);
+    }
 }

@@ -104,6 +104,56 @@ pub fn run() -> i32 {
     })
 }
 
+/// SIGINT and SIGTERM, registered once per command: from then on neither kills the process;
+/// each is seen by whoever awaits [`Signals::recv`].
+struct Signals {
+    sigint: tokio::signal::unix::Signal,
+    sigterm: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, i32> {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(sigint), Ok(sigterm)) => Ok(Signals { sigint, sigterm }),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("error: cannot install signal handlers: {e}");
+                Err(exit_codes::CONFIG_ERROR)
+            }
+        }
+    }
+
+    /// The name of the next signal received.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.sigint.recv() => "SIGINT",
+            _ = self.sigterm.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Acquires (boots, or reuses) the stack of `config`, giving up cleanly on SIGINT or SIGTERM:
+/// the boot's future is dropped, which tears down whatever it had started, before this
+/// returns. `Err(code)` is the exit code to end with (the reason already printed).
+async fn acquire_interruptibly(
+    config: &StackConfig,
+    signals: &mut Signals,
+) -> Result<temporal_harness::Stack, i32> {
+    tokio::select! {
+        stack = temporal_harness::Stack::acquire(config) => stack.map_err(|e| {
+            eprintln!("error: {e}");
+            exit_codes::CONFIG_ERROR
+        }),
+        name = signals.recv() => {
+            eprintln!("temporal-harness: {name} during the boot; removed what it had started");
+            Err(exit_codes::INTERRUPTED)
+        }
+    }
+}
+
 fn down(config: &StackConfig) -> i32 {
     match temporal_harness::stack::down(config) {
         Ok(removed) if removed.is_empty() => {

@@ -5,7 +5,6 @@ use super::{BackendArg, FlavorArg};
 use std::time::Duration;
 use temporal_harness::exit_codes;
 use temporal_harness::{Stack, StackConfig};
-use tokio::signal::unix::{signal, SignalKind};
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
@@ -38,28 +37,14 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
     if args.port.is_some() {
         config.frontend_port = args.port;
     }
-    // Register before booting, so a signal during the boot still leads to cleanup.
-    let (mut sigint, mut sigterm) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        _ => {
-            eprintln!("error: cannot install signal handlers");
-            return exit_codes::CONFIG_ERROR;
-        }
+    // Installed before the boot, so a signal at any point of it, or later, is seen.
+    let mut signals = match super::Signals::install() {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    let stack = tokio::select! {
-        stack = Stack::acquire(&config) => stack,
-        _ = sigint.recv() => return exit_codes::INTERRUPTED,
-        _ = sigterm.recv() => return exit_codes::INTERRUPTED,
-    };
-    let stack = match stack {
+    let stack = match super::acquire_interruptibly(&config, &mut signals).await {
         Ok(stack) => stack,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::CONFIG_ERROR;
-        }
+        Err(code) => return code,
     };
     let mut summary = stack.endpoints().summary();
     if let Some(file) = stack.endpoints_file() {
@@ -70,10 +55,7 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
     print_human(&stack);
     if !args.once {
         eprintln!("temporal-harness: up; Ctrl-C (SIGINT) or SIGTERM stops it");
-        tokio::select! {
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-        }
+        signals.recv().await;
     }
     match stack.shutdown(Duration::from_secs(30)).await {
         Ok(done) => {

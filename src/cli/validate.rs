@@ -7,7 +7,7 @@ use temporal_harness::exit_codes;
 use temporal_harness::secret::{DbUrl, Secret};
 use temporal_harness::stack::TemporalTarget;
 use temporal_harness::validation::{self, Databases, Filter, Format, Status, Target};
-use temporal_harness::{Stack, StackConfig};
+use temporal_harness::StackConfig;
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
@@ -106,14 +106,20 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
             ))
         }
     };
+    // From here on Ctrl-C and SIGTERM end the run cleanly: a boot removes what it started,
+    // a validation run stops its worker and gives up its stack.
+    let mut signals = match super::Signals::install() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let (mut target, stack) = match &args.temporal_address {
         Some(address) => match external_target(address, &args) {
             Ok(t) => (t, None),
             Err(e) => return usage(e),
         },
-        None => match Stack::acquire(&config).await {
+        None => match super::acquire_interruptibly(&config, &mut signals).await {
             Ok(stack) => (Target::from_endpoints(stack.endpoints()), Some(stack)),
-            Err(e) => return usage(format!("cannot boot the embedded stack: {e}")),
+            Err(code) => return code,
         },
     };
     target.retry_initial_interval_ms = retry.as_millis() as u64;
@@ -128,15 +134,24 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     if !live {
         eprintln!("temporal-harness: validating {}", target.description);
     }
-    let report = validation::validate(target, &filter, |r| {
+    let validating = validation::validate(target, &filter, |r| {
         if !live {
             eprintln!("  {} {} ({} ms)", r.status.label(), r.id, r.duration_ms);
         }
-    })
-    .await;
+    });
+    let report = tokio::select! {
+        report = validating => Some(report),
+        name = signals.recv() => {
+            eprintln!("temporal-harness: {name}: validation stopped, no report");
+            None
+        }
+    };
     if let Some(stack) = stack {
         let _ = stack.shutdown(config.startup_timeout).await;
     }
+    let Some(report) = report else {
+        return exit_codes::INTERRUPTED;
+    };
     let rendered = report.render(format);
     match &args.output {
         Some(path) => {

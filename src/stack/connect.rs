@@ -45,10 +45,15 @@ impl TemporalTarget {
         })
     }
 
-    /// Checks that every TLS file named can be read (a clear error before any network I/O).
+    /// The TLS the connection uses, checking that every TLS file named can be read (a clear
+    /// error before any network I/O). An API key implies TLS: without TLS files, the system's
+    /// root certificates verify the server (as Temporal Cloud needs); a CA file replaces them.
     pub fn tls_options(&self) -> Result<Option<TlsOptions>, StackError> {
         let Some(tls) = self.tls.as_ref().filter(|t| t.is_set()) else {
-            return Ok(None);
+            return Ok(self
+                .api_key
+                .is_some()
+                .then(|| TlsOptions::builder().build()));
         };
         let ca = read_pem(tls.ca.as_deref(), "CA", "TEMPORAL_HARNESS_TLS_CA")?;
         let cert = read_pem(
@@ -209,5 +214,30 @@ mod tests {
         };
         assert_eq!(target.url().unwrap().scheme(), "https");
         assert!(!format!("{target:?}").contains("sekrit"));
+    }
+
+    #[tokio::test]
+    async fn an_api_key_alone_connects_over_tls_with_the_system_roots() {
+        let target = TemporalTarget {
+            api_key: Some(Secret::new("sekrit")),
+            ..TemporalTarget::plain("127.0.0.1:1")
+        };
+        assert!(target.tls_options().unwrap().is_some(), "TLS is on");
+        // A server that closes every connection: the TLS handshake is attempted (before,
+        // the SDK refused at once with `HttpsUriWithoutTlsSupport`).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                drop(stream);
+            }
+        });
+        let target = TemporalTarget { address, ..target };
+        let err = connect(&target, Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("HttpsUriWithoutTlsSupport"), "{err}");
+        assert!(!err.contains("sekrit"), "{err}");
     }
 }

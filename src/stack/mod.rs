@@ -215,11 +215,14 @@ impl Stack {
             eprintln!("temporal-harness: removed {orphans} container(s) no stack owned");
         }
         let started = std::time::Instant::now();
+        // Until the keeper or a lease owns the stack, this boot does: whether it fails or
+        // is cancelled (the future dropped, e.g. by Ctrl-C in `up`), what it started goes.
+        let guard = BootGuard(Some(&dir));
         let booted = boot(config, backend, &dir).await;
         let endpoints = match booted {
             Ok(e) => e,
             Err(err) => {
-                let _ = dir.teardown();
+                drop(guard);
                 return Err(err);
             }
         };
@@ -231,6 +234,7 @@ impl Stack {
         } else {
             dir.spawn_keeper(config.linger)?;
         }
+        guard.disarm();
         drop(lock);
         Ok(Stack {
             endpoints,
@@ -329,6 +333,26 @@ pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
     shared::reap_stale(&config.state_dir);
     shared::reap_orphan_containers(&config.state_dir);
     Ok(removed)
+}
+
+/// Tears a stack down when dropped armed: a boot that failed, or whose future was dropped
+/// mid-way. Disarmed once the stack is handed over (leased, and kept or tended by a keeper).
+struct BootGuard<'a>(Option<&'a StackDir>);
+
+impl BootGuard<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for BootGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            // Synchronous on purpose: this may run while the process is being interrupted,
+            // and must finish before it exits.
+            let _ = dir.teardown();
+        }
+    }
 }
 
 /// What an existing stack folder offers.
