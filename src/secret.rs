@@ -159,6 +159,62 @@ fn redact_password_params(text: &str) -> String {
     out
 }
 
+/// Free text (an argument parser's error, a message quoting user input) with every word that
+/// may carry a credential redacted by [`redact_url`]: words with a userinfo `@` or a
+/// `password=`. A quoted stretch ('...', "...", `...`) is one word whatever it holds (a
+/// password may contain spaces); elsewhere words end at whitespace.
+pub fn redact_text(text: &str) -> String {
+    fn word(w: &str) -> String {
+        if w.contains('@') || w.to_ascii_lowercase().contains("password=") {
+            redact_url(w)
+        } else {
+            w.to_string()
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let len = c.len_utf8();
+        if matches!(c, '\'' | '"' | '`') {
+            if let Some(end) = rest[len..].find(c) {
+                out.push(c);
+                out.push_str(&word(&rest[len..len + end]));
+                out.push(c);
+                rest = &rest[len + end + len..];
+                continue;
+            }
+            // An unclosed quote: the rest is one word.
+            out.push(c);
+            out.push_str(&word(&rest[len..]));
+            break;
+        }
+        if c.is_whitespace() {
+            out.push(c);
+            rest = &rest[len..];
+            continue;
+        }
+        let end = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`'))
+            .unwrap_or(rest.len());
+        out.push_str(&word(&rest[..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// `text` with every credential that `inputs` (e.g. the command line) carry replaced by
+/// `***`: exact, whatever the shape, because the raw input is known. Then [`redact_text`] for
+/// anything else that looks like one.
+pub fn scrub_inputs<'a>(text: &str, inputs: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = text.to_string();
+    for input in inputs {
+        if input.contains('@') || input.to_ascii_lowercase().contains("password=") {
+            text = DbUrl::new(input).scrub(&text);
+        }
+    }
+    redact_text(&text)
+}
+
 /// The pieces of `raw` that may be a password, by the same rules as [`redact_url`]: the part
 /// of the userinfo after the first `:`, its percent-decoded form, and `password=` values.
 fn password_pieces(raw: &str) -> Vec<String> {
@@ -272,6 +328,19 @@ mod tests {
     }
 
     #[test]
+    fn free_text_is_redacted_word_by_word() {
+        assert_eq!(
+            redact_text("bad value 'postgres://u:p w@h/db' for --port"),
+            "bad value 'postgres://u:***@h/db' for --port"
+        );
+        assert_eq!(
+            redact_text("see u:pw@h and password=x&y"),
+            "see u:***@h and password=***&y"
+        );
+        assert_eq!(redact_text("no secrets here"), "no secrets here");
+    }
+
+    #[test]
     fn scrub_removes_what_may_be_the_password_from_messages() {
         let url = DbUrl::new("postgres://u:p%40ss@h/db");
         assert_eq!(
@@ -322,6 +391,7 @@ mod tests {
                 let echoed = format!("connect to {raw} failed: bad password {password}");
                 for shown in [
                     redact_url(&raw),
+                    scrub_inputs(&format!("error: unexpected argument '{raw}' found"), [raw.as_str()]),
                     url.to_string(),
                     format!("{url:?}"),
                     url.redacted(),

@@ -7,6 +7,7 @@ mod validate;
 use clap::{Parser, Subcommand, ValueEnum};
 use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::exit_codes;
+use temporal_harness::secret::scrub_inputs;
 use temporal_harness::StackConfig;
 
 /// Temporal test harness: real Temporal on real PostgreSQL, for tests and deployments.
@@ -74,7 +75,15 @@ pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            // clap quotes the offending argument: a URL with its password, when one was
+            // given in the wrong place.
+            let args: Vec<String> = std::env::args().collect();
+            let rendered = scrub_inputs(&e.render().to_string(), args.iter().map(String::as_str));
+            if e.use_stderr() {
+                eprint!("{rendered}");
+            } else {
+                print!("{rendered}");
+            }
             return if e.use_stderr() {
                 exit_codes::CONFIG_ERROR
             } else {

@@ -68,6 +68,12 @@ pub struct ValidateArgs {
 
 /// A configuration error: printed, exit 2.
 fn usage(message: impl std::fmt::Display) -> i32 {
+    // Messages quote what the user typed; a credential typed in the wrong place stays hidden.
+    let args: Vec<String> = std::env::args().collect();
+    let message = temporal_harness::secret::scrub_inputs(
+        &message.to_string(),
+        args.iter().map(String::as_str),
+    );
     eprintln!("error: {message}");
     exit_codes::CONFIG_ERROR
 }

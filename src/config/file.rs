@@ -64,6 +64,54 @@ pub(super) fn find_config_file() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// `line 3, column 1: unknown field `api_key`, ...`: where and what, never the offending
+/// line itself (toml's own message quotes it, and that line may hold a password) and never a
+/// quoted value (serde's "invalid type: string \"...\"" would).
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let location = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    format!(
+        "{}{}",
+        location.unwrap_or_default(),
+        mask_quoted(e.message().trim())
+    )
+}
+
+/// Replaces the contents of every `"..."` in `text` by `…`, and of every `` `...` `` that is
+/// not a plain key name (a quoted TOML key may hold anything, a URL with a password too).
+fn mask_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<(char, String)> = None;
+    for c in text.chars() {
+        match &mut quote {
+            None if c == '"' || c == '`' => {
+                quote = Some((c, String::new()));
+                out.push(c);
+            }
+            None => out.push(c),
+            Some((open, inner)) if c == *open => {
+                let plain_key = *open == '`'
+                    && inner.len() <= 40
+                    && inner
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                out.push_str(if plain_key { inner } else { "…" });
+                out.push(c);
+                quote = None;
+            }
+            Some((_, inner)) => inner.push(c),
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    out
+}
+
 pub(super) fn apply_file(
     config: &mut StackConfig,
     path: &Path,
@@ -84,7 +132,7 @@ fn apply_text(
 ) -> Result<(), ConfigError> {
     let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::File {
         path: path.into(),
-        reason: e.to_string(),
+        reason: describe_toml_error(text, &e),
     })?;
     if let Some(v) = file.backend {
         config.backend = parse_enum("backend", &v)?;
@@ -202,5 +250,100 @@ mod tests {
         c.apply_env(&[("TEMPORAL_HARNESS_FLAVOR", "postgres")])
             .unwrap();
         assert_eq!(c.flavor, Flavor::Postgres);
+    }
+
+    #[test]
+    fn errors_say_where_and_never_quote_a_secret() {
+        for (text, place) in [
+            (
+                "flavor = \"dev\"\napi_key = \"sk-SECRET1\"",
+                "line 2, column 1",
+            ),
+            (
+                "[external]\npostgres_url = \"postgres://u:SECRET1@h/db\"",
+                "line 2",
+            ),
+            ("port = \"SECRET1\"", "line 1"),
+            ("namespace = \"SECRET1", "line 1"),
+            ("backend = \"postgres://u:SECRET1@h\"", "backend"),
+        ] {
+            let err = apply_text(&mut StackConfig::default(), Path::new("/t.toml"), text, &[])
+                .unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(!shown.contains("SECRET1"), "{text:?} -> {shown}");
+                assert!(shown.contains(place), "{text:?} -> {shown}");
+            }
+        }
+    }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines as people (and editors, and merges) write them: known and unknown keys,
+        /// sections, values of every type, broken quoting. The marked secret only ever comes
+        /// in as a secret: the value of a key that would hold one (secrets are read from env
+        /// vars, so such keys are unknown in the file), a quoted key, or a URL's password.
+        /// (The value of a plain setting such as `startup_timeout` is shown on purpose.)
+        fn line() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                Just("backend"),
+                Just("flavor"),
+                Just("images"),
+                Just("namespace"),
+                Just("port"),
+                Just("startup_timeout"),
+                Just("linger"),
+                Just("keep"),
+                Just("tools_dir"),
+                Just("address"),
+                Just("api_key_env"),
+                Just("postgres_url_env"),
+                Just("server"),
+                Just("unknown_key"),
+            ];
+            let value = prop_oneof![
+                Just("\"postgres://u:PWSECRET@h/db\"".to_string()),
+                Just("\"u:PW/SECRET@h\"".to_string()),
+                "[0-9]{1,25}",
+                "\"[a-z0-9 :/@.]{0,12}\"",
+                "\"[a-z0-9 :/.]{0,12}".prop_map(|v| v.to_string()),
+                Just("true".to_string()),
+                Just("[1, 2]".to_string()),
+            ];
+            let secret_key = prop_oneof![Just("api_key"), Just("postgres_url"), Just("password")];
+            let secret = prop_oneof![
+                Just("\"PWSECRET\""),
+                Just("\"PWSECRET"),
+                Just("\"postgres://u:PWSECRET@h/db\""),
+                Just("[\"PWSECRET\"]"),
+            ];
+            prop_oneof![
+                (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+                (secret_key, secret).prop_map(|(k, v)| format!("{k} = {v}")),
+                Just("[external]".to_string()),
+                Just("[image]".to_string()),
+                Just("\"postgres://u:PWSECRET@h\" = 1".to_string()),
+                Just("[\"PW SECRET\"]".to_string()),
+                "\\PC{0,16}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_file_applies_or_errs_without_showing_the_secret(
+                lines in proptest::collection::vec(line(), 0..6)
+            ) {
+                let text = lines.join("\n");
+                let mut config = StackConfig::default();
+                if let Err(e) = apply_text(&mut config, Path::new("/t.toml"), &text, &[]) {
+                    let shown = e.to_string();
+                    prop_assert!(shown.contains("/t.toml") || shown.contains(" = "), "{shown}");
+                    for shown in [shown, format!("{e:?}")] {
+                        prop_assert!(!shown.contains("PWSECRET"), "{text:?} -> {shown}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -215,7 +215,8 @@ pub enum ConfigError {
     Invalid {
         /// The env var or file key.
         key: String,
-        /// What was given.
+        /// What was given, with anything that looks like a credential redacted (a value in
+        /// the wrong variable may be a password).
         value: String,
         /// What is accepted.
         expected: String,
@@ -234,6 +235,16 @@ pub enum ConfigError {
          (or [external] address in temporal-harness.toml)"
     )]
     ExternalWithoutAddress,
+}
+
+impl ConfigError {
+    fn invalid(key: &str, value: &str, expected: &str) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            value: crate::secret::redact_url(value),
+            expected: expected.into(),
+        }
+    }
 }
 
 /// A source of environment variables (the process environment, or a map in tests).
@@ -370,11 +381,8 @@ fn default_state_dir() -> PathBuf {
 
 fn parse_enum<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, ConfigError> {
     let lowered = value.trim().to_ascii_lowercase();
-    serde_json::from_value(serde_json::Value::String(lowered)).map_err(|_| ConfigError::Invalid {
-        key: key.into(),
-        value: value.into(),
-        expected: expected_values(key).into(),
-    })
+    serde_json::from_value(serde_json::Value::String(lowered))
+        .map_err(|_| ConfigError::invalid(key, value, expected_values(key)))
 }
 
 fn expected_values(key: &str) -> &'static str {
@@ -388,11 +396,7 @@ fn expected_values(key: &str) -> &'static str {
 }
 
 fn parse_duration_key(key: &str, value: &str, bounds: &Bounds) -> Result<Duration, ConfigError> {
-    parse_duration(value, bounds).map_err(|expected| ConfigError::Invalid {
-        key: key.into(),
-        value: value.into(),
-        expected,
-    })
+    parse_duration(value, bounds).map_err(|expected| ConfigError::invalid(key, value, &expected))
 }
 
 fn parse_port(key: &str, value: &str) -> Result<u16, ConfigError> {
@@ -401,22 +405,14 @@ fn parse_port(key: &str, value: &str) -> Result<u16, ConfigError> {
         .parse::<u16>()
         .ok()
         .filter(|p| *p > 0)
-        .ok_or_else(|| ConfigError::Invalid {
-            key: key.into(),
-            value: value.into(),
-            expected: "a port number from 1 to 65535".into(),
-        })
+        .ok_or_else(|| ConfigError::invalid(key, value, "a port number from 1 to 65535"))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::Invalid {
-            key: key.into(),
-            value: value.into(),
-            expected: "true or false".into(),
-        }),
+        _ => Err(ConfigError::invalid(key, value, "true or false")),
     }
 }
 
@@ -474,5 +470,93 @@ mod tests {
         assert_eq!(ext.address, "temporal.example:7233");
         assert_eq!(ext.tls.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
         assert!(!format!("{c:?}").contains("key-123"));
+    }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every variable the harness reads.
+        const KEYS: [&str; 19] = [
+            "TEMPORAL_HARNESS_BACKEND",
+            "TEMPORAL_HARNESS_FLAVOR",
+            "TEMPORAL_HARNESS_IMAGES",
+            "TEMPORAL_HARNESS_POSTGRES_IMAGE",
+            "TEMPORAL_HARNESS_SERVER_IMAGE",
+            "TEMPORAL_HARNESS_ADMIN_TOOLS_IMAGE",
+            "TEMPORAL_HARNESS_DEV_IMAGE",
+            "TEMPORAL_HARNESS_NAMESPACE",
+            "TEMPORAL_HARNESS_PORT",
+            "TEMPORAL_HARNESS_STARTUP_TIMEOUT",
+            "TEMPORAL_HARNESS_LINGER",
+            "TEMPORAL_HARNESS_KEEP",
+            "TEMPORAL_HARNESS_STATE_DIR",
+            "TEMPORAL_HARNESS_TOOLS_DIR",
+            "TEMPORAL_HARNESS_ADDRESS",
+            "TEMPORAL_HARNESS_TLS_CA",
+            "TEMPORAL_HARNESS_API_KEY",
+            "TEMPORAL_HARNESS_POSTGRES_URL",
+            "TEMPORAL_HARNESS_TLS_SERVER_NAME",
+        ];
+
+        struct MapEnv(Vec<(String, String)>);
+
+        impl Env for MapEnv {
+            fn var(&self, key: &str) -> Option<String> {
+                self.0
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            }
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("auto".to_string()),
+                Just("local".to_string()),
+                Just("dev".to_string()),
+                Just("99999999999999999999h".to_string()),
+                Just("0s".to_string()),
+                Just("-1".to_string()),
+                Just("65536".to_string()),
+                Just("yes".to_string()),
+                "[0-9]{1,22}(ms|s|m|h)?",
+                "\\PC{0,20}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_environment_applies_or_errs_naming_the_key(
+                vars in proptest::collection::vec((0..KEYS.len(), value()), 0..8),
+                secret in "PW[A-Za-z0-9@/:#?%]{4,16}",
+            ) {
+                let mut vars: Vec<(String, String)> =
+                    vars.into_iter().map(|(k, v)| (KEYS[k].to_string(), v)).collect();
+                // Secrets arrive in their own variables, in any shape.
+                vars.push(("TEMPORAL_HARNESS_API_KEY".into(), secret.clone()));
+                vars.push((
+                    "TEMPORAL_HARNESS_POSTGRES_URL".into(),
+                    format!("postgres://temporal:{secret}@db:5432/temporal"),
+                ));
+                let mut config = StackConfig::default();
+                match config.apply_env(&MapEnv(vars)) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        let shown = e.to_string();
+                        prop_assert!(
+                            shown.contains("TEMPORAL_HARNESS_") && shown.contains("Fix:")
+                                || e == ConfigError::ExternalWithoutAddress,
+                            "{shown}"
+                        );
+                        let debug = format!("{:?}", e);
+                        prop_assert!(!shown.contains(&secret) && !debug.contains(&secret));
+                    }
+                }
+                let debug = format!("{:?}", config);
+                prop_assert!(!debug.contains(&secret), "{}", debug);
+            }
+        }
     }
 }
