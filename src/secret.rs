@@ -113,6 +113,9 @@ impl fmt::Display for DbUrl {
 /// the first `:` becomes `***`, and so does the value of every `password=` parameter (URL
 /// query or libpq keyword form). Over-redacting is fine; showing a password is not.
 pub fn redact_url(raw: &str) -> String {
+    // Parameters first: a password value may itself hold an `@`.
+    let params_redacted = redact_password_params(raw);
+    let raw = params_redacted.as_str();
     let (scheme, rest) = match raw.find("://") {
         Some(i) => raw.split_at(i + 3),
         None => ("", raw),
@@ -131,7 +134,7 @@ pub fn redact_url(raw: &str) -> String {
         }
         None => rest.to_string(),
     };
-    redact_password_params(&format!("{scheme}{rest}"))
+    format!("{scheme}{rest}")
 }
 
 fn is_plain(user: &str) -> bool {
@@ -240,6 +243,8 @@ fn password_pieces(raw: &str) -> Vec<String> {
         i = end;
     }
     pieces.retain(|p| !p.is_empty());
+    // Longest first: replacing a short piece inside a longer one would hide the longer one.
+    pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
     pieces
 }
 
@@ -399,6 +404,15 @@ mod tests {
                     url.with_database("other").to_string(),
                 ] {
                     prop_assert!(!shown.contains(&password), "{shown} shows {password}");
+                    // Nor a tail of it (a parser that split the password at a delimiter
+                    // would show what follows), unless that text is elsewhere in the input.
+                    let tail: String = password.chars().rev().take(5).collect::<Vec<_>>()
+                        .into_iter().rev().collect();
+                    if password.len() >= 8 && !raw.replace(&password, "").contains(&tail)
+                        && !echoed.replace(&password, "").contains(&tail)
+                    {
+                        prop_assert!(!shown.contains(&tail), "{shown} shows {tail} of {password}");
+                    }
                 }
             }
         }

@@ -127,6 +127,47 @@ fn a_wrong_postgres_password_fails_clearly_and_is_never_shown() {
 }
 
 #[test]
+fn passwords_that_break_url_parsers_never_reach_any_report_format() {
+    // Generated credentials hold URL delimiters; each of these once went out verbatim.
+    let password = "Pw3#x/y@z?:Q";
+    let urls = [
+        format!("postgres://temporal:{password}@127.0.0.1:1/temporal"),
+        format!("postgres://temporal:{password}@127.0.0.1:1"),
+        format!("postgres://127.0.0.1:1/temporal?user=temporal&password={password}"),
+        format!("temporal:{password}@127.0.0.1:1/temporal"),
+    ];
+    for url in &urls {
+        for format in ["human", "json", "junit"] {
+            let out = validate(
+                &[
+                    "--temporal-address",
+                    "127.0.0.1:1",
+                    "--only",
+                    "postgres.*",
+                    "--only",
+                    "integration.*",
+                    "--format",
+                    format,
+                ],
+                &[("TEMPORAL_HARNESS_POSTGRES_URL", url)],
+            );
+            let shown = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(1), "{url} {format}: {shown}");
+            for piece in [password, "Pw3#x", "z?:Q"] {
+                assert!(
+                    !shown.contains(piece),
+                    "{url} {format} shows {piece}:\n{shown}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn a_stopped_temporal_fails_fast_and_clearly() {
     // A port nothing listens on: bound, its number taken, closed again.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
