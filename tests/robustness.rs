@@ -156,7 +156,7 @@ proptest! {
         let (code, output, took) = run(&args, &state);
         prop_assert!(code.is_some(), "{args:?} did not end within {RUN_LIMIT:?}:\n{output}");
         prop_assert!(
-            matches!(code, Some(0 | 1 | 2)),
+            matches!(code, Some(0..=2)),
             "{args:?} exited {code:?} in {took:?}:\n{output}"
         );
         prop_assert!(!output.contains("panicked"), "{args:?} panicked:\n{output}");

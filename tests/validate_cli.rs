@@ -231,7 +231,9 @@ fn bad_arguments_exit_2_naming_the_cause() {
 fn flags_that_would_be_ignored_and_filters_that_select_nothing_are_usage_errors() {
     // Each would have validated the embedded stack (or nothing) and exited 0. Now each exits
     // 2 naming the cause, before anything boots.
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    // (arguments, environment, what the error names)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
         (
             &["--namespace", "does-not-exist"],
             &[],

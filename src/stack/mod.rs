@@ -193,7 +193,7 @@ impl Stack {
                 dir.lease()?;
                 drop(lock);
                 return Ok(Stack {
-                    endpoints,
+                    endpoints: *endpoints,
                     dir: Some(dir),
                 });
             }
@@ -358,7 +358,7 @@ impl Drop for BootGuard<'_> {
 /// What an existing stack folder offers.
 enum Reuse {
     /// A stack that answers: use it.
-    Ready(Endpoints),
+    Ready(Box<Endpoints>),
     /// A kept stack that did not answer within the startup timeout (why not).
     KeptButUnhealthy(String),
     /// Nothing there, or leftovers of a run that is gone: boot afresh.
@@ -383,10 +383,10 @@ async fn reusable(dir: &StackDir, config: &StackConfig) -> Reuse {
     };
     let namespace = &config.namespace;
     match readiness::wait_ready(&endpoints.temporal, namespace, true, check).await {
-        Ok(_) => Reuse::Ready(Endpoints {
+        Ok(_) => Reuse::Ready(Box::new(Endpoints {
             namespace: namespace.clone(),
             ..endpoints
-        }),
+        })),
         Err(e) if kept => Reuse::KeptButUnhealthy(e.to_string()),
         Err(_) => Reuse::Unusable,
     }

@@ -129,20 +129,22 @@ async fn orders_can_be_kept_in_the_app_database(runner: TestRunner) -> Result<()
 /// the marker that `#[activity(definition = order_service::...)]` needs in a private module,
 /// so across crates a fake names the activity by its type name instead; listed after the real
 /// implementer, it replaces that one activity and leaves the others real.
-struct FailingReservations;
-
 // The macro's marker constant for `reserve` is unused: the fake is found by its name.
 #[allow(dead_code)]
-#[temporalio_macros::activities]
-impl FailingReservations {
-    #[activity(name = "OrderActivities::reserve")]
-    async fn reserve(
-        _ctx: temporalio_sdk::activities::ActivityContext,
-        order_id: String,
-    ) -> Result<String, temporalio_sdk::activities::ActivityError> {
-        Err(anyhow::anyhow!("out of stock for {order_id}").into())
+mod fakes {
+    use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+    pub struct FailingReservations;
+
+    #[temporalio_macros::activities]
+    impl FailingReservations {
+        #[activity(name = "OrderActivities::reserve")]
+        async fn reserve(_ctx: ActivityContext, order_id: String) -> Result<String, ActivityError> {
+            Err(anyhow::anyhow!("out of stock for {order_id}").into())
+        }
     }
 }
+use fakes::FailingReservations;
 
 #[temporal_test(
     workflows(OrderWorkflow),
