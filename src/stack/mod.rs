@@ -350,7 +350,11 @@ impl Drop for BootGuard<'_> {
         if let Some(dir) = self.0.take() {
             // Synchronous on purpose: this may run while the process is being interrupted,
             // and must finish before it exits.
+            let label = dir.label().ok();
             let _ = dir.teardown();
+            if let Some(label) = label {
+                shared::sweep_abandoned_boot(&label);
+            }
         }
     }
 }

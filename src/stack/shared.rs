@@ -8,6 +8,7 @@
 //! is a free lease, so a panic, a SIGKILL or Ctrl-C frees it like a normal exit does. What a
 //! killed keeper left is reaped by the next run (`reap_stale`).
 
+use super::containers::STACK_LABEL;
 use super::{Endpoints, StackError};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -388,6 +389,56 @@ pub(crate) fn reap_orphan_containers(root: &Path) -> usize {
         orphans.len()
     } else {
         0
+    }
+}
+
+/// After a boot was abandoned mid-way (its future dropped on Ctrl-C), a container or network
+/// create request it had sent may still be landing in the daemon after the teardown looked.
+/// Removes everything with the boot's `label` until the daemon has been quiet for 0.5 s (at
+/// most 3 s): a request already sent completes within milliseconds.
+pub(crate) fn sweep_abandoned_boot(label: &str) {
+    let filter = format!("label={STACK_LABEL}={label}");
+    let list = |what: &[&str]| -> Vec<String> {
+        Command::new("docker")
+            .args(what)
+            .args(["-q", "--filter", &filter])
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let containers = list(&["ps", "-a"]);
+        let networks = list(&["network", "ls"]);
+        if containers.is_empty() && networks.is_empty() {
+            if quiet_since.elapsed() >= Duration::from_millis(500) {
+                return;
+            }
+        } else {
+            quiet_since = Instant::now();
+            let rm = |args: &[&str], ids: &[String]| {
+                let _ = Command::new("docker")
+                    .args(args)
+                    .args(ids)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            };
+            if !containers.is_empty() {
+                rm(&["rm", "-f", "-v"], &containers);
+            }
+            if !networks.is_empty() {
+                rm(&["network", "rm"], &networks);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
