@@ -25,7 +25,7 @@ cargo test --workspace --no-run >/dev/null 2>&1 || { echo "the suite does not bu
 failed=0
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
-  if cargo test --workspace >"$logs/run-$i.log" 2>&1; then
+  if cargo test --workspace --no-fail-fast >"$logs/run-$i.log" 2>&1; then
     echo "run $i/$runs: passed in $(($(date +%s) - start)) s${load:+ (loaded)}"
   else
     failed=$((failed + 1))
