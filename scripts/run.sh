@@ -7,4 +7,4 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 ./scripts/provision.sh
-exec cargo run --quiet --bin temporal-harness -- validate "$@"
+exec cargo run --quiet -p temporal-harness-cli -- validate "$@"

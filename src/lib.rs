@@ -3,12 +3,14 @@
 
 pub mod config;
 pub mod exit_codes;
+#[cfg(feature = "faults")]
 pub mod faults;
 mod poll;
 pub mod prelude;
 pub mod runner;
 pub mod secret;
 pub mod stack;
+#[cfg(feature = "validation")]
 pub mod validation;
 pub mod versions;
 mod worker_thread;

@@ -20,6 +20,7 @@ pub use shared::BOOT_LOG;
 pub use connect::{connect, TemporalTarget};
 pub use control::{Outage, StackControl};
 pub use error::StackError;
+#[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
 pub use test_server::TestServer;

@@ -1,4 +1,8 @@
-//! Command-line interface: argument parsing and dispatch; each command in its own module.
+//! `temporal-harness`: boot a Temporal + PostgreSQL stack (`up`/`down`), validate a deployment
+//! (`validate`), provision a machine (`setup`). Argument parsing and dispatch live here; each
+//! command in its own module; exit codes in `temporal_harness::exit_codes`.
+
+#![warn(missing_docs)]
 
 mod setup;
 mod up;
@@ -70,8 +74,12 @@ impl From<FlavorArg> for Flavor {
     }
 }
 
+fn main() {
+    std::process::exit(run());
+}
+
 /// Parses arguments, runs the command, and returns the process exit code.
-pub fn run() -> i32 {
+fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

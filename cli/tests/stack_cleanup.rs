@@ -1,6 +1,7 @@
 //! Nothing leaks: a SIGKILLed user of a stack is cleaned up by the stack's keeper, and a run
 //! whose keeper was killed too is reaped by the next run. Counts before and after are printed.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::{config, private_state_dir};

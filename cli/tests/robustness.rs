@@ -5,6 +5,7 @@
 //! duration and URL properties are unit tests next to their parsers (`cargo test --lib
 //! property`); this one runs the real binary.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use proptest::prelude::*;
