@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 use temporal_harness::validation::{
-    registry, CurrentStage, Session, Stage, StageStatus, Status, Target, ValidationInput,
-    ValidationWorkflow,
+    registry, CurrentStage, Session, Stage, Status, Target, ValidationInput, ValidationWorkflow,
 };
 use temporal_harness::{Stack, StackConfig};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
@@ -78,7 +77,7 @@ async fn queries_report_the_stage_while_it_runs_and_the_results_after() {
         .expect("result");
     assert_eq!(results.len(), 5);
     for r in &results {
-        assert_eq!(r.status, StageStatus::Passed, "{r:?}");
+        assert_eq!(r.status, Status::Passed, "{r:?}");
     }
     let retry = &results[4];
     assert!(retry.detail.contains("succeeded on attempt 3"), "{retry:?}");

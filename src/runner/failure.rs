@@ -119,7 +119,8 @@ impl Failure {
     }
 }
 
-/// Captures the test's `tracing` output (the test runs on one thread), shown if it fails.
+/// Captures the test's `tracing` output, shown if it fails: the test's thread, and the worker's
+/// thread (which inherits this subscriber), so workflow and activity events are in it too.
 pub(super) struct TracingCapture {
     buffer: Arc<Mutex<Vec<u8>>>,
     _guard: tracing::subscriber::DefaultGuard,
@@ -163,5 +164,20 @@ impl TracingCapture {
     fn take(&self) -> String {
         let bytes = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|p| p.into_inner()));
         String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// A reader of what has been captured so far, for the test body.
+    pub(super) fn logs(&self) -> CapturedLogs {
+        CapturedLogs(self.buffer.clone())
+    }
+}
+
+/// The test's captured `tracing` output (its own, its workflows' and its activities').
+#[derive(Clone)]
+pub(super) struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub(super) fn snapshot(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
 }

@@ -24,7 +24,7 @@ pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 use crate::config::{BackendKind, Flavor};
 use crate::stack::{connect, Endpoints, Stack};
 use crate::StackConfig;
-use failure::{Failure, TracingCapture};
+use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -147,6 +147,8 @@ struct Inner {
     worker: WorkerControl,
     /// The test's timeout: waits inside the test are bounded by it too.
     timeout: Duration,
+    /// What the test's `tracing` subscriber captured so far.
+    logs: CapturedLogs,
     pool: tokio::sync::OnceCell<sqlx::PgPool>,
     /// The time-skipping test server, for tests that skip time.
     time: Option<time::TimeSkipping>,
@@ -292,6 +294,23 @@ impl TestRunner {
         History::fetch_chain(&self.inner.client, workflow_id).await
     }
 
+    /// The `tracing` output captured so far: the test's own events and its workflows' and
+    /// activities' (filtered by `RUST_LOG`, default `info`). A failing test prints it too.
+    pub fn logs(&self) -> String {
+        self.inner.logs.snapshot()
+    }
+
+    /// Panics, showing the captured output, unless it contains `needle` (e.g. a line an
+    /// activity logged).
+    #[track_caller]
+    pub fn assert_logs_contain(&self, needle: &str) {
+        let logs = self.logs();
+        assert!(
+            logs.contains(needle),
+            "the captured tracing output lacks {needle:?}; it is:\n{logs}"
+        );
+    }
+
     /// IDs of the workflows this test started, in order.
     pub fn started_workflows(&self) -> Vec<String> {
         self.inner.started.lock().expect("runner lock").clone()
@@ -355,19 +374,24 @@ where
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let failure = runtime.block_on(run(options.clone(), definitions, body));
+    let failure = runtime.block_on(run(options.clone(), definitions, capture.logs(), body));
     drop(runtime);
     if let Some(failure) = failure {
         failure.report(&options.name, &capture);
     }
 }
 
-async fn run<R, F>(options: TestOptions, definitions: Definitions, body: F) -> Option<Failure>
+async fn run<R, F>(
+    options: TestOptions,
+    definitions: Definitions,
+    logs: CapturedLogs,
+    body: F,
+) -> Option<Failure>
 where
     R: TestOutcome + 'static,
     F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
 {
-    let (runner, driver) = match setup(&options, &definitions).await {
+    let (runner, driver) = match setup(&options, &definitions, logs).await {
         Ok(parts) => parts,
         Err(e) => return Some(Failure::setup(e)),
     };
@@ -421,6 +445,7 @@ where
 async fn setup(
     options: &TestOptions,
     definitions: &Definitions,
+    logs: CapturedLogs,
 ) -> Result<(TestRunner, WorkerDriver), RunnerError> {
     let mut config = StackConfig::load().map_err(crate::StackError::from)?;
     if let Some(b) = options.backend {
@@ -475,6 +500,7 @@ async fn setup(
             next_id: AtomicUsize::new(0),
             worker: control,
             timeout: options.timeout,
+            logs,
             pool: tokio::sync::OnceCell::new(),
             time,
             _stack: stack,

@@ -5,14 +5,24 @@
 #![allow(missing_docs)]
 
 use super::target::Databases;
-use super::workflow::{ActivityReport, StageStatus};
+use super::Status;
 use crate::stack::{connect, TemporalTarget};
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// What an activity of a stage reports back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityReport {
+    /// Passed, failed or skipped.
+    pub status: Status,
+    /// What it found.
+    pub detail: String,
+}
 
 const DB_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -35,14 +45,14 @@ impl ValidationActivities {
 
 fn passed(detail: String) -> ActivityReport {
     ActivityReport {
-        status: StageStatus::Passed,
+        status: Status::Passed,
         detail,
     }
 }
 
 fn failed(detail: impl ToString) -> ActivityReport {
     ActivityReport {
-        status: StageStatus::Failed,
+        status: Status::Failed,
         detail: detail.to_string(),
     }
 }
@@ -105,7 +115,7 @@ impl ValidationActivities {
             Ok(db) => db,
             Err(why) => {
                 return Ok(ActivityReport {
-                    status: StageStatus::Skipped,
+                    status: Status::Skipped,
                     detail: why.clone(),
                 })
             }

@@ -13,13 +13,13 @@ mod session;
 mod target;
 mod workflow;
 
-pub use activities::ValidationActivities;
+pub use activities::{ActivityReport, ValidationActivities};
 pub use report::{Format, Report};
 pub use session::{Db, ProbeRun, Session};
 pub use target::{Databases, Target};
 pub use workflow::{
-    ActivityReport, CurrentStage, ProbeWorkflow, Stage, StageResult, StageStatus, ValidationInput,
-    ValidationWorkflow, RETRY_ATTEMPTS,
+    CurrentStage, ProbeWorkflow, Stage, StageResult, ValidationInput, ValidationWorkflow,
+    RETRY_ATTEMPTS,
 };
 
 use futures::future::BoxFuture;
@@ -52,15 +52,15 @@ impl Category {
     }
 }
 
-/// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// How a check (or a stage of the validation workflow) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It found what it checks for.
     Passed,
     /// It did not; the message says why and what to do.
     Failed,
-    /// The target lacks what it needs; the message says what.
+    /// The target lacks what it needs (such as PostgreSQL); the message says what.
     Skipped,
 }
 

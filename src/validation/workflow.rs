@@ -4,7 +4,8 @@
 // everything written here is documented.
 #![allow(missing_docs)]
 
-use super::activities::ValidationActivities;
+use super::activities::{ActivityReport, ValidationActivities};
+use super::Status;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 use temporalio_common::RetryPolicy;
@@ -51,25 +52,13 @@ impl Stage {
     }
 }
 
-/// How a stage ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageStatus {
-    /// It did what it checks.
-    Passed,
-    /// It did not; the detail says why.
-    Failed,
-    /// The target lacks what it needs (no PostgreSQL); the detail says what.
-    Skipped,
-}
-
 /// One stage's result, as `get_stage_results` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageResult {
     /// Which stage.
     pub stage: Stage,
     /// How it ended.
-    pub status: StageStatus,
+    pub status: Status,
     /// Workflow time the stage took, in milliseconds.
     pub duration_ms: u64,
     /// What it found, or why it failed or was skipped.
@@ -106,15 +95,6 @@ impl Default for ValidationInput {
 
 /// Attempts the error-handling stage allows; the activity fails on every earlier one.
 pub const RETRY_ATTEMPTS: u32 = 3;
-
-/// What an activity of a stage reports back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActivityReport {
-    /// Passed, failed or skipped.
-    pub status: StageStatus,
-    /// What it found.
-    pub detail: String,
-}
 
 /// The validation workflow (type name `TemporalHarnessValidation`).
 #[workflow]
@@ -153,7 +133,7 @@ impl ValidationWorkflow {
                 duration_ms: millis_between(started, ctx.workflow_time()),
                 detail: report.detail,
             };
-            let failed = result.status == StageStatus::Failed;
+            let failed = result.status == Status::Failed;
             ctx.state_mut(|s| s.results.push(result));
             if failed {
                 break;
@@ -189,7 +169,7 @@ async fn run_stage(
     input: &ValidationInput,
 ) -> ActivityReport {
     let failed = |e: &dyn std::fmt::Display| ActivityReport {
-        status: StageStatus::Failed,
+        status: Status::Failed,
         detail: e.to_string(),
     };
     match stage {
@@ -205,7 +185,7 @@ async fn run_stage(
                 return failed(&"workflow time went backwards across a timer");
             }
             ActivityReport {
-                status: StageStatus::Passed,
+                status: Status::Passed,
                 detail: format!(
                     "workflow {} (attempt {}) ran a durable timer",
                     ctx.workflow_id(),
@@ -225,7 +205,7 @@ async fn run_stage(
             {
                 Ok(echoed) if echoed == payload.chars().rev().collect::<String>() => {
                     ActivityReport {
-                        status: StageStatus::Passed,
+                        status: Status::Passed,
                         detail: format!("activity returned its {}-byte payload", payload.len()),
                     }
                 }
@@ -255,7 +235,7 @@ async fn run_stage(
                 .await
             {
                 Ok(attempt) if attempt == RETRY_ATTEMPTS => ActivityReport {
-                    status: StageStatus::Passed,
+                    status: Status::Passed,
                     detail: format!(
                         "failed {} times, succeeded on attempt {attempt} (backoff x2 from {} ms)",
                         attempt - 1,

@@ -35,6 +35,16 @@ async fn workflow_with_an_activity(runner: TestRunner) -> Result<(), RunnerError
     Ok(())
 }
 
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+async fn activity_logs_are_captured_for_the_test(runner: TestRunner) -> Result<(), RunnerError> {
+    runner
+        .execute(GreetWorkflow::run, "logs".to_string())
+        .await?;
+    // The activity ran on the worker's own thread; its events are the test's all the same.
+    runner.assert_logs_contain("greeting name=logs");
+    Ok(())
+}
+
 #[temporal_test(workflows(GreetWorkflow), activities(Greeter, FakeGreeter))]
 async fn one_activity_swapped_for_a_fake(runner: TestRunner) -> Result<(), RunnerError> {
     let greeting = runner

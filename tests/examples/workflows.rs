@@ -19,6 +19,7 @@ pub struct Greeter;
 impl Greeter {
     #[activity]
     pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        tracing::info!(%name, "greeting");
         Ok(format!("Hello, {name}!"))
     }
 }

@@ -1,7 +1,7 @@
 //! One check per stage of the validation workflow, all read from a single run of it.
 
 use super::check;
-use crate::validation::{fail, Check, Checked, Session, Stage, StageStatus, Verdict};
+use crate::validation::{fail, Check, Checked, Session, Stage, Status, Verdict};
 use std::sync::Arc;
 
 pub(crate) fn checks() -> Vec<Check> {
@@ -44,16 +44,16 @@ async fn stage(session: Arc<Session>, stage: Stage) -> Checked {
     let Some(result) = results.iter().find(|r| r.stage == stage) else {
         let failed = results
             .iter()
-            .find(|r| r.status == StageStatus::Failed)
+            .find(|r| r.status == Status::Failed)
             .map(|r| r.stage.name())
             .unwrap_or("an earlier stage");
         return Err(fail(format!("not reached: stage {failed} failed first")));
     };
     let message = format!("{} ({} ms)", result.detail, result.duration_ms);
     match result.status {
-        StageStatus::Passed => Ok(message),
-        StageStatus::Failed => Err(fail(message)),
-        StageStatus::Skipped => Err(Verdict::Skipped(result.detail.clone())),
+        Status::Passed => Ok(message),
+        Status::Failed => Err(fail(message)),
+        Status::Skipped => Err(Verdict::Skipped(result.detail.clone())),
     }
 }
 
