@@ -8,8 +8,7 @@ mod setup;
 mod up;
 mod validate;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use temporal_harness::config::{BackendKind, Flavor};
+use clap::{Parser, Subcommand};
 use temporal_harness::exit_codes;
 use temporal_harness::secret::scrub_inputs;
 use temporal_harness::StackConfig;
@@ -38,40 +37,15 @@ enum Command {
     Setup(setup::SetupArgs),
 }
 
-/// Backend choice on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum BackendArg {
-    Auto,
-    Containers,
-    Local,
-    External,
-}
-
-/// Flavour choice on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FlavorArg {
-    Postgres,
-    Dev,
-}
-
-impl From<BackendArg> for BackendKind {
-    fn from(b: BackendArg) -> Self {
-        match b {
-            BackendArg::Auto => BackendKind::Auto,
-            BackendArg::Containers => BackendKind::Containers,
-            BackendArg::Local => BackendKind::Local,
-            BackendArg::External => BackendKind::External,
-        }
-    }
-}
-
-impl From<FlavorArg> for Flavor {
-    fn from(f: FlavorArg) -> Self {
-        match f {
-            FlavorArg::Postgres => Flavor::Postgres,
-            FlavorArg::Dev => Flavor::Dev,
-        }
-    }
+/// A clap parser for one of the library's choice enums: the accepted names (shown in `--help`
+/// and in errors) come from the enum itself, so they cannot drift from configuration.
+fn choice<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + strum::VariantNames + Clone + Send + Sync + 'static,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::VARIANTS).try_map(|name| name.parse::<T>())
 }
 
 fn main() {

@@ -1,8 +1,9 @@
 //! `temporal-harness up`: a stack for local development (and the README's main job, with
 //! `--once`, until the validation suite replaces it).
 
-use super::{BackendArg, FlavorArg};
+use super::choice;
 use std::time::Duration;
+use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::exit_codes;
 use temporal_harness::{Stack, StackConfig};
 
@@ -10,11 +11,11 @@ use temporal_harness::{Stack, StackConfig};
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// Where to run it (default: TEMPORAL_HARNESS_BACKEND, else auto).
-    #[arg(long, value_enum)]
-    backend: Option<BackendArg>,
+    #[arg(long, value_parser = choice::<BackendKind>())]
+    backend: Option<BackendKind>,
     /// Temporal on PostgreSQL, or the CLI dev server alone.
-    #[arg(long, value_enum)]
-    flavor: Option<FlavorArg>,
+    #[arg(long, value_parser = choice::<Flavor>())]
+    flavor: Option<Flavor>,
     /// Host port of the Temporal frontend (default: a free one).
     #[arg(long)]
     port: Option<u16>,
@@ -28,10 +29,10 @@ pub struct UpArgs {
 
 pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
     if let Some(b) = args.backend {
-        config.backend = b.into();
+        config.backend = b;
     }
     if let Some(f) = args.flavor {
-        config.flavor = f.into();
+        config.flavor = f;
     }
     config.keep |= args.keep;
     if args.port.is_some() {

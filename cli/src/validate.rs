@@ -50,8 +50,8 @@ pub struct ValidateArgs {
     #[arg(long, default_value = "100ms")]
     retry_interval: String,
     /// human (a table), json, or junit.
-    #[arg(long, default_value = "human")]
-    format: String,
+    #[arg(long, default_value = "human", value_parser = super::choice::<Format>())]
+    format: Format,
     /// Write the report here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -99,10 +99,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         }
         return exit_codes::SUCCESS;
     }
-    let format: Format = match args.format.parse() {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
+    let format = args.format;
     let retry = match parse_duration(&args.retry_interval, &Bounds::RETRY_INTERVAL) {
         Ok(d) => d,
         Err(expected) => {

@@ -198,7 +198,7 @@ fn a_stopped_temporal_fails_fast_and_clearly() {
 #[test]
 fn bad_arguments_exit_2_naming_the_cause() {
     let cases: [(&[&str], &str); 4] = [
-        (&["--format", "xml"], "human, json or junit"),
+        (&["--format", "xml"], "possible values: human, json, junit"),
         (&["--only", "["], "bad glob"),
         (
             &[

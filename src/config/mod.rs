@@ -11,8 +11,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the stack runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum BackendKind {
     /// Containers when Docker answers, else local processes when the binaries exist.
     Auto,
@@ -25,8 +37,21 @@ pub enum BackendKind {
 }
 
 /// What Temporal server runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum Flavor {
     /// The full Temporal server persisting to PostgreSQL (the default).
     Postgres,
@@ -35,8 +60,21 @@ pub enum Flavor {
 }
 
 /// Which container images the containers backend uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum ImageSource {
     /// Official images when present or pullable; the local images from provisioning when
     /// the official ones are absent and the local ones exist.
@@ -379,19 +417,23 @@ fn default_state_dir() -> PathBuf {
     std::env::temp_dir().join(format!("temporal-harness-{uid}"))
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, ConfigError> {
-    let lowered = value.trim().to_ascii_lowercase();
-    serde_json::from_value(serde_json::Value::String(lowered))
-        .map_err(|_| ConfigError::invalid(key, value, expected_values(key)))
+/// Parses one of a choice enum's names (any case); the error lists every name, from the enum.
+fn parse_enum<T>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + strum::VariantNames,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::invalid(key, value, &one_of(T::VARIANTS)))
 }
 
-fn expected_values(key: &str) -> &'static str {
-    if key.ends_with("BACKEND") || key.ends_with("backend") {
-        "auto, containers, local or external"
-    } else if key.ends_with("FLAVOR") || key.ends_with("flavor") {
-        "postgres or dev"
-    } else {
-        "auto, official or local"
+/// `a, b or c`.
+pub(crate) fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 

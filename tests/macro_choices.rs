@@ -1,0 +1,42 @@
+//! The `#[temporal_test]` macro checks `backend = ".."` and `flavor = ".."` at the token (a
+//! proc-macro cannot read the library's enums), so its lists could drift from them. Every name
+//! the library accepts is used here once: a name the macro lacks fails to compile, and a name
+//! added to an enum without a case here fails `every_name_has_a_case`. The cases compile only
+//! (`#[ignore]`d: running them would boot a stack per backend for nothing).
+
+use strum::VariantNames;
+use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::temporal_test;
+
+const BACKENDS: [&str; 4] = ["auto", "containers", "local", "external"];
+const FLAVORS: [&str; 2] = ["postgres", "dev"];
+
+#[temporal_test(backend = "auto")]
+#[ignore = "compile-time check of the macro's names"]
+async fn backend_auto() {}
+
+#[temporal_test(backend = "containers")]
+#[ignore = "compile-time check of the macro's names"]
+async fn backend_containers() {}
+
+#[temporal_test(backend = "local")]
+#[ignore = "compile-time check of the macro's names"]
+async fn backend_local() {}
+
+#[temporal_test(backend = "external")]
+#[ignore = "compile-time check of the macro's names"]
+async fn backend_external() {}
+
+#[temporal_test(flavor = "postgres")]
+#[ignore = "compile-time check of the macro's names"]
+async fn flavor_postgres() {}
+
+#[temporal_test(flavor = "dev")]
+#[ignore = "compile-time check of the macro's names"]
+async fn flavor_dev() {}
+
+#[test]
+fn every_name_has_a_case() {
+    assert_eq!(BackendKind::VARIANTS, BACKENDS);
+    assert_eq!(Flavor::VARIANTS, FLAVORS);
+}
