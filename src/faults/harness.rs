@@ -8,6 +8,7 @@ use super::model::{Fault, NetworkFault, Schedule, TimedFault, Trigger};
 use super::proxy::Proxy;
 use super::workload::{effect_key, Awaited, Delivery, Workload};
 use crate::config::{BackendKind, Flavor, TlsFiles};
+use crate::poll::{retry, Attempt};
 use crate::runner::History;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
 use crate::worker_thread::WorkerThread;
@@ -243,19 +244,16 @@ impl FaultHarness {
         task_queue: &str,
         id: &str,
     ) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        retry(Duration::from_secs(30), POLL, |_| async {
             match (job.start)(self.client.clone(), task_queue.into(), id.into()).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => Attempt::Done(()),
                 Err(e) if e.contains("already started") || e.contains("AlreadyStarted") => {
-                    return Ok(())
+                    Attempt::Done(())
                 }
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(format!("{id}: could not be started: {e}"))
-                }
-                Err(_) => tokio::time::sleep(POLL).await,
+                Err(e) => Attempt::Again(format!("{id}: could not be started: {e}")),
             }
-        }
+        })
+        .await
     }
 
     /// Awaits a job's result through restarts; `Some(failure)` if it is wrong or never comes.

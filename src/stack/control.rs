@@ -4,6 +4,7 @@
 
 use super::containers::{docker, postgres_container, temporal_container};
 use super::{readiness, StackError, TemporalTarget};
+use crate::poll::{retry, Attempt};
 use std::time::{Duration, Instant};
 use testcontainers::bollard::query_parameters::{
     RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -69,17 +70,18 @@ impl StackControl {
             )
             .await
             .map_err(|e| self.failed(action, e))?;
-        let deadline = Instant::now() + timeout;
-        let address = loop {
-            if let Some(port) = self.frontend_port().await? {
-                break format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        let address = retry(timeout, Duration::from_millis(20), |_| async {
+            match self.frontend_port().await {
+                Ok(Some(port)) => Attempt::Done(format!("127.0.0.1:{port}")),
+                Ok(None) => {
+                    Attempt::Again(self.failed(action, "the restarted container publishes no port"))
+                }
+                Err(e) => Attempt::Fail(e),
             }
-            if Instant::now() >= deadline {
-                return Err(self.failed(action, "the restarted container publishes no port"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        })
+        .await?;
+        let remaining = timeout.saturating_sub(started.elapsed());
         readiness::wait_ready(
             &TemporalTarget::plain(address.clone()),
             &self.namespace,

@@ -11,13 +11,14 @@ use super::shared::{process_alive, reap_in_background, StackDir};
 use super::tools::find_tool;
 use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::poll::{retry, Attempt};
 use crate::secret::{scrub, DbUrl, Secret};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DB_USER: &str = "temporal";
 const DYNAMIC_CONFIG: &str =
@@ -266,24 +267,25 @@ async fn start_postgres(
     let log = data.join("postgres.log");
     let pid = spawn_service(dir, "PostgreSQL", cmd, &log, "INT", owner)?;
     let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", port, "postgres");
-    let deadline = Instant::now() + config.startup_timeout;
-    loop {
+    // Short attempts, so a PostgreSQL that exits while starting is noticed at once.
+    let ready = retry(config.startup_timeout, Duration::ZERO, |_| async {
         match postgres::wait_ready(&admin, Duration::from_millis(500)).await {
-            Ok(()) => return Ok(admin),
-            Err(e @ StackError::WrongPassword { .. }) => return Err(e),
-            Err(e) => {
-                exited_early("PostgreSQL", pid, &log, port)?;
-                if Instant::now() >= deadline {
-                    return Err(StackError::StartupTimeout {
-                        service: "PostgreSQL".into(),
-                        timeout: config.startup_timeout,
-                        last: e.to_string(),
-                        log: log.display().to_string(),
-                    });
-                }
-            }
+            Ok(()) => Attempt::Done(()),
+            Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
+            Err(e) => match exited_early("PostgreSQL", pid, &log, port) {
+                Err(exited) => Attempt::Fail(exited),
+                Ok(()) => Attempt::Again(e),
+            },
         }
-    }
+    })
+    .await;
+    ready.map(|()| admin.clone()).map_err(|e| {
+        e.at_startup_deadline(
+            "PostgreSQL",
+            config.startup_timeout,
+            &log.display().to_string(),
+        )
+    })
 }
 
 async fn setup_schema(

@@ -2,12 +2,13 @@
 //! the tests' databases, and checking the schema version the server expects.
 
 use super::StackError;
+use crate::poll::{retry, Attempt};
 use crate::secret::DbUrl;
 use crate::versions::Versions;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Databases a stack provides: Temporal's two and one for the tests' own tables.
 pub(crate) const DATABASES: [&str; 3] = ["temporal", "temporal_visibility", "app"];
@@ -45,19 +46,17 @@ pub(crate) async fn connect_once(
 /// Waits until the server at `url` accepts a login, at most `timeout`. A wrong password
 /// fails at once: waiting does not fix it.
 pub(crate) async fn wait_ready(url: &DbUrl, timeout: Duration) -> Result<(), StackError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match connect_once(url, remaining.min(Duration::from_secs(3))).await {
+    retry(timeout, Duration::from_millis(50), |left| async move {
+        match connect_once(url, left.min(Duration::from_secs(3))).await {
             Ok(conn) => {
                 let _ = conn.close().await;
-                return Ok(());
+                Attempt::Done(())
             }
-            Err(e @ StackError::WrongPassword { .. }) => return Err(e),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
+            Err(e) => Attempt::Again(e),
         }
-    }
+    })
+    .await
 }
 
 /// Creates the stack's databases that do not exist yet (`admin` is a server-level URL).

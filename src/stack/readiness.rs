@@ -4,7 +4,9 @@
 //! their next refresh.
 
 use super::{connect, StackError, TemporalTarget};
-use std::time::{Duration, Instant};
+use crate::poll::{retry, Attempt};
+use std::cell::Cell;
+use std::time::Duration;
 use temporalio_client::{tonic, Connection};
 use temporalio_common::protos::grpc::health::v1::{
     health_check_response::ServingStatus, HealthCheckRequest,
@@ -48,41 +50,37 @@ async fn wait(
     create_namespace: bool,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    let deadline = Instant::now() + timeout;
     // Set once this call registers the namespace: from then on, usable means a workflow
     // can start in it (the history service's cache is the last to learn of it).
-    let mut registered = false;
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let budget = remaining.min(ATTEMPT_TIMEOUT);
-        let last = match attempt(target, namespace, create_namespace, &mut registered, budget).await
-        {
-            Ok(connection) => return Ok(connection),
-            Err(e @ (StackError::TlsFile { .. } | StackError::UnknownNamespace { .. })) => {
-                return Err(e)
-            }
-            Err(e) => e,
-        };
-        if Instant::now() + RETRY_PAUSE >= deadline {
-            return Err(match last {
-                StackError::TemporalUnreachable { address, reason } => {
-                    StackError::TemporalUnreachable {
-                        address,
-                        reason: format!("{reason} (still so after {timeout:?})"),
-                    }
+    let registered = Cell::new(false);
+    let ready = retry(timeout, RETRY_PAUSE, |left| {
+        let registered = &registered;
+        async move {
+            let budget = left.min(ATTEMPT_TIMEOUT);
+            match attempt(target, namespace, create_namespace, registered, budget).await {
+                Ok(connection) => Attempt::Done(connection),
+                Err(e @ (StackError::TlsFile { .. } | StackError::UnknownNamespace { .. })) => {
+                    Attempt::Fail(e)
                 }
-                other => other,
-            });
+                Err(e) => Attempt::Again(e),
+            }
         }
-        tokio::time::sleep(RETRY_PAUSE).await;
-    }
+    })
+    .await;
+    ready.map_err(|last| match last {
+        StackError::TemporalUnreachable { address, reason } => StackError::TemporalUnreachable {
+            address,
+            reason: format!("{reason} (still so after {timeout:?})"),
+        },
+        other => other,
+    })
 }
 
 async fn attempt(
     target: &TemporalTarget,
     namespace: Option<&str>,
     create_namespace: bool,
-    registered: &mut bool,
+    registered: &Cell<bool>,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
     let unreachable = |reason: String| StackError::TemporalUnreachable {
@@ -115,7 +113,7 @@ async fn attempt(
         }))
         .await;
     match described {
-        Ok(_) if *registered => probe_workflow_start(&connection, namespace)
+        Ok(_) if registered.get() => probe_workflow_start(&connection, namespace)
             .await
             .map_err(|s| unreachable(format!("namespace {namespace} not yet usable: {s}")))?,
         Ok(_) => {}
@@ -123,7 +121,7 @@ async fn attempt(
             register(&connection, namespace)
                 .await
                 .map_err(|s| unreachable(format!("cannot register namespace {namespace}: {s}")))?;
-            *registered = true;
+            registered.set(true);
             return Err(unreachable(format!(
                 "namespace {namespace} registered, not yet visible"
             )));

@@ -1,9 +1,10 @@
 //! Temporal checks: the server on its own, through its public APIs.
 
 use super::check;
+use crate::poll::{retry, Attempt};
 use crate::validation::{fail, Check, Checked, Session, Verdict};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use temporalio_client::tonic::{self, Request};
 use temporalio_common::protos::grpc::health::v1::{
     health_check_response::ServingStatus, HealthCheckRequest,
@@ -195,9 +196,8 @@ async fn namespace(session: Arc<Session>) -> Checked {
 async fn pollers(session: Arc<Session>) -> Checked {
     session.worker().await?;
     let connection = session.connection().await?;
-    let deadline = Instant::now() + CATCH_UP;
-    let mut found = [0; 2];
-    loop {
+    retry(CATCH_UP, POLL_PAUSE, |_| async {
+        let mut found = [0; 2];
         for (i, kind) in [TaskQueueType::Workflow, TaskQueueType::Activity]
             .into_iter()
             .enumerate()
@@ -213,30 +213,29 @@ async fn pollers(session: Arc<Session>) -> Checked {
                     task_queue_type: kind as i32,
                     ..Default::default()
                 }))
-                .await
-                .map_err(rpc("DescribeTaskQueue"))?
-                .into_inner();
-            found[i] = described.pollers.len();
+                .await;
+            match described {
+                Ok(d) => found[i] = d.into_inner().pollers.len(),
+                Err(e) => return Attempt::Fail(rpc("DescribeTaskQueue")(e)),
+            }
         }
         if found.iter().all(|n| *n > 0) {
-            return Ok(format!(
+            return Attempt::Done(format!(
                 "{} workflow and {} activity poller(s) on {}",
                 found[0],
                 found[1],
                 session.task_queue()
             ));
         }
-        if Instant::now() >= deadline {
-            return Err(fail(format!(
-                "a worker polls {} but the server lists {} workflow and {} activity \
-                 pollers after {CATCH_UP:?}: matching may be unhealthy; see the server log",
-                session.task_queue(),
-                found[0],
-                found[1]
-            )));
-        }
-        tokio::time::sleep(POLL_PAUSE).await;
-    }
+        Attempt::Again(fail(format!(
+            "a worker polls {} but the server lists {} workflow and {} activity pollers after \
+             {CATCH_UP:?}: matching may be unhealthy; see the server log",
+            session.task_queue(),
+            found[0],
+            found[1]
+        )))
+    })
+    .await
 }
 
 async fn visibility(session: Arc<Session>) -> Checked {
@@ -244,18 +243,18 @@ async fn visibility(session: Arc<Session>) -> Checked {
     let connection = session.connection().await?;
     let namespace = session.target().namespace.clone();
     let query = format!("WorkflowId = '{}'", probe.workflow_id);
-    let deadline = Instant::now() + CATCH_UP;
-    loop {
+    retry(CATCH_UP, POLL_PAUSE, |_| async {
         let count = connection
             .workflow_service()
             .count_workflow_executions(Request::new(CountWorkflowExecutionsRequest {
                 namespace: namespace.clone(),
                 query: query.clone(),
             }))
-            .await
-            .map_err(rpc("CountWorkflowExecutions"))?
-            .into_inner()
-            .count;
+            .await;
+        let count = match count {
+            Ok(c) => c.into_inner().count,
+            Err(e) => return Attempt::Fail(rpc("CountWorkflowExecutions")(e)),
+        };
         let listed = connection
             .workflow_service()
             .list_workflow_executions(Request::new(ListWorkflowExecutionsRequest {
@@ -264,28 +263,27 @@ async fn visibility(session: Arc<Session>) -> Checked {
                 query: query.clone(),
                 ..Default::default()
             }))
-            .await
-            .map_err(rpc("ListWorkflowExecutions"))?
-            .into_inner()
-            .executions;
+            .await;
+        let listed = match listed {
+            Ok(l) => l.into_inner().executions,
+            Err(e) => return Attempt::Fail(rpc("ListWorkflowExecutions")(e)),
+        };
         let completed = listed.iter().any(|e| {
             e.execution.as_ref().map(|x| x.run_id.as_str()) == Some(probe.run_id.as_str())
                 && e.close_time.is_some()
         });
         if count == 1 && completed {
-            return Ok(format!(
+            return Attempt::Done(format!(
                 "list and count find the closed probe workflow ({query})"
             ));
         }
-        if Instant::now() >= deadline {
-            return Err(fail(format!(
-                "after {CATCH_UP:?} count says {count} and list shows {} run(s) closed={completed} \
-                 for {query}: visibility lags or is not written; check the visibility store",
-                listed.len()
-            )));
-        }
-        tokio::time::sleep(POLL_PAUSE).await;
-    }
+        Attempt::Again(fail(format!(
+            "after {CATCH_UP:?} count says {count} and list shows {} run(s) closed={completed} \
+             for {query}: visibility lags or is not written; check the visibility store",
+            listed.len()
+        )))
+    })
+    .await
 }
 
 async fn http(session: Arc<Session>) -> Checked {
