@@ -412,8 +412,7 @@ fn default_state_dir() -> PathBuf {
             return runtime.join("temporal-harness");
         }
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = crate::stack::euid();
     std::env::temp_dir().join(format!("temporal-harness-{uid}"))
 }
 

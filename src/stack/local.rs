@@ -6,8 +6,9 @@
 //! keeper stops them (see `shared`).
 
 use super::ports::{ensure_free, free_low_ports, free_ports};
+use super::process::{euid, exited_early, spawn_service, tail, user_ids, Watched};
 use super::progress::Progress;
-use super::shared::{process_alive, reap_in_background, StackDir};
+use super::shared::StackDir;
 use super::tools::find_tool;
 use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
@@ -82,35 +83,6 @@ fn pg_bin_dir() -> Result<PathBuf, StackError> {
         })
 }
 
-/// A local service process whose early death should fail the boot.
-pub(super) struct Watched {
-    service: &'static str,
-    pid: i32,
-    log: PathBuf,
-    port: u16,
-}
-
-impl Watched {
-    pub(super) fn new(service: &'static str, pid: i32, log: PathBuf, port: u16) -> Self {
-        Watched {
-            service,
-            pid,
-            log,
-            port,
-        }
-    }
-
-    /// Resolves (to the reason) only if the process exits.
-    pub(crate) async fn exited(&self) -> StackError {
-        loop {
-            if let Err(e) = exited_early(self.service, self.pid, &self.log, self.port) {
-                return e;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 /// Boots the configured flavour as local processes; returns the Temporal process to watch.
 pub(crate) async fn boot(
     config: &StackConfig,
@@ -141,12 +113,7 @@ pub(crate) async fn boot(
             let log = work.join("temporal-dev.log");
             let pid = spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
             step.done();
-            let watched = Watched {
-                service: "Temporal dev server",
-                pid,
-                log,
-                port,
-            };
+            let watched = Watched::new("Temporal dev server", pid, log, port);
             let endpoints = Endpoints::without_postgres(
                 BackendKind::Local,
                 Some(Flavor::Dev),
@@ -178,7 +145,7 @@ pub(crate) async fn boot(
             step.done();
             let endpoints = Endpoints::on_postgres(
                 BackendKind::Local,
-                format!("127.0.0.1:{}", watched.port),
+                format!("127.0.0.1:{}", watched.port()),
                 &config.namespace,
                 admin,
                 http,
@@ -382,12 +349,7 @@ fn start_server(
     let log = dir.path().join("temporal-server.log");
     // Test data is throwaway: a graceful drain would only slow teardown by seconds.
     let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
-    let watched = Watched {
-        service: "Temporal server",
-        pid,
-        log,
-        port: ports[0],
-    };
+    let watched = Watched::new("Temporal server", pid, log, ports[0]);
     Ok((watched, ports[1]))
 }
 
@@ -399,80 +361,12 @@ fn frontend_port(config: &StackConfig, free: u16) -> Result<u16, StackError> {
     }
 }
 
-/// Starts a detached service, records it for teardown, and returns its pid.
-pub(super) fn spawn_service(
-    dir: &StackDir,
-    service: &str,
-    mut cmd: Command,
-    log: &Path,
-    stop_signal: &str,
-    owner: Option<(u32, u32)>,
-) -> Result<i32, StackError> {
-    let file = fs::File::create(log).map_err(|e| StackError::state(log, e))?;
-    if let Some((uid, gid)) = owner {
-        let _ = std::os::unix::fs::chown(log, Some(uid), Some(gid));
-    }
-    let err_file = file.try_clone().map_err(|e| StackError::state(log, e))?;
-    cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(|e| StackError::ServiceFailed {
-        service: service.into(),
-        reason: format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
-    })?;
-    let pid = child.id();
-    dir.register_pid(pid, stop_signal)?;
-    reap_in_background(child);
-    Ok(pid as i32)
-}
-
-/// Fails when `pid` is gone, with the cause read from its log.
-fn exited_early(service: &str, pid: i32, log: &Path, port: u16) -> Result<(), StackError> {
-    if process_alive(pid) {
-        return Ok(());
-    }
-    let text = fs::read_to_string(log).unwrap_or_default();
-    if text.contains("Address already in use") {
-        return Err(StackError::PortInUse {
-            port,
-            service: service.into(),
-        });
-    }
-    Err(StackError::ServiceFailed {
-        service: service.into(),
-        reason: format!(
-            "exited; end of its log {}:\n{}",
-            log.display(),
-            tail(&text, 6)
-        ),
-    })
-}
-
-/// The last `lines` lines, each cut to a readable length (server logs carry stack traces).
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| match l.char_indices().nth(400) {
-            Some((i, _)) => format!("{}...", &l[..i]),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.
 fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
-    if unsafe { libc::geteuid() } != 0 {
+    if euid() != 0 {
         return Ok(None);
     }
-    let name = std::ffi::CString::new("postgres").expect("static name");
-    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
-    if pw.is_null() {
+    let Some(ids) = user_ids("postgres") else {
         return Err(StackError::ServiceFailed {
             service: "PostgreSQL".into(),
             reason: "running as root, and PostgreSQL refuses root; no `postgres` user to run it \
@@ -480,9 +374,8 @@ fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
                      the tests as a normal user"
                 .into(),
         });
-    }
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    Ok(Some((uid, gid)))
+    };
+    Ok(Some(ids))
 }
 
 fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {

@@ -9,6 +9,7 @@ mod external;
 mod local;
 mod ports;
 mod postgres;
+mod process;
 mod progress;
 mod readiness;
 pub(crate) mod shared;
@@ -23,6 +24,7 @@ pub use error::StackError;
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
+pub(crate) use process::euid;
 pub use test_server::TestServer;
 pub use tools::default_tools_dir;
 

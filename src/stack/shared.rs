@@ -9,12 +9,12 @@
 //! killed keeper left is reaped by the next run (`reap_stale`).
 
 use super::containers::STACK_LABEL;
+use super::process::{detach, euid, process_alive, reap_in_background};
 use super::{Endpoints, StackError};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -258,14 +258,9 @@ impl StackDir {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        // Its own session: Ctrl-C on the test run must not reach it, and no test runner
-        // should wait on it (it holds none of their pipes).
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
+        // Ctrl-C on the test run must not reach it, and no test runner should wait on it
+        // (it holds none of their pipes).
+        detach(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| StackError::state(&dir, format!("cannot start keeper: {e}")))?;
@@ -494,8 +489,7 @@ pub(crate) fn ensure_private_root(root: &Path) -> Result<(), StackError> {
     if !meta.is_dir() {
         return Err(untrusted("is not a folder".into()));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = euid();
     if meta.uid() != me {
         return Err(untrusted(format!(
             "is owned by uid {}, not by you (uid {me})",
@@ -509,38 +503,6 @@ pub(crate) fn ensure_private_root(root: &Path) -> Result<(), StackError> {
         )));
     }
     Ok(())
-}
-
-/// Does the process exist and run? A zombie does not count: a killed keeper whose parent
-/// died too is reparented to PID 1, and in a container PID 1 may never reap it.
-pub(crate) fn process_alive(pid: i32) -> bool {
-    let exists = pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
-    exists && !is_zombie(pid)
-}
-
-/// `/proc/<pid>/stat`'s state field (after the parenthesised command name) is `Z` or `X`.
-fn is_zombie(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .next()?
-                .to_string();
-            Some(state == "Z" || state == "X")
-        })
-        .unwrap_or(false)
-}
-
-/// Waits for a detached child on a thread so it never lingers as a zombie.
-pub(crate) fn reap_in_background(mut child: std::process::Child) {
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
 }
 
 #[cfg(test)]
@@ -563,19 +525,6 @@ mod tests {
         assert!(matches!(err, StackError::LockTimeout { .. }), "{err}");
         assert!(err.to_string().contains("k1.lock"));
         fs::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn zombies_are_not_alive() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        // Exited but not yet waited for: a zombie until `wait`.
-        while !is_zombie(pid) {
-            std::thread::yield_now();
-        }
-        assert!(!process_alive(pid));
-        child.wait().unwrap();
-        assert!(process_alive(std::process::id() as i32));
     }
 
     #[tokio::test]

@@ -5,8 +5,8 @@
 //! well under a second. It is tracked like a stack (a private state folder, a lease by this
 //! process, a keeper), so it is stopped even if the test process dies.
 
-use super::local::{spawn_service, Watched};
 use super::ports::free_ports;
+use super::process::{spawn_service, Watched};
 use super::readiness::wait_serving;
 use super::shared::StackDir;
 use super::tools::find_tool;

@@ -6,6 +6,7 @@
 //! folder that nobody but its owner (the current user or root) can write to: otherwise another
 //! local user could swap it for their own program and have it run as us.
 
+use super::process::euid;
 use super::StackError;
 use crate::StackConfig;
 use std::os::unix::fs::MetadataExt;
@@ -22,13 +23,8 @@ pub fn default_tools_dir() -> PathBuf {
                 .filter(|v| !v.is_empty())
                 .map(|h| PathBuf::from(h).join(".cache"))
         })
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("temporal-harness-cache-{}", uid())));
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("temporal-harness-cache-{}", euid())));
     cache.join("temporal-harness").join("bin")
-}
-
-fn uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 /// `name` from the configured tools folder, or `PATH`; only from a folder that is safe to run
@@ -61,7 +57,7 @@ fn tool_dirs(config: &StackConfig) -> Vec<PathBuf> {
 
 /// The binary and its folder are owned by us or root and writable by no one else.
 fn trusted(binary: &Path) -> Result<(), StackError> {
-    let me = uid();
+    let me = euid();
     let folder = binary.parent().unwrap_or(Path::new("/"));
     for path in [binary, folder] {
         let meta = std::fs::metadata(path).map_err(|e| StackError::UntrustedPath {
