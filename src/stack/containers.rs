@@ -7,7 +7,9 @@
 
 use super::ports::ensure_free;
 use super::progress::Progress;
+use super::setup_steps::{schema_script, DB_USER, DYNAMIC_CONFIG};
 use super::shared::StackDir;
+use super::shared::STACK_LABEL;
 use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::secret::{DbUrl, Secret};
@@ -24,13 +26,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image, ImageExt};
 use testcontainers_modules::postgres::Postgres;
 
-/// Label every harness container and network carries; its value is the stack key.
-pub(crate) const STACK_LABEL: &str = "io.temporal-harness.stack";
 const FRONTEND_PORT: u16 = 7233;
 const HTTP_PORT: u16 = 7243;
-const DB_USER: &str = "temporal";
-const DYNAMIC_CONFIG: &str =
-    include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
 const DYNAMIC_CONFIG_PATH: &str = "/etc/temporal/harness-dynamicconfig.yaml";
 
 /// Handles of started containers; never dropped, so testcontainers never removes them.
@@ -283,17 +280,11 @@ async fn run_schema_step(
     labels: &HashMap<String, String>,
     timeout: Duration,
 ) -> Result<(), StackError> {
-    const SCRIPT: &str = "set -e
-for db in temporal visibility; do
-  name=temporal; [ $db = visibility ] && name=temporal_visibility
-  temporal-sql-tool --db $name setup-schema -v 0.0
-  temporal-sql-tool --db $name update-schema --schema-name postgresql/v12/$db
-done";
     let (name, tag) = split_image(&plan.schema);
     let job = GenericImage::new(name, tag)
         .with_entrypoint("sh")
         .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(0)))
-        .with_cmd(["-c", SCRIPT])
+        .with_cmd(["-c".to_string(), schema_script()])
         .with_network(network)
         .with_labels(labels.clone())
         .with_env_var("SQL_PLUGIN", "postgres12")

@@ -55,7 +55,7 @@ stop_processes() {
 remove_docker_resources() {
   [ -f "$1/label" ] || return 0
   command -v docker >/dev/null 2>&1 || return 0
-  label="io.temporal-harness.stack=$(cat "$1/label")"
+  label="$TEMPORAL_HARNESS_STACK_LABEL=$(cat "$1/label")"
   ids=$(docker ps -aq --filter "label=$label" 2>/dev/null)
   # shellcheck disable=SC2086
   [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1

@@ -8,6 +8,7 @@
 use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::process::{euid, exited_early, spawn_service, tail, user_ids, Watched};
 use super::progress::Progress;
+use super::setup_steps::{schema_steps, DB_USER, DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::tools::find_tool;
 use super::{postgres, Endpoints, StackError};
@@ -20,10 +21,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const DB_USER: &str = "temporal";
-const DYNAMIC_CONFIG: &str =
-    include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
 
 /// The binaries the local backend runs.
 struct Binaries {
@@ -265,37 +262,27 @@ async fn setup_schema(
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(5432);
-    for (db, kind) in [
-        ("temporal", "temporal"),
-        ("temporal_visibility", "visibility"),
-    ] {
-        let versioned = format!("postgresql/v12/{kind}");
-        let steps: [&[&str]; 2] = [
-            &["setup-schema", "-v", "0.0"],
-            &["update-schema", "--schema-name", &versioned],
-        ];
-        for args in steps {
-            let mut cmd = tokio::process::Command::new(sql_tool);
-            cmd.args(["--db", db])
-                .args(args)
-                .env("SQL_PLUGIN", "postgres12")
-                .env("SQL_HOST", "127.0.0.1")
-                .env("SQL_PORT", port.to_string())
-                .env("SQL_USER", DB_USER)
-                .env("SQL_PASSWORD", password.expose())
-                .stdin(Stdio::null())
-                .kill_on_drop(true);
-            let failed = |reason: String| StackError::ServiceFailed {
-                service: format!("temporal-sql-tool {} ({db})", args[0]),
-                reason: scrub(&reason, password),
-            };
-            let out = tokio::time::timeout(timeout, cmd.output())
-                .await
-                .map_err(|_| failed(format!("no result within {timeout:?}")))?
-                .map_err(|e| failed(e.to_string()))?;
-            if !out.status.success() {
-                return Err(failed(tail(&String::from_utf8_lossy(&out.stderr), 15)));
-            }
+    for (db, args) in schema_steps() {
+        let mut cmd = tokio::process::Command::new(sql_tool);
+        cmd.args(["--db", db])
+            .args(&args)
+            .env("SQL_PLUGIN", "postgres12")
+            .env("SQL_HOST", "127.0.0.1")
+            .env("SQL_PORT", port.to_string())
+            .env("SQL_USER", DB_USER)
+            .env("SQL_PASSWORD", password.expose())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let failed = |reason: String| StackError::ServiceFailed {
+            service: format!("temporal-sql-tool {} ({db})", args[0]),
+            reason: scrub(&reason, password),
+        };
+        let out = tokio::time::timeout(timeout, cmd.output())
+            .await
+            .map_err(|_| failed(format!("no result within {timeout:?}")))?
+            .map_err(|e| failed(e.to_string()))?;
+        if !out.status.success() {
+            return Err(failed(tail(&String::from_utf8_lossy(&out.stderr), 15)));
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ mod postgres;
 mod process;
 mod progress;
 mod readiness;
+mod setup_steps;
 pub(crate) mod shared;
 mod test_server;
 mod tools;

@@ -8,7 +8,6 @@
 //! is a free lease, so a panic, a SIGKILL or Ctrl-C frees it like a normal exit does. What a
 //! killed keeper left is reaped by the next run (`reap_stale`).
 
-use super::containers::STACK_LABEL;
 use super::process::{detach, euid, process_alive, reap_in_background};
 use super::{Endpoints, StackError};
 use std::collections::HashMap;
@@ -339,6 +338,10 @@ pub(crate) fn reap_stale(root: &Path) -> usize {
 /// Docker label naming the state folder whose stack a container belongs to.
 pub(crate) const ROOT_LABEL: &str = "io.temporal-harness.root";
 
+/// Label every harness container and network carries; its value is the stack's label (key
+/// plus instance). The keeper gets it as `TEMPORAL_HARNESS_STACK_LABEL`.
+pub(crate) const STACK_LABEL: &str = "io.temporal-harness.stack";
+
 fn root_label(root: &Path) -> String {
     format!("{:016x}", super::fnv1a(root.to_string_lossy().as_bytes()))
 }
@@ -353,7 +356,7 @@ pub(crate) fn reap_orphan_containers(root: &Path) -> usize {
         .arg(format!("label={ROOT_LABEL}={}", root_label(root)))
         .args([
             "--format",
-            "{{.ID}} {{.Label \"io.temporal-harness.stack\"}}",
+            &format!("{{{{.ID}}}} {{{{.Label \"{STACK_LABEL}\"}}}}"),
         ])
         .stderr(Stdio::null())
         .output();
@@ -455,6 +458,7 @@ pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
 fn keeper_command() -> Command {
     let mut cmd = Command::new("sh");
     cmd.env(KEEPER_ENV, KEEPER_SCRIPT)
+        .env("TEMPORAL_HARNESS_STACK_LABEL", STACK_LABEL)
         .arg("-c")
         .arg(KEEPER_SCRIPT)
         .arg("keeper.sh");

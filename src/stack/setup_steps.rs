@@ -1,0 +1,60 @@
+//! What every backend sets up the same way, defined once: the database user, the server's
+//! dynamic config, and the schema steps (`temporal-sql-tool` run per database).
+
+/// The PostgreSQL user Temporal and the tests connect as.
+pub(crate) const DB_USER: &str = "temporal";
+
+/// The server's dynamic config on every harness stack (timers within 10 ms, ...).
+pub(crate) const DYNAMIC_CONFIG: &str =
+    include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
+
+/// `temporal-sql-tool` arguments, in order, that create and migrate Temporal's two
+/// databases: `(database, arguments)`.
+pub(crate) fn schema_steps() -> Vec<(&'static str, Vec<String>)> {
+    [
+        ("temporal", "temporal"),
+        ("temporal_visibility", "visibility"),
+    ]
+    .into_iter()
+    .flat_map(|(db, kind)| {
+        [
+            (db, vec!["setup-schema".into(), "-v".into(), "0.0".into()]),
+            (
+                db,
+                vec![
+                    "update-schema".into(),
+                    "--schema-name".into(),
+                    format!("postgresql/v12/{kind}"),
+                ],
+            ),
+        ]
+    })
+    .collect()
+}
+
+/// The schema steps as one `sh` script (for a container that runs them in one go).
+pub(crate) fn schema_script() -> String {
+    let mut script = String::from("set -e\n");
+    for (db, args) in schema_steps() {
+        script.push_str(&format!("temporal-sql-tool --db {db} {}\n", args.join(" ")));
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_databases_are_set_up_then_migrated() {
+        assert_eq!(
+            schema_script(),
+            "set -e\n\
+             temporal-sql-tool --db temporal setup-schema -v 0.0\n\
+             temporal-sql-tool --db temporal update-schema --schema-name postgresql/v12/temporal\n\
+             temporal-sql-tool --db temporal_visibility setup-schema -v 0.0\n\
+             temporal-sql-tool --db temporal_visibility update-schema --schema-name \
+             postgresql/v12/visibility\n"
+        );
+    }
+}
