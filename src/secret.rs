@@ -144,19 +144,32 @@ fn is_plain(user: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// `password=...` (any case, also `sslpassword=`) up to `&`, whitespace or the end -> `***`.
-fn redact_password_params(text: &str) -> String {
+/// Where the values of `password=...` (any case, also `sslpassword=`) are: up to `&`,
+/// whitespace or the end.
+fn password_values(text: &str) -> Vec<std::ops::Range<usize>> {
+    // ASCII lowercasing keeps every byte offset.
     let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
+    let mut values = Vec::new();
     let mut i = 0;
     while let Some(found) = lower[i..].find("password=") {
-        let value_start = i + found + "password=".len();
-        let value_end = text[value_start..]
+        let start = i + found + "password=".len();
+        let end = text[start..]
             .find(|c: char| c == '&' || c.is_whitespace())
-            .map_or(text.len(), |e| value_start + e);
-        out.push_str(&text[i..value_start]);
+            .map_or(text.len(), |e| start + e);
+        values.push(start..end);
+        i = end;
+    }
+    values
+}
+
+/// Every `password=` value replaced by `***`.
+fn redact_password_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    for value in password_values(text) {
+        out.push_str(&text[i..value.start]);
         out.push_str("***");
-        i = value_end;
+        i = value.end;
     }
     out.push_str(&text[i..]);
     out
@@ -232,16 +245,7 @@ fn password_pieces(raw: &str) -> Vec<String> {
             }
         }
     }
-    let lower = raw.to_ascii_lowercase();
-    let mut i = 0;
-    while let Some(found) = lower[i..].find("password=") {
-        let start = i + found + "password=".len();
-        let end = raw[start..]
-            .find(|c: char| c == '&' || c.is_whitespace())
-            .map_or(raw.len(), |e| start + e);
-        pieces.push(raw[start..end].to_string());
-        i = end;
-    }
+    pieces.extend(password_values(raw).into_iter().map(|v| raw[v].to_string()));
     pieces.retain(|p| !p.is_empty());
     // Longest first: replacing a short piece inside a longer one would hide the longer one.
     pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
