@@ -4,6 +4,7 @@
 mod connect;
 mod containers;
 mod control;
+mod endpoints;
 mod error;
 mod external;
 mod local;
@@ -21,6 +22,7 @@ pub use shared::BOOT_LOG;
 
 pub use connect::{connect, TemporalTarget};
 pub use control::{Outage, StackControl};
+pub use endpoints::Endpoints;
 pub use error::StackError;
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
@@ -30,107 +32,9 @@ pub use test_server::TestServer;
 pub use tools::default_tools_dir;
 
 use crate::config::{BackendKind, Flavor, StackConfig};
-use crate::secret::DbUrl;
 use progress::Progress;
 use shared::StackDir;
 use std::time::Duration;
-
-/// Where a ready stack answers. Serialised (with passwords) only to the stack's 0600 state
-/// file; everything printed goes through [`Endpoints::summary`], which redacts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Endpoints {
-    /// The backend that runs it.
-    pub backend: BackendKind,
-    /// The flavour it runs (`None` for external deployments: unknown).
-    pub flavor: Option<Flavor>,
-    /// How to reach the Temporal frontend.
-    pub temporal: TemporalTarget,
-    /// The namespace tests share.
-    pub namespace: String,
-    /// Server-level PostgreSQL URL (database `postgres`), where there is a PostgreSQL.
-    pub postgres_url: Option<DbUrl>,
-    /// Temporal's own database (`temporal`).
-    pub temporal_db_url: Option<DbUrl>,
-    /// Temporal's visibility database (`temporal_visibility`).
-    pub visibility_db_url: Option<DbUrl>,
-    /// A database for the tests' own tables (`app`).
-    pub app_db_url: Option<DbUrl>,
-    /// The frontend's HTTP API, where exposed.
-    pub http_url: Option<String>,
-    /// The web UI, where there is one.
-    pub ui_url: Option<String>,
-    /// What runs it, for people (`containers: temporal-harness/temporal-server:1.32.2 ...`).
-    pub description: String,
-}
-
-impl Endpoints {
-    /// A stack without PostgreSQL: the dev flavour, or the time-skipping test server.
-    pub(crate) fn without_postgres(
-        backend: BackendKind,
-        flavor: Option<Flavor>,
-        address: String,
-        namespace: &str,
-        http_port: Option<u16>,
-        description: String,
-    ) -> Self {
-        Endpoints {
-            backend,
-            flavor,
-            temporal: TemporalTarget::plain(address),
-            namespace: namespace.into(),
-            postgres_url: None,
-            temporal_db_url: None,
-            visibility_db_url: None,
-            app_db_url: None,
-            http_url: http_port.map(|p| format!("http://127.0.0.1:{p}")),
-            ui_url: None,
-            description,
-        }
-    }
-
-    /// The PostgreSQL flavour: Temporal's databases and the app database live on the server
-    /// that `admin` (a server-level URL) reaches.
-    pub(crate) fn on_postgres(
-        backend: BackendKind,
-        address: String,
-        namespace: &str,
-        admin: DbUrl,
-        http_port: u16,
-        description: String,
-    ) -> Self {
-        Endpoints {
-            temporal_db_url: Some(admin.with_database("temporal")),
-            visibility_db_url: Some(admin.with_database("temporal_visibility")),
-            app_db_url: Some(admin.with_database("app")),
-            postgres_url: Some(admin),
-            ..Self::without_postgres(
-                backend,
-                Some(Flavor::Postgres),
-                address,
-                namespace,
-                Some(http_port),
-                description,
-            )
-        }
-    }
-
-    /// One JSON object for people and scripts, passwords redacted.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "backend": self.backend,
-            "flavor": self.flavor,
-            "temporal_address": self.temporal.address,
-            "namespace": self.namespace,
-            "postgres_url": self.postgres_url.as_ref().map(DbUrl::redacted),
-            "temporal_db_url": self.temporal_db_url.as_ref().map(DbUrl::redacted),
-            "visibility_db_url": self.visibility_db_url.as_ref().map(DbUrl::redacted),
-            "app_db_url": self.app_db_url.as_ref().map(DbUrl::redacted),
-            "http_url": self.http_url,
-            "ui_url": self.ui_url,
-            "description": self.description,
-        })
-    }
-}
 
 /// What [`Stack::shutdown`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,26 +427,5 @@ mod tests {
         assert_ne!(k, stack_key(&dev, BackendKind::Containers));
         assert_ne!(k, stack_key(&base, BackendKind::Local));
         assert!(k.starts_with("containers-postgres-"));
-    }
-
-    #[test]
-    fn summary_redacts_passwords() {
-        let url = DbUrl::new("postgres://temporal:pw-123@127.0.0.1:5432/postgres");
-        let endpoints = Endpoints {
-            backend: BackendKind::Local,
-            flavor: Some(Flavor::Postgres),
-            temporal: TemporalTarget::plain("127.0.0.1:7233"),
-            namespace: "default".into(),
-            postgres_url: Some(url.clone()),
-            temporal_db_url: Some(url.with_database("temporal")),
-            visibility_db_url: None,
-            app_db_url: None,
-            http_url: None,
-            ui_url: None,
-            description: "test".into(),
-        };
-        let shown = endpoints.summary().to_string();
-        assert!(!shown.contains("pw-123"), "{shown}");
-        assert!(shown.contains("temporal:***@127.0.0.1"), "{shown}");
     }
 }
