@@ -3,7 +3,7 @@
 use super::WorkflowFailure;
 use crate::StackError;
 use std::time::Duration;
-use temporalio_client::errors::WorkflowGetResultError;
+use temporalio_client::errors::{WorkflowGetResultError, WorkflowInteractionError};
 
 /// An error of the test runner; each names the workflow or service concerned.
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +51,13 @@ pub enum RunnerError {
         last_seen: String,
     },
     /// A history could not be read.
-    #[error("reading the history of {workflow_id} failed: {reason}")]
+    #[error("reading the history of {workflow_id} failed: {source}")]
     History {
         /// The workflow ID.
         workflow_id: String,
-        /// What failed.
-        reason: String,
+        /// What the client said.
+        #[source]
+        source: WorkflowInteractionError,
     },
     /// Replaying a history against the registered code failed: nondeterminism.
     #[error("replay of workflow {workflow_id} failed (nondeterminism?): {reason}")]
@@ -75,7 +76,7 @@ pub enum RunnerError {
     /// The test server refused a time-skipping call.
     #[error("time skipping: {0}")]
     TimeSkipping(String),
-    /// The app database refused.
+    /// The app database refused (a test's `?` on a `sqlx` call lands here).
     #[error("app database: {0}")]
-    Database(String),
+    Database(#[from] sqlx::Error),
 }

@@ -39,9 +39,9 @@ impl History {
             .fetch_history(Default::default())
             .into_events()
             .await
-            .map_err(|e| RunnerError::History {
+            .map_err(|source| RunnerError::History {
                 workflow_id: workflow_id.to_string(),
-                reason: e.to_string(),
+                source,
             })?;
         Ok(History {
             workflow_id: workflow_id.to_string(),

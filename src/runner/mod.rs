@@ -331,7 +331,7 @@ impl TestRunner {
                     .max_connections(4)
                     .connect(url.expose())
                     .await
-                    .map_err(|e| RunnerError::Database(e.to_string()))
+                    .map_err(RunnerError::Database)
             })
             .await
     }

@@ -303,14 +303,10 @@ async fn app_database(runner: TestRunner) -> Result<(), RunnerError> {
     let db = runner.db().await?;
     let table = format!("t_{}", uuid::Uuid::new_v4().simple());
     let ddl = format!("CREATE TABLE {table} (n INT)");
-    sqlx::query(&ddl)
-        .execute(db)
-        .await
-        .map_err(|e| RunnerError::Database(e.to_string()))?;
+    sqlx::query(&ddl).execute(db).await?;
     let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(db)
-        .await
-        .map_err(|e| RunnerError::Database(e.to_string()))?;
+        .await?;
     assert_eq!(n, 0);
     Ok(())
 }

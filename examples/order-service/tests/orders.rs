@@ -109,18 +109,15 @@ async fn orders_can_be_kept_in_the_app_database(runner: TestRunner) -> Result<()
         "CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY)"
     ))
     .execute(db)
-    .await
-    .map_err(|e| RunnerError::Database(e.to_string()))?;
+    .await?;
     sqlx::query(&format!(
         "INSERT INTO {table} VALUES ('o-4') ON CONFLICT DO NOTHING"
     ))
     .execute(db)
-    .await
-    .map_err(|e| RunnerError::Database(e.to_string()))?;
+    .await?;
     let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(db)
-        .await
-        .map_err(|e| RunnerError::Database(e.to_string()))?;
+        .await?;
     assert_eq!(n, 1);
     Ok(())
 }
