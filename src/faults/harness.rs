@@ -7,12 +7,13 @@
 use super::model::{Fault, NetworkFault, Schedule, TimedFault, Trigger};
 use super::proxy::Proxy;
 use super::workload::{effect_key, Awaited, Delivery, Workload};
+use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor, TlsFiles};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
+use crate::stack::Stack;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
 use crate::worker_thread::WorkerThread;
-use crate::{Stack, StackConfig};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;

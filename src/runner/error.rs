@@ -1,7 +1,7 @@
 //! Why a test's runner could not do what the test asked.
 
 use super::WorkflowFailure;
-use crate::StackError;
+use crate::stack::StackError;
 use std::time::Duration;
 use temporalio_client::errors::{WorkflowGetResultError, WorkflowInteractionError};
 

@@ -21,9 +21,9 @@ pub use history::History;
 pub use waits::{PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
+use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor};
 use crate::stack::{connect, Endpoints, Stack};
-use crate::StackConfig;
 use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -447,7 +447,7 @@ async fn setup(
     definitions: &Definitions,
     logs: CapturedLogs,
 ) -> Result<(TestRunner, WorkerDriver), RunnerError> {
-    let mut config = StackConfig::load().map_err(crate::StackError::from)?;
+    let mut config = StackConfig::load().map_err(crate::stack::StackError::from)?;
     if let Some(b) = options.backend {
         config.backend = b;
     }

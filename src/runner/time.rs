@@ -4,8 +4,8 @@
 
 use super::RunnerError;
 use crate::config::BackendKind;
+use crate::config::StackConfig;
 use crate::stack::{Endpoints, TestServer};
-use crate::StackConfig;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};

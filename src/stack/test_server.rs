@@ -11,7 +11,7 @@ use super::readiness::wait_serving;
 use super::shared::StackDir;
 use super::tools::find_tool;
 use super::{StackError, TemporalTarget};
-use crate::StackConfig;
+use crate::config::StackConfig;
 use std::time::Duration;
 use temporalio_client::Connection;
 

@@ -8,7 +8,7 @@
 
 use super::process::euid;
 use super::StackError;
-use crate::StackConfig;
+use crate::config::StackConfig;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
