@@ -247,6 +247,7 @@ impl Default for StackConfig {
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A value that is not one of the accepted ones.
     #[error("{key} = {value:?} is not valid: expected {expected}. Fix: correct {key}")]

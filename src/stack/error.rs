@@ -6,6 +6,7 @@ use std::time::Duration;
 
 /// A stack that could not be booted, reached or shared.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StackError {
     /// The configuration is unusable.
     #[error(transparent)]
@@ -194,12 +195,13 @@ pub enum StackError {
     },
 
     /// Shared-stack bookkeeping failed (state directory, lock, keeper).
-    #[error("shared stack state at {path}: {reason}")]
+    #[error("shared stack state at {path}: {source}")]
     State {
         /// The file or folder.
         path: PathBuf,
-        /// What failed.
-        reason: String,
+        /// What failed (the I/O error itself where there is one).
+        #[source]
+        source: std::io::Error,
     },
 
     /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
@@ -264,10 +266,39 @@ impl StackError {
         }
     }
 
-    pub(crate) fn state(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+    pub(crate) fn state(path: impl Into<PathBuf>, err: impl Into<StateCause>) -> Self {
+        let StateCause(err) = err.into();
         StackError::State {
             path: path.into(),
-            reason: err.to_string(),
+            source: err,
         }
+    }
+}
+
+/// Why a state-folder operation failed: an I/O error as it came, or a message (kept as an
+/// `io::Error` of kind `Other`, so `State` always has a source).
+pub(crate) struct StateCause(std::io::Error);
+
+impl From<std::io::Error> for StateCause {
+    fn from(e: std::io::Error) -> Self {
+        StateCause(e)
+    }
+}
+
+impl From<serde_json::Error> for StateCause {
+    fn from(e: serde_json::Error) -> Self {
+        StateCause(e.into())
+    }
+}
+
+impl From<String> for StateCause {
+    fn from(message: String) -> Self {
+        StateCause(std::io::Error::other(message))
+    }
+}
+
+impl From<&str> for StateCause {
+    fn from(message: &str) -> Self {
+        StateCause(std::io::Error::other(message.to_string()))
     }
 }
