@@ -2,7 +2,7 @@
 //! proc-macro cannot read the library's enums), so its lists could drift from them. Every name
 //! the library accepts is used here once: a name the macro lacks fails to compile, and a name
 //! added to an enum without a case here fails `every_name_has_a_case`. The cases compile only
-//! (`#[ignore]`d: running them would boot a stack per backend for nothing).
+//! (each ignored, with its reason: running them would boot a stack per backend for nothing).
 
 use strum::VariantNames;
 use temporal_harness::config::{BackendKind, Flavor};

@@ -429,7 +429,7 @@ where
 }
 
 /// `a, b or c`.
-pub(crate) fn one_of(names: &[&str]) -> String {
+fn one_of(names: &[&str]) -> String {
     match names.split_last() {
         Some((last, [])) => last.to_string(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),

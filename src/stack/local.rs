@@ -231,19 +231,24 @@ async fn start_postgres(
     let log = data.join("postgres.log");
     let pid = spawn_service(dir, "PostgreSQL", cmd, &log, "INT", owner)?;
     let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", port, "postgres");
-    // Short attempts, so a PostgreSQL that exits while starting is noticed at once.
-    let ready = retry(config.startup_timeout, Duration::ZERO, |_| async {
-        match postgres::wait_ready(&admin, Duration::from_millis(500)).await {
-            Ok(()) => Attempt::Done(()),
-            Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
-            Err(e) => match exited_early("PostgreSQL", pid, &log, port) {
-                Err(exited) => Attempt::Fail(exited),
-                Ok(()) => Attempt::Again(e),
-            },
-        }
-    })
+    // Between attempts, a PostgreSQL that exited while starting fails the boot at once.
+    let (admin_ref, log_ref) = (&admin, &log);
+    let ready = retry(
+        config.startup_timeout,
+        postgres::LOGIN_PAUSE,
+        |left| async move {
+            match postgres::try_login(admin_ref, left).await {
+                Ok(()) => Attempt::Done(()),
+                Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
+                Err(e) => match exited_early("PostgreSQL", pid, log_ref, port) {
+                    Err(exited) => Attempt::Fail(exited),
+                    Ok(()) => Attempt::Again(e),
+                },
+            }
+        },
+    )
     .await;
-    ready.map(|()| admin.clone()).map_err(|e| {
+    ready.map(|()| admin).map_err(|e| {
         e.at_startup_deadline(
             "PostgreSQL",
             config.startup_timeout,

@@ -46,17 +46,24 @@ pub(crate) async fn connect_once(
 /// Waits until the server at `url` accepts a login, at most `timeout`. A wrong password
 /// fails at once: waiting does not fix it.
 pub(crate) async fn wait_ready(url: &DbUrl, timeout: Duration) -> Result<(), StackError> {
-    retry(timeout, Duration::from_millis(50), |left| async move {
-        match connect_once(url, left.min(Duration::from_secs(3))).await {
-            Ok(conn) => {
-                let _ = conn.close().await;
-                Attempt::Done(())
-            }
+    retry(timeout, LOGIN_PAUSE, |left| async move {
+        match try_login(url, left).await {
+            Ok(()) => Attempt::Done(()),
             Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
             Err(e) => Attempt::Again(e),
         }
     })
     .await
+}
+
+/// The pause between login attempts while a server starts.
+pub(crate) const LOGIN_PAUSE: Duration = Duration::from_millis(50);
+
+/// One login (at most 3 s, or `left` if less), closed again at once.
+pub(crate) async fn try_login(url: &DbUrl, left: Duration) -> Result<(), StackError> {
+    let conn = connect_once(url, left.min(Duration::from_secs(3))).await?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// Creates the stack's databases that do not exist yet (`admin` is a server-level URL).
