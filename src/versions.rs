@@ -36,13 +36,18 @@ impl Versions {
     }
 }
 
-fn parse(text: &str) -> Result<Versions, String> {
-    let lookup = |key: &str| -> Result<String, String> {
+/// A key `fixtures/versions.env` lacks.
+#[derive(Debug, thiserror::Error)]
+#[error("fixtures/versions.env has no {0}")]
+struct MissingKey(&'static str);
+
+fn parse(text: &str) -> Result<Versions, MissingKey> {
+    let lookup = |key: &'static str| {
         text.lines()
             .filter_map(|l| l.split_once('='))
             .find(|(k, _)| k.trim() == key)
             .map(|(_, v)| v.trim().to_string())
-            .ok_or_else(|| format!("fixtures/versions.env has no {key}"))
+            .ok_or(MissingKey(key))
     };
     Ok(Versions {
         temporal_server: lookup("TEMPORAL_SERVER_VERSION")?,
@@ -72,6 +77,7 @@ mod tests {
     #[test]
     fn a_missing_key_is_named() {
         let err = parse("TEMPORAL_SERVER_VERSION=1\n").unwrap_err();
-        assert!(err.contains("TEMPORAL_CLI_VERSION"), "{err}");
+        assert_eq!(err.0, "TEMPORAL_CLI_VERSION");
+        assert!(err.to_string().contains("TEMPORAL_CLI_VERSION"), "{err}");
     }
 }

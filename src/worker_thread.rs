@@ -8,8 +8,9 @@
 //! server, exactly as when a worker process is killed: the server retries the abandoned
 //! activities and workflow tasks once their timeouts expire.
 
-use crate::stack::{connect, TemporalTarget};
-use std::sync::Mutex;
+use crate::error::BoxError;
+use crate::stack::{connect, StackError, TemporalTarget};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use temporalio_client::{Client, ClientOptions};
@@ -18,6 +19,31 @@ use tokio::sync::{oneshot, watch};
 
 /// How long connecting the worker may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A worker that could not start, or stopped without being asked to. Cloneable (causes are
+/// shared), because one failure reaches both the test and the worker's driver.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The worker's connection failed.
+    #[error("the worker cannot connect: {0}")]
+    Connect(#[source] Arc<StackError>),
+    /// The SDK refused to create the worker (or its client or runtime).
+    #[error("cannot create the worker: {0}")]
+    Create(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The operating system refused a thread.
+    #[error("cannot start the worker thread: {0}")]
+    Thread(#[source] Arc<std::io::Error>),
+    /// The worker's loop returned without being asked to (with the SDK's error, if any).
+    #[error("the worker stopped on its own{}", .0.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    StoppedOnItsOwn(#[source] Option<Arc<temporalio_sdk::WorkerRunError>>),
+    /// The worker was asked for something after it had stopped.
+    #[error("the worker has already stopped")]
+    AlreadyStopped,
+    /// A restart was asked of a test that registers nothing, so has no worker.
+    #[error("this test registers no workflows or activities, so it has no worker to restart")]
+    NoWorker,
+}
 
 /// How a worker is told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +58,8 @@ enum Stop {
 pub(crate) struct WorkerThread {
     stop: Mutex<Option<oneshot::Sender<Stop>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Becomes `Some(reason)` if the worker stops without being asked to.
-    ended: watch::Receiver<Option<String>>,
+    /// Becomes `Some(why)` if the worker stops without being asked to.
+    ended: watch::Receiver<Option<WorkerError>>,
 }
 
 impl WorkerThread {
@@ -44,7 +70,7 @@ impl WorkerThread {
         target: TemporalTarget,
         namespace: String,
         options: WorkerOptions,
-    ) -> Result<WorkerThread, String> {
+    ) -> Result<WorkerThread, WorkerError> {
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (ended_tx, ended_rx) = watch::channel(None);
@@ -61,13 +87,13 @@ impl WorkerThread {
                 match how {
                     Ended::Asked(Stop::Crash) => runtime.shutdown_background(),
                     Ended::Asked(Stop::Graceful) => drop(runtime),
-                    Ended::OnItsOwn(reason) => {
+                    Ended::OnItsOwn(why) => {
                         drop(runtime);
-                        let _ = ended_tx.send(Some(reason));
+                        let _ = ended_tx.send(Some(why));
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
+            .map_err(|e| WorkerError::Thread(Arc::new(e)))?;
         match ready_rx.await {
             Ok(Ok(())) => Ok(WorkerThread {
                 stop: Mutex::new(Some(stop_tx)),
@@ -75,21 +101,21 @@ impl WorkerThread {
                 ended: ended_rx,
             }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err("the worker stopped while starting".into()),
+            Err(_) => Err(WorkerError::StoppedOnItsOwn(None)),
         }
     }
 
-    /// Resolves with the reason once the worker stops without being asked to (an error of its
-    /// own); never resolves for a worker that is stopped through [`WorkerThread::stop`].
+    /// Resolves with why once the worker stops without being asked to (an error of its own);
+    /// never resolves for a worker that is stopped through [`WorkerThread::stop`].
     /// Cancellation-safe: it can be raced in a `select!` loop.
-    pub(crate) async fn ended_on_its_own(&self) -> String {
+    pub(crate) async fn ended_on_its_own(&self) -> WorkerError {
         let mut ended = self.ended.clone();
-        let reason = match ended.wait_for(Option::is_some).await {
-            Ok(reason) => reason.clone().unwrap_or_default(),
+        let why = match ended.wait_for(Option::is_some).await {
+            Ok(why) => why.clone(),
             // The thread is gone without a reason: it was asked to stop.
             Err(_) => return std::future::pending().await,
         };
-        reason
+        why.unwrap_or(WorkerError::StoppedOnItsOwn(None))
     }
 
     /// Stops the worker: `graceful` lets in-flight tasks finish; otherwise they are abandoned
@@ -119,26 +145,27 @@ impl Drop for WorkerThread {
 /// Why the worker's loop returned.
 enum Ended {
     Asked(Stop),
-    OnItsOwn(String),
+    OnItsOwn(WorkerError),
 }
 
 async fn run(
     target: TemporalTarget,
     namespace: String,
     options: WorkerOptions,
-    ready: oneshot::Sender<Result<(), String>>,
+    ready: oneshot::Sender<Result<(), WorkerError>>,
     stop: oneshot::Receiver<Stop>,
 ) -> Ended {
     let made = async {
+        let create = |e: BoxError| WorkerError::Create(Arc::from(e));
         let connection = connect(&target, CONNECT_TIMEOUT)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WorkerError::Connect(Arc::new(e)))?;
         let client = Client::new(connection, ClientOptions::new(namespace).build())
-            .map_err(|e| e.to_string())?;
-        let runtime = Runtime::from_current_tokio(Default::default()).map_err(|e| e.to_string())?;
-        let worker = Worker::new(&runtime, client, options)
-            .map_err(|e| format!("cannot create the worker: {e}"))?;
-        Ok::<_, String>((runtime, worker))
+            .map_err(|e| create(e.into()))?;
+        let runtime =
+            Runtime::from_current_tokio(Default::default()).map_err(|e| create(e.into()))?;
+        let worker = Worker::new(&runtime, client, options).map_err(|e| create(e.into()))?;
+        Ok::<_, WorkerError>((runtime, worker))
     };
     let (_runtime, mut worker) = match made.await {
         Ok(parts) => parts,
@@ -152,10 +179,7 @@ async fn run(
     let run = worker.run();
     tokio::pin!(run);
     tokio::select! {
-        ended = &mut run => Ended::OnItsOwn(match ended {
-            Ok(()) => "the worker stopped on its own".into(),
-            Err(e) => format!("the worker stopped on its own: {e}"),
-        }),
+        ended = &mut run => Ended::OnItsOwn(WorkerError::StoppedOnItsOwn(ended.err().map(Arc::new))),
         how = stop => {
             // A dropped sender (the owner gone) counts as graceful.
             let how = how.unwrap_or(Stop::Graceful);

@@ -22,10 +22,20 @@ impl Bounds {
     }
 }
 
+/// A duration that is not one, or out of its setting's range; says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}")]
+pub struct DurationError {
+    /// What is accepted (`a duration such as 500ms, 30s or 2m, from 1s to 86400s`).
+    pub expected: String,
+}
+
 /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds (`1.5`) within `bounds`;
 /// the error says what is accepted.
-pub fn parse_duration(text: &str, bounds: &Bounds) -> Result<Duration, String> {
-    let shape = || format!("a duration such as 500ms, 30s or 2m, {}", bounds.describe());
+pub fn parse_duration(text: &str, bounds: &Bounds) -> Result<Duration, DurationError> {
+    let shape = || DurationError {
+        expected: format!("a duration such as 500ms, 30s or 2m, {}", bounds.describe()),
+    };
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -69,7 +79,7 @@ mod tests {
     fn out_of_range_and_huge_values_are_errors_not_panics() {
         for text in ["99999999999999999999h", "1e400", "0s", "25h"] {
             let err = parse_duration(text, &Bounds::STARTUP).unwrap_err();
-            assert!(err.contains("from 1s to 86400s"), "{text}: {err}");
+            assert!(err.expected.contains("from 1s to 86400s"), "{text}: {err}");
         }
         assert!(parse_duration("0s", &Bounds::LINGER).is_ok());
     }

@@ -117,9 +117,9 @@ pub(super) fn apply_file(
     path: &Path,
     env: &dyn Env,
 ) -> Result<(), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::FileUnreadable {
         path: path.into(),
-        reason: e.to_string(),
+        source,
     })?;
     apply_text(config, path, &text, env)
 }

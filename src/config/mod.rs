@@ -4,7 +4,7 @@
 mod duration;
 mod file;
 
-pub use duration::{parse_duration, Bounds};
+pub use duration::{parse_duration, Bounds, DurationError};
 
 use crate::secret::{DbUrl, Secret};
 use std::path::PathBuf;
@@ -246,7 +246,7 @@ impl Default for StackConfig {
 }
 
 /// A configuration value that cannot be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A value that is not one of the accepted ones.
@@ -260,12 +260,23 @@ pub enum ConfigError {
         /// What is accepted.
         expected: String,
     },
-    /// `temporal-harness.toml` could not be read or parsed.
+    /// `temporal-harness.toml` could not be read.
+    #[error("cannot read {path}: {source}")]
+    FileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `temporal-harness.toml` is not valid TOML, or has a key or value the harness does
+    /// not know.
     #[error("cannot read {path}: {reason}")]
     File {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// Where and what is wrong: line and column, never the line itself or a quoted value
+        /// (so the parser's own error, which quotes them, is not kept).
         reason: String,
     },
     /// The external backend was chosen without an address.
@@ -438,7 +449,7 @@ fn one_of(names: &[&str]) -> String {
 }
 
 fn parse_duration_key(key: &str, value: &str, bounds: &Bounds) -> Result<Duration, ConfigError> {
-    parse_duration(value, bounds).map_err(|expected| ConfigError::invalid(key, value, &expected))
+    parse_duration(value, bounds).map_err(|e| ConfigError::invalid(key, value, &e.expected))
 }
 
 fn parse_port(key: &str, value: &str) -> Result<u16, ConfigError> {
@@ -495,7 +506,7 @@ mod tests {
         let err = StackConfig::default()
             .apply_env(&[("TEMPORAL_HARNESS_BACKEND", "external")])
             .unwrap_err();
-        assert_eq!(err, ConfigError::ExternalWithoutAddress);
+        assert!(matches!(err, ConfigError::ExternalWithoutAddress), "{err}");
     }
 
     #[test]
@@ -589,7 +600,7 @@ mod tests {
                         let shown = e.to_string();
                         prop_assert!(
                             shown.contains("TEMPORAL_HARNESS_") && shown.contains("Fix:")
-                                || e == ConfigError::ExternalWithoutAddress,
+                                || matches!(e, ConfigError::ExternalWithoutAddress),
                             "{shown}"
                         );
                         let debug = format!("{:?}", e);

@@ -9,15 +9,17 @@ use super::proxy::Proxy;
 use super::workload::{effect_key, Awaited, Delivery, Workload};
 use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor, TlsFiles};
+use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
 use crate::stack::Stack;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
-use crate::worker_thread::WorkerThread;
+use crate::worker_thread::{WorkerError, WorkerThread};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{Client, ClientOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
@@ -100,7 +102,7 @@ impl FaultHarness {
         let upstream = &endpoints.temporal.address;
         let proxy = |e: std::io::Error| StackError::ServiceFailed {
             service: "fault proxy".into(),
-            reason: e.to_string(),
+            source: e.into(),
         };
         let worker_proxy = Proxy::start(upstream).await.map_err(proxy)?;
         let client_proxy = Proxy::start(upstream).await.map_err(proxy)?;
@@ -112,7 +114,7 @@ impl FaultHarness {
         )
         .map_err(|e| StackError::ServiceFailed {
             service: "client".into(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         Ok(FaultHarness {
             worker_target: through(&endpoints.temporal, &worker_proxy),
@@ -195,13 +197,16 @@ impl FaultHarness {
             .ok_or_else(|| vec!["the workload registers no workflows".to_string()])?;
         // A crashed worker's sticky tasks move to the normal queue after this long.
         options.sticky_queue_schedule_to_start_timeout = Duration::from_secs(1);
-        let worker = self.start_worker(&options).await.map_err(|e| vec![e])?;
+        let worker = self
+            .start_worker(&options)
+            .await
+            .map_err(|e| vec![e.to_string()])?;
         let worker = tokio::sync::Mutex::new(Some(worker));
         let started = Instant::now();
         for (job, id) in workload.jobs.iter().zip(ids) {
             self.start_job(job, task_queue, id)
                 .await
-                .map_err(|e| vec![e])?;
+                .map_err(|e| vec![format!("{id}: could not be started: {e}")])?;
         }
         let faults = self.apply_faults(schedule, ids, started, &worker, &options);
         let results = futures::future::join_all(
@@ -215,7 +220,7 @@ impl FaultHarness {
         if let Some(worker) = worker.lock().await.take() {
             stop(worker, true).await;
         }
-        let mut failures: Vec<String> = applied.err().into_iter().collect();
+        let mut failures: Vec<String> = applied.err().iter().map(ToString::to_string).collect();
         failures.extend(results.into_iter().flatten());
         failures.extend(self.check_invariants(workload, ids).await);
         if failures.is_empty() {
@@ -228,7 +233,7 @@ impl FaultHarness {
     async fn start_worker(
         &self,
         options: &temporalio_sdk::WorkerOptions,
-    ) -> Result<WorkerThread, String> {
+    ) -> Result<WorkerThread, WorkerError> {
         WorkerThread::start(
             self.worker_target.clone(),
             self.namespace.clone(),
@@ -244,14 +249,11 @@ impl FaultHarness {
         job: &super::workload::Job,
         task_queue: &str,
         id: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), WorkflowStartError> {
         retry(Duration::from_secs(30), POLL, |_| async {
             match (job.start)(self.client.clone(), task_queue.into(), id.into()).await {
-                Ok(()) => Attempt::Done(()),
-                Err(e) if e.contains("already started") || e.contains("AlreadyStarted") => {
-                    Attempt::Done(())
-                }
-                Err(e) => Attempt::Again(format!("{id}: could not be started: {e}")),
+                Ok(()) | Err(WorkflowStartError::AlreadyStarted { .. }) => Attempt::Done(()),
+                Err(e) => Attempt::Again(e),
             }
         })
         .await
@@ -286,7 +288,7 @@ impl FaultHarness {
         started: Instant,
         worker: &tokio::sync::Mutex<Option<WorkerThread>>,
         options: &temporalio_sdk::WorkerOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), BoxError> {
         for fault in &schedule.faults {
             let Fault::Timed { trigger, fault } = fault else {
                 continue;
@@ -294,7 +296,7 @@ impl FaultHarness {
             self.wait_for(trigger, ids, started).await;
             self.apply(fault, worker, options)
                 .await
-                .map_err(|e| format!("applying {fault:?}: {e}"))?;
+                .map_err(|e| context(format!("applying {fault:?}"), e))?;
             self.count(BTreeMap::from([(fault.kind(), 1)]));
         }
         Ok(())
@@ -337,11 +339,11 @@ impl FaultHarness {
         fault: &TimedFault,
         worker: &tokio::sync::Mutex<Option<WorkerThread>>,
         options: &temporalio_sdk::WorkerOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), BoxError> {
         let control = || {
             self.control
                 .as_ref()
-                .ok_or_else(|| "needs FaultHarness::exclusive()".to_string())
+                .ok_or("this fault needs a stack of its own: FaultHarness::exclusive()")
         };
         match *fault {
             TimedFault::WorkerCrash => {
@@ -354,8 +356,7 @@ impl FaultHarness {
             TimedFault::ServerRestart => {
                 let address = control()?
                     .restart_temporal(false, Duration::from_secs(90))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 for proxy in [&self.worker_proxy, &self.client_proxy] {
                     proxy.set_upstream(&address);
                     proxy.reset_connections();
@@ -363,15 +364,9 @@ impl FaultHarness {
             }
             TimedFault::PostgresOutage { outage, millis } => {
                 let control = control()?;
-                control
-                    .postgres_down(outage)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                control.postgres_down(outage).await?;
                 tokio::time::sleep(Duration::from_millis(millis)).await;
-                control
-                    .postgres_up(outage)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                control.postgres_up(outage).await?;
             }
             TimedFault::Network { fault, millis } => {
                 let proxy = &self.worker_proxy;

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use temporalio_client::errors::{WorkflowGetResultError, WorkflowStartError};
 use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowStartOptions,
 };
@@ -194,12 +195,15 @@ pub(crate) enum Awaited {
     Matched,
     /// A result, not the expected one.
     Mismatch(String),
-    /// No result (yet): a transport error or a workflow failure, with the reason.
-    Error(String),
+    /// No result (yet): a transport error or a workflow failure.
+    Error(WorkflowGetResultError),
 }
 
-type StartFn =
-    Box<dyn Fn(Client, String, String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+type StartFn = Box<
+    dyn Fn(Client, String, String) -> BoxFuture<'static, Result<(), WorkflowStartError>>
+        + Send
+        + Sync,
+>;
 type AwaitFn = Box<dyn Fn(Client, String) -> BoxFuture<'static, Awaited> + Send + Sync>;
 
 /// One workflow of the workload, with its input and expected result.
@@ -236,7 +240,6 @@ impl Job {
                         .start_workflow(workflow, input, options)
                         .await
                         .map(drop)
-                        .map_err(|e| e.to_string())
                 })
             }),
             awaited: Box::new(move |client, id| {
@@ -248,7 +251,7 @@ impl Job {
                         Ok(output) => {
                             Awaited::Mismatch(format!("returned {output:?}, expected {expected:?}"))
                         }
-                        Err(e) => Awaited::Error(e.to_string()),
+                        Err(e) => Awaited::Error(e),
                     }
                 })
             }),

@@ -2,12 +2,13 @@
 //! for every restart) and one for the replayer that checks the test's histories.
 
 use super::{History, RunnerError};
+use std::sync::Arc;
 use temporalio_client::Client;
 use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use temporalio_sdk::WorkerOptions;
+use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use temporalio_workflow::workflows::WorkflowImplementation;
 
 /// How long a workflow task waits for a (possibly crashed) worker's sticky queue.
@@ -20,8 +21,9 @@ pub struct Definitions {
     replayer: WorkflowReplayerOptions,
     workflow_count: usize,
     activity_sets: usize,
-    /// The first registration error, reported when the test starts.
-    error: Option<String>,
+    /// The first registration error, reported when the test starts (shared: the options are
+    /// cloned for every worker).
+    error: Option<Arc<WorkflowRegistrationError>>,
 }
 
 impl Default for Definitions {
@@ -66,7 +68,7 @@ impl Definitions {
             .map(drop)
             .and_then(|()| self.replayer.register_workflow::<W>().map(drop));
         if let Err(e) = registered {
-            self.error.get_or_insert(e.to_string());
+            self.error.get_or_insert(Arc::new(e));
         }
         self.workflow_count += 1;
         self
@@ -87,7 +89,7 @@ impl Definitions {
         task_queue: &str,
     ) -> Result<Option<WorkerOptions>, RunnerError> {
         if let Some(e) = &self.error {
-            return Err(RunnerError::Registration(e.clone()));
+            return Err(RunnerError::Registration(Box::new(e.clone())));
         }
         if self.workflow_count == 0 && self.activity_sets == 0 {
             return Ok(None);
@@ -105,18 +107,18 @@ impl Definitions {
             return Ok(());
         }
         let replayer =
-            WorkflowReplayer::new(self.replayer.clone()).map_err(|e| RunnerError::Replay {
+            WorkflowReplayer::new(self.replayer.clone()).map_err(|source| RunnerError::Replay {
                 workflow_id: String::new(),
-                reason: e.to_string(),
+                source,
             })?;
         for id in ids {
             for run in History::fetch_chain(client, id).await? {
                 replayer
                     .replay_workflow(run.to_replayable())
                     .await
-                    .map_err(|e| RunnerError::Replay {
+                    .map_err(|source| RunnerError::Replay {
                         workflow_id: id.clone(),
-                        reason: e.to_string(),
+                        source,
                     })?;
             }
         }

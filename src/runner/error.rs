@@ -1,9 +1,14 @@
 //! Why a test's runner could not do what the test asked.
 
 use super::WorkflowFailure;
+use crate::error::BoxError;
 use crate::stack::StackError;
+use crate::worker_thread::WorkerError;
 use std::time::Duration;
-use temporalio_client::errors::{WorkflowGetResultError, WorkflowInteractionError};
+use temporalio_client::errors::{
+    WorkflowGetResultError, WorkflowInteractionError, WorkflowStartError,
+};
+use temporalio_sdk::workflow_replayer::WorkflowReplayError;
 
 /// An error of the test runner; each names the workflow or service concerned.
 #[derive(Debug, thiserror::Error)]
@@ -12,19 +17,21 @@ pub enum RunnerError {
     /// The stack could not be had.
     #[error(transparent)]
     Stack(#[from] StackError),
-    /// A workflow or activity could not be registered.
+    /// A workflow or activity could not be registered (the SDK's error), or the test's
+    /// options contradict each other.
     #[error("registration failed: {0}")]
-    Registration(String),
-    /// The worker could not be created or stopped with an error.
-    #[error("worker: {0}")]
-    Worker(String),
+    Registration(#[source] BoxError),
+    /// The worker could not be started, restarted, or stopped on its own.
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
     /// A workflow could not be started.
-    #[error("starting workflow {workflow_id} failed: {reason}")]
+    #[error("starting workflow {workflow_id} failed: {source}")]
     Start {
         /// The workflow ID.
         workflow_id: String,
-        /// What the server said.
-        reason: String,
+        /// What the client said.
+        #[source]
+        source: WorkflowStartError,
     },
     /// A workflow did not complete successfully.
     #[error("workflow {workflow_id} did not succeed: {failure}")]
@@ -60,12 +67,13 @@ pub enum RunnerError {
         source: WorkflowInteractionError,
     },
     /// Replaying a history against the registered code failed: nondeterminism.
-    #[error("replay of workflow {workflow_id} failed (nondeterminism?): {reason}")]
+    #[error("replay of workflow {workflow_id} failed (nondeterminism?): {source}")]
     Replay {
-        /// The workflow ID.
+        /// The workflow ID (empty when the replayer itself could not be built).
         workflow_id: String,
-        /// The replayer's message, naming the event.
-        reason: String,
+        /// The replayer's error, naming the event.
+        #[source]
+        source: WorkflowReplayError,
     },
     /// The stack has no app database (the `dev` flavour, or external without one).
     #[error("this stack has no app database: use the postgres flavour")]
@@ -75,7 +83,7 @@ pub enum RunnerError {
     NoTimeSkipping,
     /// The test server refused a time-skipping call.
     #[error("time skipping: {0}")]
-    TimeSkipping(String),
+    TimeSkipping(#[source] BoxError),
     /// The app database refused (a test's `?` on a `sqlx` call lands here).
     #[error("app database: {0}")]
     Database(#[from] sqlx::Error),

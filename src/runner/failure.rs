@@ -1,7 +1,7 @@
 //! What a failed test shows: the cause, the tracing output it captured, and the histories of
 //! its workflows (written to files whose paths are printed).
 
-use super::{untyped, RunnerError, TestRunner};
+use super::{untyped, RunnerError, TestRunner, WorkerError};
 use std::any::Any;
 use std::io::Write;
 use std::path::PathBuf;
@@ -69,8 +69,8 @@ impl Failure {
         Self::new(format!("test returned an error: {message}"))
     }
 
-    pub(super) fn worker(message: String) -> Self {
-        Self::new(format!("worker failed: {message}"))
+    pub(super) fn worker(e: WorkerError) -> Self {
+        Self::new(format!("worker failed: {e}"))
     }
 
     pub(super) fn replay(e: RunnerError) -> Self {

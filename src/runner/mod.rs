@@ -15,15 +15,16 @@ mod waits;
 mod worker;
 mod workflow_failure;
 
+pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
-pub use waits::{PendingActivity, WAIT_LIMIT};
+pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
 use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor};
-use crate::stack::{connect, Endpoints, Stack};
+use crate::stack::{connect, Endpoints, Stack, StackError};
 use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -114,19 +115,20 @@ impl TestOptions {
 
 /// What a test body may return: `()` or a `Result` whose error fails the test.
 pub trait TestOutcome {
-    /// `Err(message)` fails the test.
-    fn into_outcome(self) -> Result<(), String>;
+    /// The failure to report (the error as `Debug` shows it, as `cargo test` does for a
+    /// `Result`-returning test), or `None` when the test passed.
+    fn failure(self) -> Option<String>;
 }
 
 impl TestOutcome for () {
-    fn into_outcome(self) -> Result<(), String> {
-        Ok(())
+    fn failure(self) -> Option<String> {
+        None
     }
 }
 
 impl<E: std::fmt::Debug> TestOutcome for Result<(), E> {
-    fn into_outcome(self) -> Result<(), String> {
-        self.map_err(|e| format!("{e:?}"))
+    fn failure(self) -> Option<String> {
+        self.err().map(|e| format!("{e:?}"))
     }
 }
 
@@ -215,9 +217,9 @@ impl TestRunner {
             .client
             .start_workflow(workflow, input, options)
             .await
-            .map_err(|e| RunnerError::Start {
+            .map_err(|source| RunnerError::Start {
                 workflow_id: workflow_id.to_string(),
-                reason: e.to_string(),
+                source,
             })?;
         self.inner
             .started
@@ -420,10 +422,8 @@ where
         (Some(Err(panic)), _) => Some(Failure::panic(panic)),
         (_, Err(worker)) => Some(Failure::worker(worker)),
         (Some(Ok(Err(_elapsed))), Ok(())) => Some(Failure::timeout(options.timeout, &runner).await),
-        (Some(Ok(Ok(result))), Ok(())) => result.into_outcome().err().map(Failure::returned),
-        (None, Ok(())) => Some(Failure::worker(
-            "the worker stopped before the test body finished".into(),
-        )),
+        (Some(Ok(Ok(result))), Ok(())) => result.failure().map(Failure::returned),
+        (None, Ok(())) => Some(Failure::worker(WorkerError::StoppedOnItsOwn(None))),
     };
     let failure = match failure {
         None if options.replay => {
@@ -479,8 +479,13 @@ async fn setup(
         endpoints.namespace.clone()
     };
     let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
-    let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())
-        .map_err(|e| RunnerError::Worker(e.to_string()))?;
+    let client =
+        Client::new(connection, ClientOptions::new(namespace.clone()).build()).map_err(|e| {
+            StackError::TemporalUnreachable {
+                address: endpoints.temporal.address.clone(),
+                source: e.into(),
+            }
+        })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
     let worker_options = definitions.worker_options(&task_queue)?;

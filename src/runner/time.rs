@@ -5,6 +5,7 @@
 use super::RunnerError;
 use crate::config::BackendKind;
 use crate::config::StackConfig;
+use crate::error::Grpc;
 use crate::stack::{Endpoints, TestServer};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,9 +64,9 @@ impl TimeSkipping {
     }
 
     pub(super) async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
-        let duration = duration
-            .try_into()
-            .map_err(|_| RunnerError::TimeSkipping(format!("{duration:?} is out of range")))?;
+        let duration = duration.try_into().map_err(|_| {
+            RunnerError::TimeSkipping(format!("{duration:?} is out of range").into())
+        })?;
         self.server
             .connection()
             .test_service()
@@ -116,5 +117,5 @@ impl TimeSkipping {
 }
 
 fn status(s: tonic::Status) -> RunnerError {
-    RunnerError::TimeSkipping(s.message().to_string())
+    RunnerError::TimeSkipping(Box::new(Grpc(s)))
 }

@@ -47,7 +47,9 @@ impl PendingActivity {
 
     /// The details of the last heartbeat the server recorded, decoded from JSON (the SDK's
     /// default converter); `Ok(None)` before any heartbeat.
-    pub fn heartbeat_details<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, String> {
+    pub fn heartbeat_details<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>, HeartbeatDetailsError> {
         match self
             .info
             .heartbeat_details
@@ -65,20 +67,36 @@ impl PendingActivity {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(payload: &Payload) -> Result<T, String> {
+/// Heartbeat details that cannot be read as the type asked for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeartbeatDetailsError {
+    /// Another payload converter wrote them.
+    #[error(
+        "heartbeat details are encoded as `{encoding}`, not json/plain. Fix: read them with \
+         `raw()` and your payload converter"
+    )]
+    NotJson {
+        /// The payload's `encoding` metadata.
+        encoding: String,
+    },
+    /// JSON, but not of the type asked for.
+    #[error("heartbeat details are not the type asked for: {0}")]
+    WrongType(#[source] serde_json::Error),
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(
+    payload: &Payload,
+) -> Result<T, HeartbeatDetailsError> {
     let encoding = payload
         .metadata
         .get("encoding")
         .map(|e| String::from_utf8_lossy(e).into_owned())
         .unwrap_or_default();
     if encoding != "json/plain" {
-        return Err(format!(
-            "heartbeat details are encoded as `{encoding}`, not json/plain: read them with \
-             `raw()` and your payload converter"
-        ));
+        return Err(HeartbeatDetailsError::NotJson { encoding });
     }
-    serde_json::from_slice(&payload.data)
-        .map_err(|e| format!("heartbeat details are not the type asked for: {e}"))
+    serde_json::from_slice(&payload.data).map_err(HeartbeatDetailsError::WrongType)
 }
 
 impl TestRunner {

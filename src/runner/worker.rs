@@ -4,14 +4,14 @@
 
 use super::RunnerError;
 use crate::stack::TemporalTarget;
-use crate::worker_thread::WorkerThread;
+use crate::worker_thread::{WorkerError, WorkerThread};
 use temporalio_sdk::WorkerOptions;
 use tokio::sync::{mpsc, oneshot};
 
 enum Command {
     Restart {
         graceful: bool,
-        done: oneshot::Sender<Result<(), String>>,
+        done: oneshot::Sender<Result<(), WorkerError>>,
     },
     Finish,
 }
@@ -28,11 +28,10 @@ impl WorkerControl {
         let (done, acked) = oneshot::channel();
         self.tx
             .send(Command::Restart { graceful, done })
-            .map_err(|_| RunnerError::Worker("the worker has already stopped".into()))?;
-        acked
-            .await
-            .map_err(|_| RunnerError::Worker("the worker stopped during the restart".into()))?
-            .map_err(RunnerError::Worker)
+            .map_err(|_| WorkerError::AlreadyStopped)?;
+        // A dropped acknowledgement: the driver ended during the restart.
+        acked.await.map_err(|_| WorkerError::AlreadyStopped)??;
+        Ok(())
     }
 
     /// Asks for a graceful shutdown once the body is done.
@@ -66,21 +65,19 @@ impl WorkerDriver {
         (WorkerControl { tx }, driver)
     }
 
-    async fn start(&self, options: &WorkerOptions) -> Result<WorkerThread, String> {
-        WorkerThread::start(self.target.clone(), self.namespace.clone(), options.clone())
-            .await
-            .map_err(|e| format!("cannot start the worker: {e}"))
+    async fn start(&self, options: &WorkerOptions) -> Result<WorkerThread, WorkerError> {
+        WorkerThread::start(self.target.clone(), self.namespace.clone(), options.clone()).await
     }
 
     /// Runs workers until told to finish; `Err` if a worker failed on its own.
-    pub(super) async fn run(mut self) -> Result<(), String> {
+    pub(super) async fn run(mut self) -> Result<(), WorkerError> {
         let Some(options) = self.options.take() else {
             return self.idle().await;
         };
         let mut worker = self.start(&options).await?;
         loop {
             let command = tokio::select! {
-                reason = worker.ended_on_its_own() => return Err(reason),
+                why = worker.ended_on_its_own() => return Err(why),
                 command = self.rx.recv() => command.unwrap_or(Command::Finish),
             };
             match command {
@@ -106,12 +103,12 @@ impl WorkerDriver {
     }
 
     /// Without a worker: answers restarts with an error until told to finish.
-    async fn idle(mut self) -> Result<(), String> {
+    async fn idle(mut self) -> Result<(), WorkerError> {
         while let Some(command) = self.rx.recv().await {
             match command {
                 Command::Finish => break,
                 Command::Restart { done, .. } => {
-                    let _ = done.send(Err("this test registers no workflows or activities".into()));
+                    let _ = done.send(Err(WorkerError::NoWorker));
                 }
             }
         }

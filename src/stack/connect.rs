@@ -2,9 +2,11 @@
 
 use super::StackError;
 use crate::config::TlsFiles;
+use crate::error::BoxError;
 use crate::secret::Secret;
 use std::path::Path;
 use std::time::Duration;
+use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
     ClientTlsOptions, Connection, ConnectionOptions, RetryOptions, TlsOptions, Url,
 };
@@ -40,7 +42,7 @@ impl TemporalTarget {
         Url::parse(&format!("{scheme}://{}", self.address)).map_err(|e| {
             StackError::TemporalUnreachable {
                 address: self.address.clone(),
-                reason: format!("not a host:port address ({e})"),
+                source: format!("not a host:port address ({e})").into(),
             }
         })
     }
@@ -74,7 +76,7 @@ impl TemporalTarget {
                 return Err(StackError::TlsFile {
                     what: "key",
                     path: tls.key.clone().or(tls.cert.clone()).unwrap_or_default(),
-                    reason: "mutual TLS needs both a certificate and its key".into(),
+                    source: "mutual TLS needs both a certificate and its key".into(),
                     env: "TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY",
                 })
             }
@@ -100,7 +102,7 @@ fn read_pem(
     let bytes = std::fs::read(path).map_err(|e| StackError::TlsFile {
         what,
         path: path.into(),
-        reason: e.to_string(),
+        source: e.into(),
         env,
     })?;
     if !bytes.starts_with(b"-----BEGIN") && !String::from_utf8_lossy(&bytes).contains("-----BEGIN")
@@ -108,7 +110,7 @@ fn read_pem(
         return Err(StackError::TlsFile {
             what,
             path: path.into(),
-            reason: "not a PEM file (no -----BEGIN line)".into(),
+            source: "not a PEM file (no -----BEGIN line)".into(),
             env,
         });
     }
@@ -125,15 +127,27 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
         // Fail fast: callers that wait for readiness retry on their own schedule.
         .retry_options(RetryOptions::builder().max_retries(0).build())
         .build();
-    let unreachable = |reason: String| StackError::TemporalUnreachable {
+    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
         address: target.address.clone(),
-        reason,
+        source,
     };
     match tokio::time::timeout(timeout, Connection::connect(options)).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(e)) => Err(unreachable(plain_reason(&e.to_string()))),
-        Err(_) => Err(unreachable(format!("no answer within {timeout:?}"))),
+        Ok(Err(e)) => Err(unreachable(Box::new(ConnectFailure {
+            plain: plain_reason(&e.to_string()),
+            source: e,
+        }))),
+        Err(_) => Err(unreachable(format!("no answer within {timeout:?}").into())),
     }
+}
+
+/// A failed connection in words people read, keeping the SDK's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{plain}")]
+struct ConnectFailure {
+    plain: String,
+    #[source]
+    source: ClientConnectError,
 }
 
 /// The SDK reports transport failures as nested `Debug` output; people need the cause.

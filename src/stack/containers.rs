@@ -12,6 +12,7 @@ use super::shared::StackDir;
 use super::shared::STACK_LABEL;
 use super::{postgres, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
+use crate::error::BoxError;
 use crate::secret::{DbUrl, Secret};
 use crate::versions::Versions;
 use std::any::Any;
@@ -35,15 +36,15 @@ static PARKED: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
 
 /// A connected Docker client, or why there is none (bounded: a few seconds at most).
 pub(crate) async fn docker() -> Result<Docker, StackError> {
-    let unreachable = |reason: String| StackError::DockerUnreachable { reason };
-    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+    let unreachable = |source: BoxError| StackError::DockerUnreachable { source };
+    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.into()))?;
     let ping = async {
         let docker = docker.negotiate_version().await?;
         docker.ping().await.map(|_| docker)
     };
     match tokio::time::timeout(Duration::from_secs(5), ping).await {
         Ok(Ok(docker)) => Ok(docker),
-        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Ok(Err(e)) => Err(unreachable(e.into())),
         Err(_) => Err(unreachable("no answer from the daemon within 5s".into())),
     }
 }
@@ -200,7 +201,7 @@ async fn boot_postgres_flavor(
         .await
         .map_err(|e| StackError::ServiceFailed {
             service: format!("Docker network {network}"),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
     let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let pg_name = postgres_container(label);
@@ -297,8 +298,8 @@ async fn run_schema_step(
         .await
         .map_err(|e| start_error("Temporal schema step", &plan.schema, timeout, e))?;
     job.rm().await.map_err(|e| StackError::ServiceFailed {
-        service: "Temporal schema step".into(),
-        reason: format!("cannot remove its container: {e}"),
+        service: "Temporal schema step (removing its finished container)".into(),
+        source: e.into(),
     })
 }
 
@@ -329,8 +330,8 @@ async fn host_port<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result
         .get_host_port_ipv4(ContainerPort::Tcp(port))
         .await
         .map_err(|e| StackError::ServiceFailed {
-            service: format!("container {}", container.id()),
-            reason: format!("port {port} is not mapped: {e}"),
+            service: format!("container {} (port {port} is not mapped)", container.id()),
+            source: e.into(),
         })
 }
 
@@ -355,29 +356,25 @@ fn start_error(
     timeout: Duration,
     e: testcontainers::TestcontainersError,
 ) -> StackError {
-    let text = e.to_string();
-    if matches!(
-        e,
-        testcontainers::TestcontainersError::WaitContainer(
-            testcontainers::core::error::WaitContainerError::StartupTimeout
-        )
-    ) {
-        return StackError::StartupTimeout {
-            service: format!("{service} ({image})"),
-            timeout,
-            last: text,
-            log: "`docker logs` of its container".into(),
-        };
-    }
-    if text.contains("failed to pull the image") {
-        return StackError::ImageMissing {
+    use testcontainers::core::{client::ClientError, error::WaitContainerError};
+    use testcontainers::TestcontainersError;
+    match e {
+        TestcontainersError::WaitContainer(WaitContainerError::StartupTimeout) => {
+            StackError::StartupTimeout {
+                service: format!("{service} ({image})"),
+                timeout,
+                last: e.into(),
+                log: "`docker logs` of its container".into(),
+            }
+        }
+        TestcontainersError::Client(ClientError::PullImage { .. }) => StackError::ImageMissing {
             image: image.to_string(),
-            reason: text,
-        };
-    }
-    StackError::ServiceFailed {
-        service: format!("{service} ({image})"),
-        reason: text,
+            source: e.into(),
+        },
+        e => StackError::ServiceFailed {
+            service: format!("{service} ({image})"),
+            source: e.into(),
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::containers::{docker, postgres_container, temporal_container};
 use super::{readiness, StackError, TemporalTarget};
+use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
 use std::time::{Duration, Instant};
 use testcontainers::bollard::query_parameters::{
@@ -47,10 +48,10 @@ impl StackControl {
         [self.temporal.clone(), self.postgres.clone()]
     }
 
-    fn failed(&self, action: &str, e: impl std::fmt::Display) -> StackError {
+    fn failed(&self, action: &str, e: impl Into<BoxError>) -> StackError {
         StackError::NotControllable {
             action: action.into(),
-            reason: e.to_string(),
+            source: e.into(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Why a stack could not be had: each variant names the cause and the fix.
 
 use crate::config::ConfigError;
+use crate::error::BoxError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,18 +15,19 @@ pub enum StackError {
 
     /// No Docker daemon answered.
     #[error(
-        "Docker is not reachable: {reason}. Fix: start Docker (`temporal-harness setup` starts \
+        "Docker is not reachable: {source}. Fix: start Docker (`temporal-harness setup` starts \
          dockerd on Debian; elsewhere `systemctl start docker`), or use processes instead with \
          TEMPORAL_HARNESS_BACKEND=local"
     )]
     DockerUnreachable {
         /// What the Docker client said.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 
     /// An image is neither present nor pullable.
     #[error(
-        "image {image} is not present and could not be pulled: {reason}. Fix: with a registry, \
+        "image {image} is not present and could not be pulled: {source}. Fix: with a registry, \
          `docker pull {image}`; without one, run `temporal-harness setup` to build the local images \
          and set TEMPORAL_HARNESS_IMAGES=local (or leave it at auto)"
     )]
@@ -33,7 +35,8 @@ pub enum StackError {
         /// The image reference.
         image: String,
         /// What Docker said.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 
     /// A port the stack needs is taken.
@@ -62,31 +65,34 @@ pub enum StackError {
 
     /// PostgreSQL could not be reached at all.
     #[error(
-        "PostgreSQL at {url} is unreachable: {reason}. Fix: check host and port, and that the \
+        "PostgreSQL at {url} is unreachable: {source}. Fix: check host and port, and that the \
          server accepts TCP connections (listen_addresses, pg_hba.conf)"
     )]
     PostgresUnreachable {
         /// The URL, password redacted.
         url: String,
-        /// What the driver said.
-        reason: String,
+        /// What the driver said, scrubbed of the URL's secrets (so a message, not the driver's
+        /// error, which may quote them).
+        #[source]
+        source: BoxError,
     },
 
     /// The Temporal frontend could not be reached.
     #[error(
-        "Temporal at {address} is unreachable: {reason}. Fix: check the address and that the \
+        "Temporal at {address} is unreachable: {source}. Fix: check the address and that the \
          server runs (`temporal operator cluster health --address {address}`)"
     )]
     TemporalUnreachable {
         /// `host:port`.
         address: String,
         /// What the client said.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 
     /// A TLS file could not be read.
     #[error(
-        "cannot read the TLS {what} file {path}: {reason}. Fix: point {env} at a readable PEM \
+        "cannot read the TLS {what} file {path}: {source}. Fix: point {env} at a readable PEM \
          file"
     )]
     TlsFile {
@@ -94,8 +100,9 @@ pub enum StackError {
         what: &'static str,
         /// The path given.
         path: PathBuf,
-        /// The OS error.
-        reason: String,
+        /// The OS error, or what is wrong with the file's content.
+        #[source]
+        source: BoxError,
         /// The setting that names it.
         env: &'static str,
     },
@@ -167,18 +174,20 @@ pub enum StackError {
         /// The bound.
         timeout: Duration,
         /// The last error seen while waiting.
-        last: String,
+        #[source]
+        last: BoxError,
         /// Where its log is.
         log: String,
     },
 
     /// A service failed to start (exited, or Docker refused it).
-    #[error("{service} failed to start: {reason}")]
+    #[error("{service} failed to start: {source}")]
     ServiceFailed {
         /// The service.
         service: String,
         /// Why, with the tail of its log where there is one.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 
     /// `auto` found neither Docker nor the local binaries.
@@ -189,9 +198,10 @@ pub enum StackError {
     )]
     NoBackend {
         /// Why Docker cannot be used.
-        docker: String,
+        #[source]
+        docker: Box<StackError>,
         /// Why the local backend cannot be used.
-        local: String,
+        local: Box<StackError>,
     },
 
     /// Shared-stack bookkeeping failed (state directory, lock, keeper).
@@ -207,7 +217,7 @@ pub enum StackError {
     /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
     /// the user's).
     #[error(
-        "the kept stack in {} did not answer within {waited:?}: {reason}. Fix: wait and rerun \
+        "the kept stack in {} did not answer within {waited:?}: {source}. Fix: wait and rerun \
          if it is still starting, or remove it with `temporal-harness down` (its data goes \
          with it)",
         path.display()
@@ -218,7 +228,8 @@ pub enum StackError {
         /// How long it was waited for.
         waited: Duration,
         /// The last error seen.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 
     /// Another process held the stack's lock for longer than the startup timeout.
@@ -236,7 +247,7 @@ pub enum StackError {
 
     /// Fault injection asked for control the stack cannot give.
     #[error(
-        "cannot {action}: {reason}. Fix: server restarts and database outages need a stack the \
+        "cannot {action}: {source}. Fix: server restarts and database outages need a stack the \
          harness runs in containers on PostgreSQL (TEMPORAL_HARNESS_BACKEND=containers, \
          TEMPORAL_HARNESS_FLAVOR=postgres)"
     )]
@@ -244,7 +255,8 @@ pub enum StackError {
         /// What was asked (`restart the Temporal server`).
         action: String,
         /// Why it cannot be done.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -258,7 +270,7 @@ impl StackError {
                 StackError::StartupTimeout {
                     service: service.to_string(),
                     timeout,
-                    last: self.to_string(),
+                    last: Box::new(self),
                     log: log.to_string(),
                 }
             }

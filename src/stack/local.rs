@@ -201,13 +201,13 @@ async fn start_postgres(
         .output()
         .map_err(|e| StackError::ServiceFailed {
             service: "initdb".into(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
     let _ = fs::remove_file(&pwfile);
     if !out.status.success() {
         return Err(StackError::ServiceFailed {
             service: "initdb".into(),
-            reason: scrub(&String::from_utf8_lossy(&out.stderr), password),
+            source: scrub(&String::from_utf8_lossy(&out.stderr), password).into(),
         });
     }
 
@@ -278,9 +278,10 @@ async fn setup_schema(
             .env("SQL_PASSWORD", password.expose())
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        // Messages only: the tool's output may quote the password, so it is scrubbed first.
         let failed = |reason: String| StackError::ServiceFailed {
             service: format!("temporal-sql-tool {} ({db})", args[0]),
-            reason: scrub(&reason, password),
+            source: scrub(&reason, password).into(),
         };
         let out = tokio::time::timeout(timeout, cmd.output())
             .await
@@ -361,7 +362,7 @@ fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
     let Some(ids) = user_ids("postgres") else {
         return Err(StackError::ServiceFailed {
             service: "PostgreSQL".into(),
-            reason: "running as root, and PostgreSQL refuses root; no `postgres` user to run it \
+            source: "running as root, and PostgreSQL refuses root; no `postgres` user to run it \
                      as. Fix: install Debian's postgresql package (it creates the user) or run \
                      the tests as a normal user"
                 .into(),

@@ -13,6 +13,7 @@ mod postgres;
 mod process;
 mod progress;
 mod readiness;
+mod reaper;
 mod setup_steps;
 pub(crate) mod shared;
 mod test_server;
@@ -32,6 +33,7 @@ pub use test_server::TestServer;
 pub use tools::default_tools_dir;
 
 use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::error::BoxError;
 use progress::Progress;
 use shared::StackDir;
 use std::time::Duration;
@@ -106,11 +108,11 @@ impl Stack {
                 });
             }
             // Someone asked to keep it: its data is theirs, never removed implicitly.
-            Reuse::KeptButUnhealthy(reason) => {
+            Reuse::KeptButUnhealthy(last) => {
                 return Err(StackError::KeptStackUnhealthy {
                     path: dir.path(),
                     waited: config.startup_timeout,
-                    reason,
+                    source: last,
                 })
             }
             // Nothing usable (a boot that died, a stack whose keeper is gone): start clean.
@@ -118,7 +120,7 @@ impl Stack {
         }
         dir.teardown()?;
         dir.create()?;
-        let orphans = shared::reap_orphan_containers(&config.state_dir);
+        let orphans = reaper::reap_orphan_containers(&config.state_dir);
         if orphans > 0 {
             eprintln!("temporal-harness: removed {orphans} container(s) no stack owned");
         }
@@ -161,7 +163,7 @@ impl Stack {
     pub async fn control(&self) -> Result<StackControl, StackError> {
         let unsupported = |reason: String| StackError::NotControllable {
             action: "control the stack".into(),
-            reason,
+            source: reason.into(),
         };
         let containers_on_postgres = self.endpoints.backend == BackendKind::Containers
             && self.endpoints.flavor == Some(Flavor::Postgres);
@@ -239,7 +241,7 @@ pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
         removed.push(dir.key().to_string());
     }
     shared::reap_stale(&config.state_dir);
-    shared::reap_orphan_containers(&config.state_dir);
+    reaper::reap_orphan_containers(&config.state_dir);
     Ok(removed)
 }
 
@@ -261,7 +263,7 @@ impl Drop for BootGuard<'_> {
             let label = dir.label().ok();
             let _ = dir.teardown();
             if let Some(label) = label {
-                shared::sweep_abandoned_boot(&label);
+                reaper::sweep_abandoned_boot(&label);
             }
         }
     }
@@ -272,7 +274,7 @@ enum Reuse {
     /// A stack that answers: use it.
     Ready(Box<Endpoints>),
     /// A kept stack that did not answer within the startup timeout (why not).
-    KeptButUnhealthy(String),
+    KeptButUnhealthy(BoxError),
     /// Nothing there, or leftovers of a run that is gone: boot afresh.
     Unusable,
 }
@@ -299,7 +301,7 @@ async fn reusable(dir: &StackDir, config: &StackConfig) -> Reuse {
             namespace: namespace.clone(),
             ..endpoints
         })),
-        Err(e) if kept => Reuse::KeptButUnhealthy(e.to_string()),
+        Err(e) if kept => Reuse::KeptButUnhealthy(e.into()),
         Err(_) => Reuse::Unusable,
     }
 }
@@ -365,7 +367,7 @@ async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError
             eprintln!("temporal-harness: backend containers (Docker answers)");
             return Ok(BackendKind::Containers);
         }
-        Err(e) => e.to_string(),
+        Err(e) => e,
     };
     match local::missing_binaries(config) {
         None => {
@@ -373,8 +375,8 @@ async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError
             Ok(BackendKind::Local)
         }
         Some(local) => Err(StackError::NoBackend {
-            docker,
-            local: local.to_string(),
+            docker: Box::new(docker),
+            local: Box::new(local),
         }),
     }
 }

@@ -21,7 +21,7 @@ pub(crate) async fn connect_once(
     let options =
         PgConnectOptions::from_str(url.expose()).map_err(|e| StackError::PostgresUnreachable {
             url: url.redacted(),
-            reason: url.scrub(&format!("not a PostgreSQL URL: {e}")),
+            source: url.scrub(&format!("not a PostgreSQL URL: {e}")).into(),
         })?;
     let user = options.get_username().to_string();
     match tokio::time::timeout(timeout, options.connect()).await {
@@ -34,11 +34,11 @@ pub(crate) async fn connect_once(
         }
         Ok(Err(e)) => Err(StackError::PostgresUnreachable {
             url: url.redacted(),
-            reason: url.scrub(&e.to_string()),
+            source: url.scrub(&e.to_string()).into(),
         }),
         Err(_) => Err(StackError::PostgresUnreachable {
             url: url.redacted(),
-            reason: format!("no answer within {timeout:?}"),
+            source: format!("no answer within {timeout:?}").into(),
         }),
     }
 }
@@ -155,7 +155,7 @@ fn version_key(v: &str) -> Vec<u64> {
 fn sql_error(url: &DbUrl, e: sqlx::Error) -> StackError {
     StackError::PostgresUnreachable {
         url: url.redacted(),
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::shared::StackDir;
 use super::StackError;
+use crate::error::context;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,10 @@ pub(crate) fn spawn_service(
     detach(&mut cmd);
     let child = cmd.spawn().map_err(|e| StackError::ServiceFailed {
         service: service.into(),
-        reason: format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
+        source: context(
+            format!("cannot run {}", cmd.get_program().to_string_lossy()),
+            e,
+        ),
     })?;
     let pid = child.id();
     dir.register_pid(pid, stop_signal)?;
@@ -80,11 +84,12 @@ pub(crate) fn exited_early(
     }
     Err(StackError::ServiceFailed {
         service: service.into(),
-        reason: format!(
+        source: format!(
             "exited; end of its log {}:\n{}",
             log.display(),
             tail(&text, 6)
-        ),
+        )
+        .into(),
     })
 }
 

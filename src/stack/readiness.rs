@@ -4,6 +4,7 @@
 //! their next refresh.
 
 use super::{connect, StackError, TemporalTarget};
+use crate::error::{context, BoxError, Grpc};
 use crate::poll::{retry, Attempt};
 use std::cell::Cell;
 use std::time::Duration;
@@ -68,9 +69,9 @@ async fn wait(
     })
     .await;
     ready.map_err(|last| match last {
-        StackError::TemporalUnreachable { address, reason } => StackError::TemporalUnreachable {
+        StackError::TemporalUnreachable { address, source } => StackError::TemporalUnreachable {
             address,
-            reason: format!("{reason} (still so after {timeout:?})"),
+            source: context(format!("still so after {timeout:?}, last"), source),
         },
         other => other,
     })
@@ -83,9 +84,9 @@ async fn attempt(
     registered: &Cell<bool>,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    let unreachable = |reason: String| StackError::TemporalUnreachable {
+    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
         address: target.address.clone(),
-        reason,
+        source,
     };
     let connection = connect(target, timeout.max(Duration::from_millis(200))).await?;
     let health = connection
@@ -94,13 +95,15 @@ async fn attempt(
             service: WORKFLOW_SERVICE.into(),
         }))
         .await
-        .map_err(|s| unreachable(format!("health check failed: {}", s.message())))?
+        .map_err(|s| unreachable(context("health check failed", Grpc(s))))?
         .into_inner();
     if health.status != ServingStatus::Serving as i32 {
         let status = ServingStatus::try_from(health.status)
             .map(|s| s.as_str_name())
             .unwrap_or("UNKNOWN");
-        return Err(unreachable(format!("WorkflowService health is {status}")));
+        return Err(unreachable(
+            format!("WorkflowService health is {status}").into(),
+        ));
     }
     let Some(namespace) = namespace else {
         return Ok(connection);
@@ -113,18 +116,25 @@ async fn attempt(
         }))
         .await;
     match described {
-        Ok(_) if registered.get() => probe_workflow_start(&connection, namespace)
-            .await
-            .map_err(|s| unreachable(format!("namespace {namespace} not yet usable: {s}")))?,
+        Ok(_) if registered.get() => {
+            probe_workflow_start(&connection, namespace)
+                .await
+                .map_err(|s| {
+                    unreachable(context(format!("namespace {namespace} not yet usable"), s))
+                })?
+        }
         Ok(_) => {}
         Err(s) if s.code() == tonic::Code::NotFound && create_namespace => {
-            register(&connection, namespace)
-                .await
-                .map_err(|s| unreachable(format!("cannot register namespace {namespace}: {s}")))?;
+            register(&connection, namespace).await.map_err(|s| {
+                unreachable(context(
+                    format!("cannot register namespace {namespace}"),
+                    Grpc(s),
+                ))
+            })?;
             registered.set(true);
-            return Err(unreachable(format!(
-                "namespace {namespace} registered, not yet visible"
-            )));
+            return Err(unreachable(
+                format!("namespace {namespace} registered, not yet visible").into(),
+            ));
         }
         Err(s) if s.code() == tonic::Code::NotFound => {
             return Err(StackError::UnknownNamespace {
@@ -133,16 +143,16 @@ async fn attempt(
             })
         }
         Err(s) => {
-            return Err(unreachable(format!(
-                "describe namespace {namespace}: {}",
-                s.message()
+            return Err(unreachable(context(
+                format!("describe namespace {namespace}"),
+                Grpc(s),
             )))
         }
     }
     Ok(connection)
 }
 
-async fn register(connection: &Connection, namespace: &str) -> Result<(), String> {
+async fn register(connection: &Connection, namespace: &str) -> Result<(), tonic::Status> {
     let request = RegisterNamespaceRequest {
         namespace: namespace.into(),
         description: "created by temporal-harness".into(),
@@ -156,13 +166,13 @@ async fn register(connection: &Connection, namespace: &str) -> Result<(), String
     {
         Ok(_) => Ok(()),
         Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
-        Err(s) => Err(s.message().to_string()),
+        Err(s) => Err(s),
     }
 }
 
 /// Starts and at once terminates a workflow that no worker polls for: it succeeds only once
 /// every service involved in a start knows the namespace.
-async fn probe_workflow_start(connection: &Connection, namespace: &str) -> Result<(), String> {
+async fn probe_workflow_start(connection: &Connection, namespace: &str) -> Result<(), Grpc> {
     let workflow_id = format!(
         "temporal-harness-readiness-{}",
         uuid::Uuid::new_v4().simple()
@@ -184,8 +194,7 @@ async fn probe_workflow_start(connection: &Connection, namespace: &str) -> Resul
     connection
         .workflow_service()
         .start_workflow_execution(tonic::Request::new(start))
-        .await
-        .map_err(|s| s.message().to_string())?;
+        .await?;
     connection
         .workflow_service()
         .terminate_workflow_execution(tonic::Request::new(TerminateWorkflowExecutionRequest {
@@ -202,5 +211,5 @@ async fn probe_workflow_start(connection: &Connection, namespace: &str) -> Resul
         }))
         .await
         .map(drop)
-        .map_err(|s| s.message().to_string())
+        .map_err(Grpc)
 }

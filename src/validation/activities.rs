@@ -4,9 +4,10 @@
 // everything written here is documented.
 #![allow(missing_docs)]
 
-use super::target::Databases;
+use super::target::{Databases, NoDatabases};
 use super::Status;
-use crate::stack::{connect, TemporalTarget};
+use crate::error::BoxError;
+use crate::stack::{connect, StackError, TemporalTarget};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -29,13 +30,13 @@ const DB_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the activities reach.
 pub struct ValidationActivities {
     temporal: TemporalTarget,
-    databases: Result<Databases, String>,
+    databases: Result<Databases, NoDatabases>,
 }
 
 impl ValidationActivities {
     /// Activities that reach `temporal` and, where given, the `databases` (`Err` says why
     /// there are none; the persistence stage is then skipped with that reason).
-    pub fn new(temporal: TemporalTarget, databases: Result<Databases, String>) -> Self {
+    pub fn new(temporal: TemporalTarget, databases: Result<Databases, NoDatabases>) -> Self {
         ValidationActivities {
             temporal,
             databases,
@@ -57,10 +58,8 @@ fn failed(detail: impl ToString) -> ActivityReport {
     }
 }
 
-async fn open(url: &crate::secret::DbUrl) -> Result<PgConnection, String> {
-    crate::stack::connect_postgres(url, DB_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())
+async fn open(url: &crate::secret::DbUrl) -> Result<PgConnection, StackError> {
+    crate::stack::connect_postgres(url, DB_TIMEOUT).await
 }
 
 #[activities]
@@ -116,7 +115,7 @@ impl ValidationActivities {
             Err(why) => {
                 return Ok(ActivityReport {
                     status: Status::Skipped,
-                    detail: why.clone(),
+                    detail: why.to_string(),
                 })
             }
         };
@@ -135,10 +134,9 @@ impl ValidationActivities {
                 sqlx::query_scalar("SELECT state FROM current_executions WHERE workflow_id = $1")
                     .bind(&workflow_id)
                     .fetch_optional(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             let _ = conn.close().await;
-            Ok::<_, String>(state)
+            Ok::<_, BoxError>(state)
         };
         Ok(match row.await {
             // 2 = running: the workflow is, as it asks.
@@ -175,21 +173,18 @@ impl ValidationActivities {
     }
 }
 
-async fn marker_round_trip(url: &crate::secret::DbUrl, marker: &str) -> Result<(), String> {
-    let sql = |e: sqlx::Error| e.to_string();
+async fn marker_round_trip(url: &crate::secret::DbUrl, marker: &str) -> Result<(), BoxError> {
     let mut writer = open(url).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS temporal_harness_validation \
          (marker TEXT PRIMARY KEY, written_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )
     .execute(&mut writer)
-    .await
-    .map_err(sql)?;
+    .await?;
     sqlx::query("INSERT INTO temporal_harness_validation (marker) VALUES ($1)")
         .bind(marker)
         .execute(&mut writer)
-        .await
-        .map_err(sql)?;
+        .await?;
     let _ = writer.close().await;
     // Another connection: the marker must come from the database, not a session.
     let mut reader = open(url).await?;
@@ -198,8 +193,7 @@ async fn marker_round_trip(url: &crate::secret::DbUrl, marker: &str) -> Result<(
     )
     .bind(marker)
     .fetch_optional(&mut reader)
-    .await
-    .map_err(sql)?;
+    .await?;
     let _ = reader.close().await;
     match found {
         Some(m) if m == marker => Ok(()),

@@ -16,7 +16,7 @@ mod workflow;
 pub use activities::{ActivityReport, ValidationActivities};
 pub use report::{Format, Report};
 pub use session::{Db, ProbeRun, Session};
-pub use target::{Databases, Target};
+pub use target::{Databases, NoDatabases, Target};
 pub use workflow::{
     CurrentStage, ProbeWorkflow, Stage, StageResult, ValidationInput, ValidationWorkflow,
     RETRY_ATTEMPTS,
@@ -192,13 +192,53 @@ pub struct Filter {
     skip: Vec<glob::Pattern>,
 }
 
+/// `--only`/`--skip` globs that would select nothing, or the wrong thing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// Not a glob.
+    #[error("bad glob `{glob}`: {source}")]
+    BadGlob {
+        /// The glob given.
+        glob: String,
+        /// What the glob parser said.
+        #[source]
+        source: glob::PatternError,
+    },
+    /// A glob that matches no check: a typo, not a request for fewer checks.
+    #[error(
+        "{flag} `{pattern}` matches no check. Fix: `temporal-harness validate --list` shows the \
+         check ids"
+    )]
+    MatchesNothing {
+        /// `--only` or `--skip`.
+        flag: &'static str,
+        /// The glob.
+        pattern: String,
+    },
+    /// The filters together leave nothing to run.
+    #[error(
+        "--only/--skip leave no check to run (of {total}). Fix: loosen the filters; \
+         `temporal-harness validate --list` shows the check ids"
+    )]
+    NothingLeft {
+        /// How many checks there are.
+        total: usize,
+    },
+}
+
 impl Filter {
     /// From `--only` and `--skip` globs; a bad glob is an error naming it.
-    pub fn new(only: &[String], skip: &[String]) -> Result<Filter, String> {
+    pub fn new(only: &[String], skip: &[String]) -> Result<Filter, FilterError> {
         let parse = |globs: &[String]| {
             globs
                 .iter()
-                .map(|g| glob::Pattern::new(g).map_err(|e| format!("bad glob `{g}`: {e}")))
+                .map(|g| {
+                    glob::Pattern::new(g).map_err(|source| FilterError::BadGlob {
+                        glob: g.clone(),
+                        source,
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let filter = Filter {
@@ -212,18 +252,14 @@ impl Filter {
                 .iter()
                 .find(|p| !ids.iter().any(|id| p.matches(id)))
             {
-                return Err(format!(
-                    "{flag} `{p}` matches no check. Fix: `temporal-harness validate --list` \
-                     shows the check ids"
-                ));
+                return Err(FilterError::MatchesNothing {
+                    flag,
+                    pattern: p.to_string(),
+                });
             }
         }
         if !ids.iter().any(|id| filter.selects(id)) {
-            return Err(format!(
-                "--only/--skip leave no check to run (of {}). Fix: loosen the filters; \
-                 `temporal-harness validate --list` shows the check ids",
-                ids.len()
-            ));
+            return Err(FilterError::NothingLeft { total: ids.len() });
         }
         Ok(filter)
     }
@@ -296,18 +332,26 @@ mod tests {
         assert!(!f.selects("temporal.health"));
         assert!(Filter::default().selects("anything"));
         let err = Filter::new(&["[".into()], &[]).unwrap_err();
-        assert!(err.contains("bad glob `[`"), "{err}");
+        assert!(matches!(&err, FilterError::BadGlob { glob, .. } if glob == "["));
+        assert!(err.to_string().contains("bad glob `[`"), "{err}");
     }
 
     #[test]
     fn a_filter_that_selects_nothing_is_refused() {
         let err = Filter::new(&["nomatch*".into()], &[]).unwrap_err();
-        assert!(err.contains("--only `nomatch*` matches no check"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("--only `nomatch*` matches no check"),
+            "{err}"
+        );
         let err = Filter::new(&[], &["*".into()]).unwrap_err();
-        assert!(err.contains("leave no check to run"), "{err}");
+        assert!(matches!(err, FilterError::NothingLeft { .. }), "{err}");
         let err = Filter::new(&["postgres.*".into()], &["postgres.*".into()]).unwrap_err();
-        assert!(err.contains("leave no check to run"), "{err}");
+        assert!(err.to_string().contains("leave no check to run"), "{err}");
         let err = Filter::new(&[], &["postgre.*".into()]).unwrap_err();
-        assert!(err.contains("--skip `postgre.*` matches no check"), "{err}");
+        assert!(
+            matches!(&err, FilterError::MatchesNothing { flag: "--skip", pattern } if pattern == "postgre.*"),
+            "{err}"
+        );
     }
 }

@@ -41,15 +41,16 @@ pub struct ProbeRun {
     pub run_id: String,
 }
 
-/// Shared state of one validation run; see the module docs.
+/// Shared state of one validation run; see the module docs. What could not be had is kept as
+/// the verdict every check that needs it reports.
 pub struct Session {
     target: Target,
     task_queue: String,
-    connection: OnceCell<Result<Connection, String>>,
-    pools: [OnceCell<Result<PgPool, String>>; 2],
-    worker: OnceCell<Result<WorkerThread, String>>,
-    probe: OnceCell<Result<ProbeRun, String>>,
-    stages: OnceCell<Result<Vec<StageResult>, String>>,
+    connection: OnceCell<Result<Connection, Verdict>>,
+    pools: [OnceCell<Result<PgPool, Verdict>>; 2],
+    worker: OnceCell<Result<WorkerThread, Verdict>>,
+    probe: OnceCell<Result<ProbeRun, Verdict>>,
+    stages: OnceCell<Result<Vec<StageResult>, Verdict>>,
 }
 
 impl Session {
@@ -84,11 +85,11 @@ impl Session {
             .get_or_init(|| async {
                 connect(&self.target.temporal, CONNECT_TIMEOUT)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(failed)
             })
             .await
             .as_ref()
-            .map_err(|e| Verdict::Failed(e.clone()))
+            .map_err(Clone::clone)
     }
 
     /// A client bound to the target's namespace.
@@ -107,7 +108,7 @@ impl Session {
             .target
             .databases
             .as_ref()
-            .map_err(|why| Verdict::Skipped(why.clone()))?;
+            .map_err(|why| Verdict::Skipped(why.to_string()))?;
         let (cell, url) = match db {
             Db::Temporal => (&self.pools[0], &databases.temporal),
             Db::Visibility => (&self.pools[1], &databases.visibility),
@@ -117,17 +118,17 @@ impl Session {
             // unreachable host) without the password.
             let conn = connect_postgres(url, CONNECT_TIMEOUT)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(failed)?;
             drop(conn);
             sqlx::postgres::PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(CONNECT_TIMEOUT)
                 .connect_lazy(url.expose())
-                .map_err(|e| format!("{}: {e}", url.redacted()))
+                .map_err(|e| Verdict::Failed(format!("{}: {e}", url.redacted())))
         })
         .await
         .as_ref()
-        .map_err(|e| Verdict::Failed(e.clone()))
+        .map_err(Clone::clone)
     }
 
     /// Starts this run's validation worker (once) and returns when it polls.
@@ -144,7 +145,7 @@ impl Session {
                     .workflow::<ProbeWorkflow>()
                     .activities(activities)
                     .worker_options(&self.task_queue)
-                    .map_err(|e| e.to_string())?
+                    .map_err(failed)?
                     .expect("workflows are registered");
                 WorkerThread::start(
                     self.target.temporal.clone(),
@@ -152,11 +153,12 @@ impl Session {
                     options,
                 )
                 .await
+                .map_err(failed)
             })
             .await
             .as_ref()
             .map(drop)
-            .map_err(|e| Verdict::Failed(e.clone()))
+            .map_err(Clone::clone)
     }
 
     /// A small workflow (one activity), run once to completion for the checks that inspect a
@@ -164,33 +166,33 @@ impl Session {
     pub async fn probe(&self) -> Result<&ProbeRun, Verdict> {
         self.worker().await?;
         let run = self.probe.get_or_init(|| async {
-            let client = self.client().await.map_err(|v| v.message().to_string())?;
+            let client = self.client().await?;
             let workflow_id = format!("{}-probe", self.task_queue);
             let options = WorkflowStartOptions::new(self.task_queue.as_str(), &workflow_id).build();
             let handle = client
                 .start_workflow(ProbeWorkflow::run, "probe".to_string(), options)
                 .await
-                .map_err(|e| format!("cannot start the probe workflow: {e}"))?;
+                .map_err(|e| Verdict::Failed(format!("cannot start the probe workflow: {e}")))?;
             let run_id = handle.info().run_id.clone().unwrap_or_default();
             within(
                 WORKFLOW_TIMEOUT,
                 handle.get_result(WorkflowGetResultOptions::default()),
             )
             .await?
-            .map_err(|e| format!("the probe workflow failed: {e}"))?;
+            .map_err(|e| Verdict::Failed(format!("the probe workflow failed: {e}")))?;
             Ok(ProbeRun {
                 workflow_id,
                 run_id,
             })
         });
-        run.await.as_ref().map_err(|e| Verdict::Failed(e.clone()))
+        run.await.as_ref().map_err(Clone::clone)
     }
 
     /// The validation workflow, run once; each stage check reads its stage's result.
     pub async fn stages(&self) -> Result<&[StageResult], Verdict> {
         self.worker().await?;
         let run = self.stages.get_or_init(|| async {
-            let client = self.client().await.map_err(|v| v.message().to_string())?;
+            let client = self.client().await?;
             let workflow_id = format!("{}-stages", self.task_queue);
             let options = WorkflowStartOptions::new(self.task_queue.as_str(), &workflow_id).build();
             let input = ValidationInput {
@@ -199,18 +201,17 @@ impl Session {
             let handle = client
                 .start_workflow(ValidationWorkflow::run, input, options)
                 .await
-                .map_err(|e| format!("cannot start the validation workflow: {e}"))?;
+                .map_err(|e| {
+                    Verdict::Failed(format!("cannot start the validation workflow: {e}"))
+                })?;
             within(
                 WORKFLOW_TIMEOUT,
                 handle.get_result(WorkflowGetResultOptions::default()),
             )
             .await?
-            .map_err(|e| format!("the validation workflow failed: {e}"))
+            .map_err(|e| Verdict::Failed(format!("the validation workflow failed: {e}")))
         });
-        run.await
-            .as_ref()
-            .map(Vec::as_slice)
-            .map_err(|e| Verdict::Failed(e.clone()))
+        run.await.as_ref().map(Vec::as_slice).map_err(Clone::clone)
     }
 
     /// Stops the validation worker, if one runs (also done on drop).
@@ -221,8 +222,13 @@ impl Session {
     }
 }
 
-async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, String> {
+async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, Verdict> {
     tokio::time::timeout(timeout, f)
         .await
-        .map_err(|_| format!("no result within {timeout:?}"))
+        .map_err(|_| Verdict::Failed(format!("no result within {timeout:?}")))
+}
+
+/// A failed check, worded by the error (each of the harness's errors names cause and fix).
+fn failed(e: impl std::fmt::Display) -> Verdict {
+    Verdict::Failed(e.to_string())
 }

@@ -34,6 +34,11 @@ impl Databases {
     }
 }
 
+/// Why a target has no PostgreSQL to check: the persistence checks are skipped with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NoDatabases(pub String);
+
 /// A deployment to validate.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -42,7 +47,7 @@ pub struct Target {
     /// The namespace the workflow checks run in.
     pub namespace: String,
     /// PostgreSQL, or why the PostgreSQL checks are skipped.
-    pub databases: Result<Databases, String>,
+    pub databases: Result<Databases, NoDatabases>,
     /// The frontend's HTTP API, where one is exposed.
     pub http_url: Option<String>,
     /// The history shard count the deployment is configured with, when known.
@@ -63,9 +68,11 @@ impl Target {
             description: format!("Temporal at {}", temporal.address),
             temporal,
             namespace: namespace.into(),
-            databases: Err("no PostgreSQL URL given (--postgres-url, or \
-                            TEMPORAL_HARNESS_POSTGRES_URL for tests)"
-                .into()),
+            databases: Err(NoDatabases(
+                "no PostgreSQL URL given (--postgres-url, or TEMPORAL_HARNESS_POSTGRES_URL for \
+                 tests)"
+                    .into(),
+            )),
             http_url: None,
             expected_shards: None,
             retry_initial_interval_ms: 100,
@@ -89,7 +96,9 @@ impl Target {
                 });
             }
             _ if endpoints.flavor == Some(Flavor::Dev) => {
-                target.databases = Err("the dev flavour runs without PostgreSQL".into());
+                target.databases = Err(NoDatabases(
+                    "the dev flavour runs without PostgreSQL".into(),
+                ));
             }
             _ => {}
         }

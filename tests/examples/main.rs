@@ -265,7 +265,7 @@ async fn a_crash_abandons_the_running_activity_and_the_retry_resumes_from_its_he
     // Attempt 1 has imported items 0..=5 and stalls; wait until the server holds heartbeat 5.
     runner
         .wait_for_pending_activity(&id, "Importer::import", |a| {
-            a.heartbeat_details::<u32>() == Ok(Some(5))
+            matches!(a.heartbeat_details::<u32>(), Ok(Some(5)))
         })
         .await?;
     runner.crash_worker().await?;

@@ -143,7 +143,7 @@ async fn databases(session: Arc<Session>) -> Checked {
         .target()
         .databases
         .as_ref()
-        .map_err(|w| Verdict::Skipped(w.clone()))?;
+        .map_err(|why| Verdict::Skipped(why.to_string()))?;
     let wanted =
         [&databases.temporal, &databases.visibility].map(|url| url.database().unwrap_or_default());
     let missing: Vec<_> = wanted.iter().filter(|w| !found.contains(w)).collect();
@@ -161,7 +161,7 @@ async fn schema_version(session: Arc<Session>) -> Checked {
         .target()
         .databases
         .as_ref()
-        .map_err(|w| Verdict::Skipped(w.clone()))?;
+        .map_err(|why| Verdict::Skipped(why.to_string()))?;
     session.pool(Db::Temporal).await?;
     let status = check_schema(&databases.temporal, &databases.visibility)
         .await
