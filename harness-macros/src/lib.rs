@@ -8,7 +8,7 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, ItemFn, LitBool, LitStr, Pat, ReturnType, Token, Type};
+use syn::{Expr, FnArg, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Token, Type};
 
 /// See `temporal_harness::temporal_test` for the documentation.
 #[proc_macro_attribute]
@@ -33,7 +33,31 @@ impl Parse for Args {
         while !input.is_empty() {
             let key: syn::Ident = input.parse()?;
             match key.to_string().as_str() {
+                "time_skipping" if input.peek(Token![=]) => {
+                    let variant = choice(
+                        input,
+                        &[
+                            ("auto", quote!(Auto)),
+                            ("server", quote!(Server)),
+                            ("test-server", quote!(TestServer)),
+                        ],
+                    )?;
+                    args.options.push(quote!(.time_skipping_mode(
+                        ::temporal_harness::runner::TimeSkippingMode::#variant
+                    )));
+                }
                 "time_skipping" => args.options.push(quote!(.time_skipping())),
+                "max_skips" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitInt = input.parse()?;
+                    let n: u32 = lit.base10_parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        syn::Error::new(
+                            lit.span(),
+                            "expected a number of skips from 1 to 4294967295",
+                        )
+                    })?;
+                    args.options.push(quote!(.max_skips(#n)));
+                }
                 "workflows" => {
                     let content;
                     syn::parenthesized!(content in input);
@@ -100,7 +124,8 @@ impl Parse for Args {
                         format!(
                             "unknown argument `{other}`: expected workflows(..), activities(..), \
                              timeout = \"..\", replay = bool, namespace = \"isolated\", \
-                             time_skipping, flavor = \"..\" or backend = \"..\""
+                             time_skipping [= \"..\"], max_skips = N, flavor = \"..\" or \
+                             backend = \"..\""
                         ),
                     ))
                 }

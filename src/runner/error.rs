@@ -81,9 +81,32 @@ pub enum RunnerError {
     /// A time-skipping call in a test that does not skip time.
     #[error("this test does not skip time: add `time_skipping` to its #[temporal_test]")]
     NoTimeSkipping,
-    /// The test server refused a time-skipping call.
+    /// The server refused a time-skipping call.
     #[error("time skipping: {0}")]
     TimeSkipping(#[source] BoxError),
+    /// `time_skipping = "server"` on a server that does not skip time per workflow.
+    #[error(
+        "the server at {address} does not skip time per workflow. Fix: run Temporal 1.32+ with \
+         the dynamic config frontend.WorkflowTimeSkippingEnabled=true (the harness's own stacks \
+         do), or use `time_skipping` (auto) to fall back to a Java test server"
+    )]
+    TimeSkippingUnavailable {
+        /// The frontend probed.
+        address: String,
+    },
+    /// A workflow stopped skipping time because one wait used up its skips: usually an
+    /// activity retried forever under skipped backoff, or a timer loop.
+    #[error(
+        "workflow {workflow_id} used all {max_skips} time skips of one wait and stopped \
+         skipping. Fix: look for an activity retried without end or a timer loop in its history; \
+         if it really needs more, raise `max_skips` in #[temporal_test]"
+    )]
+    SkipBudgetSpent {
+        /// The workflow.
+        workflow_id: String,
+        /// The budget it used up.
+        max_skips: u32,
+    },
     /// The app database refused (a test's `?` on a `sqlx` call lands here).
     #[error("app database: {0}")]
     Database(#[from] sqlx::Error),

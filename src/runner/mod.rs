@@ -19,6 +19,7 @@ pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
+pub use time::{TimeSkippingMode, DEFAULT_MAX_SKIPS};
 pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
@@ -33,8 +34,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use temporalio_client::{
-    Client, ClientOptions, UntypedWorkflow, WorkflowGetResultOptions, WorkflowHandle,
-    WorkflowStartOptions,
+    Client, ClientOptions, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions,
+    WorkflowHandle, WorkflowStartOptions,
 };
 use temporalio_common::HasWorkflowDefinition;
 use worker::{WorkerControl, WorkerDriver};
@@ -48,7 +49,8 @@ pub struct TestOptions {
     isolated_namespace: bool,
     backend: Option<BackendKind>,
     flavor: Option<Flavor>,
-    time_skipping: bool,
+    time_skipping: Option<TimeSkippingMode>,
+    max_skips: u32,
 }
 
 impl TestOptions {
@@ -61,14 +63,30 @@ impl TestOptions {
             isolated_namespace: false,
             backend: None,
             flavor: None,
-            time_skipping: false,
+            time_skipping: None,
+            max_skips: DEFAULT_MAX_SKIPS,
         }
     }
 
-    /// Runs the test on a time-skipping test server of its own: time jumps ahead while the
-    /// test awaits a workflow's result, and [`TestRunner::sleep`] skips on demand.
-    pub fn time_skipping(mut self) -> Self {
-        self.time_skipping = true;
+    /// Skips time: a workflow's clock jumps ahead while the test awaits it (its result, a
+    /// [`TestRunner::sleep`] or [`TestRunner::fast_forward`]). Per workflow on the real server
+    /// when it supports it, else on a Java test server of the test's own
+    /// ([`TimeSkippingMode::Auto`]).
+    pub fn time_skipping(self) -> Self {
+        self.time_skipping_mode(TimeSkippingMode::Auto)
+    }
+
+    /// Skips time on the server `mode` names.
+    pub fn time_skipping_mode(mut self, mode: TimeSkippingMode) -> Self {
+        self.time_skipping = Some(mode);
+        self
+    }
+
+    /// How many times one wait may skip a workflow's clock before the test fails with
+    /// [`RunnerError::SkipBudgetSpent`] (default [`DEFAULT_MAX_SKIPS`]): an activity retried
+    /// forever under skipped backoff fails fast instead of spinning.
+    pub fn max_skips(mut self, max_skips: u32) -> Self {
+        self.max_skips = max_skips.max(1);
         self
     }
 
@@ -240,8 +258,8 @@ impl TestRunner {
         self.result(&handle).await
     }
 
-    /// Waits for a workflow's result; on a time-skipping server, time skips meanwhile
-    /// (unless held off with [`TestRunner::without_time_skipping`]).
+    /// Waits for a workflow's result; in a time-skipping test the workflow's time skips
+    /// meanwhile (unless held off with [`TestRunner::without_time_skipping`]).
     pub async fn result<W>(
         &self,
         handle: &WorkflowHandle<Client, W>,
@@ -251,10 +269,9 @@ impl TestRunner {
         W::Output: 'static,
     {
         let waiting = handle.get_result(WorkflowGetResultOptions::default());
-        let outcome = match &self.inner.time {
-            Some(time) => time.skipping_while(waiting).await?,
-            None => waiting.await,
-        };
+        let outcome = self
+            .with_time_skipping(&handle.info().workflow_id, waiting)
+            .await?;
         outcome.map_err(|e| RunnerError::Failed {
             workflow_id: handle.info().workflow_id.clone(),
             failure: Box::new(WorkflowFailure::from(&e)),
@@ -262,15 +279,71 @@ impl TestRunner {
         })
     }
 
-    /// Skips `duration` of server time at once (time-skipping tests only).
-    pub async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
-        self.time()?.sleep(duration).await
+    /// Awaits `waiting` with `workflow_id`'s time skipping on (time-skipping tests; elsewhere
+    /// it just awaits): e.g. an update whose handler waits on a timer, awaited while the
+    /// workflow's clock jumps to it. Fails with [`RunnerError::SkipBudgetSpent`] if the
+    /// workflow keeps skipping past the test's `max_skips`.
+    pub async fn with_time_skipping<T>(
+        &self,
+        workflow_id: &str,
+        waiting: impl Future<Output = T>,
+    ) -> Result<T, RunnerError> {
+        match &self.inner.time {
+            Some(time) => time.skipping_while(workflow_id, waiting).await,
+            None => Ok(waiting.await),
+        }
     }
 
-    /// The server's current time (time-skipping tests only): it runs ahead of the wall clock
-    /// by however much time was skipped.
+    /// Lets `duration` pass at once (time-skipping tests only): for every workflow of the
+    /// test still running, timers due meanwhile fire in order; returns once each got there.
+    /// On the Java test server it moves that server's one clock.
+    pub async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
+        let running = self.running_workflows().await?;
+        self.time()?.sleep(duration, &running).await
+    }
+
+    /// Moves one workflow's clock `duration` ahead and returns once it got there (or closed);
+    /// its skipping is off again afterwards (time-skipping tests only).
+    pub async fn fast_forward(
+        &self,
+        workflow_id: &str,
+        duration: Duration,
+    ) -> Result<(), RunnerError> {
+        self.time()?.fast_forward(workflow_id, duration).await
+    }
+
+    /// The current time of the test's latest workflow (time-skipping tests only): its virtual
+    /// clock, ahead of the wall clock by whatever it skipped (on the Java test server, that
+    /// server's one clock). Before any workflow started, the wall clock.
     pub async fn now(&self) -> Result<std::time::SystemTime, RunnerError> {
-        self.time()?.now().await
+        let latest = self.started_workflows().last().cloned();
+        self.time()?.now(latest.as_deref()).await
+    }
+
+    /// The current virtual time of `workflow_id` (time-skipping tests only).
+    pub async fn virtual_time(
+        &self,
+        workflow_id: &str,
+    ) -> Result<std::time::SystemTime, RunnerError> {
+        self.time()?.now(Some(workflow_id)).await
+    }
+
+    /// The test's workflows that are still running.
+    async fn running_workflows(&self) -> Result<Vec<String>, RunnerError> {
+        let mut running = Vec::new();
+        for id in self.started_workflows() {
+            let described = untyped(self, &id)
+                .describe(Default::default())
+                .await
+                .map_err(|source| RunnerError::History {
+                    workflow_id: id.clone(),
+                    source,
+                })?;
+            if described.status() == WorkflowExecutionStatus::Running {
+                running.push(id);
+            }
+        }
+        Ok(running)
     }
 
     /// Runs `section` with automatic time skipping held off: result waits inside it take
@@ -454,21 +527,48 @@ async fn setup(
     if let Some(f) = options.flavor {
         config.flavor = f;
     }
-    let (stack, time, endpoints) = if options.time_skipping {
-        if options.isolated_namespace {
-            return Err(RunnerError::Registration(
-                "a time-skipping test runs on a test server of its own: it needs no isolated \
-                 namespace"
-                    .into(),
-            ));
+    // A time-skipping test runs on the shared stack when its server skips time per workflow;
+    // otherwise on a test server of its own (and then without the shared stack).
+    let mut stack = None;
+    let mut on_test_server = None;
+    match options.time_skipping {
+        Some(TimeSkippingMode::TestServer) => on_test_server = Some(None),
+        mode => {
+            let shared = Stack::acquire(&config).await?;
+            if let Some(mode) = mode {
+                match time::TimeSkipping::choose(mode, shared.endpoints()).await? {
+                    time::Choice::Server => eprintln!(
+                        "temporal-harness: {}: time skips per workflow on the server at {}",
+                        options.name,
+                        shared.endpoints().temporal.address
+                    ),
+                    time::Choice::TestServer(why) => on_test_server = Some(why),
+                }
+            }
+            stack = Some(shared);
         }
-        let time = time::TimeSkipping::start(&config).await?;
-        let endpoints = time.endpoints();
-        (None, Some(time), endpoints)
-    } else {
-        let stack = Stack::acquire(&config).await?;
-        let endpoints = stack.endpoints().clone();
-        (Some(stack), None, endpoints)
+    }
+    let (time, endpoints) = match on_test_server {
+        Some(why) => {
+            if options.isolated_namespace {
+                return Err(RunnerError::Registration(
+                    "this time-skipping test runs on a Java test server of its own, which needs \
+                     no isolated namespace. Fix: drop `namespace = \"isolated\"`, or run on a \
+                     server that skips time per workflow"
+                        .into(),
+                ));
+            }
+            // The shared stack is not used: give up this test's claim on it.
+            stack = None;
+            let (time, endpoints) = time::TimeSkipping::on_test_server(&config).await?;
+            eprintln!(
+                "temporal-harness: {}: time skips on a Java test server of its own{}",
+                options.name,
+                why.map(|why| format!(": {why}")).unwrap_or_default()
+            );
+            (Some(time), endpoints)
+        }
+        None => (None, stack.as_ref().expect("a stack").endpoints().clone()),
     };
     let prefix = options.id_prefix();
     let namespace = if options.isolated_namespace {
@@ -479,6 +579,14 @@ async fn setup(
         endpoints.namespace.clone()
     };
     let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
+    let time = match time {
+        None if options.time_skipping.is_some() => Some(time::TimeSkipping::on_server(
+            connection.clone(),
+            namespace.clone(),
+            options.max_skips,
+        )),
+        time => time,
+    };
     let client =
         Client::new(connection, ClientOptions::new(namespace.clone()).build()).map_err(|e| {
             StackError::TemporalUnreachable {

@@ -7,7 +7,7 @@
 
 use super::ports::ensure_free;
 use super::progress::Progress;
-use super::setup_steps::{schema_script, DB_USER, DYNAMIC_CONFIG};
+use super::setup_steps::{schema_script, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::shared::STACK_LABEL;
 use super::{postgres, Endpoints, StackError};
@@ -147,17 +147,21 @@ pub(crate) async fn boot(
         Flavor::Dev => {
             let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));
             let server = request(&plan.dev, &labels, config)?
-                .with_cmd([
-                    "server",
-                    "start-dev",
-                    "--headless",
-                    "--ip",
-                    "0.0.0.0",
-                    "--port",
-                    "7233",
-                    "--http-port",
-                    "7243",
-                ])
+                .with_cmd(
+                    [
+                        "server",
+                        "start-dev",
+                        "--headless",
+                        "--ip",
+                        "0.0.0.0",
+                        "--port",
+                        "7233",
+                        "--http-port",
+                        "7243",
+                    ]
+                    .into_iter()
+                    .chain(DEV_SERVER_DYNAMIC_CONFIG),
+                )
                 .start()
                 .await
                 .map_err(|e| {

@@ -8,7 +8,7 @@
 use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::process::{euid, exited_early, spawn_service, tail, user_ids, Watched};
 use super::progress::Progress;
-use super::setup_steps::{schema_steps, DB_USER, DYNAMIC_CONFIG};
+use super::setup_steps::{schema_steps, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::tools::find_tool;
 use super::{postgres, Endpoints, StackError};
@@ -95,6 +95,7 @@ pub(crate) async fn boot(
             let port = frontend_port(config, free)?;
             let mut cmd = Command::new(&bins.temporal_cli);
             cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+                .args(DEV_SERVER_DYNAMIC_CONFIG)
                 .args([
                     "--port",
                     &port.to_string(),

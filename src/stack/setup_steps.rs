@@ -8,6 +8,15 @@ pub(crate) const DB_USER: &str = "temporal";
 pub(crate) const DYNAMIC_CONFIG: &str =
     include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");
 
+/// The same settings for the CLI dev server, which takes them as flags: per-workflow time
+/// skipping, and timers that fire on time (see `dynamicconfig.yaml`).
+pub(crate) const DEV_SERVER_DYNAMIC_CONFIG: [&str; 4] = [
+    "--dynamic-config-value",
+    "frontend.WorkflowTimeSkippingEnabled=true",
+    "--dynamic-config-value",
+    "history.timerProcessorMaxTimeShift=\"10ms\"",
+];
+
 /// `temporal-sql-tool` arguments, in order, that create and migrate Temporal's two
 /// databases: `(database, arguments)`.
 pub(crate) fn schema_steps() -> Vec<(&'static str, Vec<String>)> {

@@ -1,33 +1,30 @@
-//! Time skipping on a test server of the test's own (see `stack::TestServer` for why one
-//! per test): locked while the test body runs client code, unlocked while it awaits a
-//! workflow's result, as the Java, Python, TypeScript and .NET SDKs do.
+//! The fallback: time skipping on a Java test server of the test's own (see
+//! `stack::TestServer` for why one per test), for servers without per-workflow time skipping.
+//! Locked while the test body runs client code, unlocked while it awaits a workflow's result,
+//! as the Java, Python, TypeScript and .NET SDKs do.
 
-use super::RunnerError;
 use crate::config::BackendKind;
 use crate::config::StackConfig;
 use crate::error::Grpc;
+use crate::runner::RunnerError;
 use crate::stack::{Endpoints, TestServer};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use temporalio_client::tonic;
 use temporalio_common::protos::temporal::api::testservice::v1::{
     LockTimeSkippingRequest, SleepRequest, UnlockTimeSkippingRequest,
 };
 
-pub(super) struct TimeSkipping {
+pub(super) struct TestServerTime {
     server: TestServer,
-    /// Nesting depth of `held` sections: while above zero, result waits do not skip.
-    held: AtomicUsize,
 }
 
-impl TimeSkipping {
+impl TestServerTime {
     pub(super) async fn start(config: &StackConfig) -> Result<Self, RunnerError> {
         // The server starts with skipping locked: time stands still while the body runs
         // client code, and moves only when asked.
-        Ok(TimeSkipping {
+        Ok(TestServerTime {
             server: TestServer::start(config).await?,
-            held: AtomicUsize::new(0),
         })
     }
 
@@ -42,25 +39,15 @@ impl TimeSkipping {
         )
     }
 
-    /// Awaits `waiting` with time skipping unlocked (unless held off).
+    /// Awaits `waiting` with time skipping unlocked.
     pub(super) async fn skipping_while<T>(
         &self,
         waiting: impl Future<Output = T>,
     ) -> Result<T, RunnerError> {
-        if self.held.load(Ordering::SeqCst) > 0 {
-            return Ok(waiting.await);
-        }
         self.unlock().await?;
         let out = waiting.await;
         self.lock().await?;
         Ok(out)
-    }
-
-    pub(super) async fn held<F: Future>(&self, section: F) -> F::Output {
-        self.held.fetch_add(1, Ordering::SeqCst);
-        let out = section.await;
-        self.held.fetch_sub(1, Ordering::SeqCst);
-        out
     }
 
     pub(super) async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
