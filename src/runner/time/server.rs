@@ -25,8 +25,8 @@ use temporalio_common::protos::temporal::api::enums::v1::{
 };
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionOptions;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, PollWorkflowExecutionTimeSkippingRequest,
-    UpdateWorkflowExecutionOptionsRequest,
+    DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse as Described,
+    PollWorkflowExecutionTimeSkippingRequest, UpdateWorkflowExecutionOptionsRequest,
 };
 
 /// How often a skipping wait checks that the workflow still skips (its budget not spent).
@@ -243,19 +243,12 @@ impl ServerTime {
             .is_some_and(|i| i.status() == WorkflowExecutionStatus::Running))
     }
 
-    async fn describe(
-        &self,
-        workflow_id: &str,
-    ) -> Result<
-        temporalio_common::protos::temporal::api::workflowservice::v1::DescribeWorkflowExecutionResponse,
-        RunnerError,
-    >{
+    async fn describe(&self, workflow_id: &str) -> Result<Described, RunnerError> {
         self.connection
             .workflow_service()
             .describe_workflow_execution(tonic::Request::new(DescribeWorkflowExecutionRequest {
                 namespace: self.namespace.clone(),
                 execution: Some(execution(workflow_id)),
-                ..Default::default()
             }))
             .await
             .map(tonic::Response::into_inner)
