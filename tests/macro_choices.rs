@@ -1,15 +1,18 @@
-//! The `#[temporal_test]` macro checks `backend = ".."` and `flavor = ".."` at the token (a
-//! proc-macro cannot read the library's enums), so its lists could drift from them. Every name
-//! the library accepts is used here once: a name the macro lacks fails to compile, and a name
-//! added to an enum without a case here fails `every_name_has_a_case`. The cases compile only
+//! The `#[temporal_test]` macro checks `backend = ".."`, `flavor = ".."` and
+//! `time_skipping = ".."` at the token (a proc-macro cannot read the library's enums), so its
+//! lists could drift from them. Every name the library accepts is used here once: a name the
+//! macro lacks fails to compile, and a name added to an enum without a case here fails
+//! `every_name_has_a_case`. The cases compile only
 //! (each ignored, with its reason: running them would boot a stack per backend for nothing).
 
 use strum::VariantNames;
 use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::runner::TimeSkippingMode;
 use temporal_harness::temporal_test;
 
 const BACKENDS: [&str; 4] = ["auto", "containers", "local", "external"];
 const FLAVORS: [&str; 2] = ["postgres", "dev"];
+const TIME_SKIPPING: [&str; 3] = ["auto", "server", "test-server"];
 
 #[temporal_test(backend = "auto")]
 #[ignore = "compile-time check of the macro's names"]
@@ -35,8 +38,21 @@ async fn flavor_postgres() {}
 #[ignore = "compile-time check of the macro's names"]
 async fn flavor_dev() {}
 
+#[temporal_test(time_skipping = "auto")]
+#[ignore = "compile-time check of the macro's names"]
+async fn time_skipping_auto() {}
+
+#[temporal_test(time_skipping = "server")]
+#[ignore = "compile-time check of the macro's names"]
+async fn time_skipping_server() {}
+
+#[temporal_test(time_skipping = "test-server")]
+#[ignore = "compile-time check of the macro's names"]
+async fn time_skipping_test_server() {}
+
 #[test]
 fn every_name_has_a_case() {
     assert_eq!(BackendKind::VARIANTS, BACKENDS);
     assert_eq!(Flavor::VARIANTS, FLAVORS);
+    assert_eq!(TimeSkippingMode::VARIANTS, TIME_SKIPPING);
 }

@@ -269,9 +269,13 @@ impl TestRunner {
         W::Output: 'static,
     {
         let waiting = handle.get_result(WorkflowGetResultOptions::default());
-        let outcome = self
-            .with_time_skipping(&handle.info().workflow_id, waiting)
-            .await?;
+        let outcome = match &self.inner.time {
+            Some(time) => {
+                time.skipping_while(&handle.info().workflow_id, waiting, true)
+                    .await?
+            }
+            None => waiting.await,
+        };
         outcome.map_err(|e| RunnerError::Failed {
             workflow_id: handle.info().workflow_id.clone(),
             failure: Box::new(WorkflowFailure::from(&e)),
@@ -289,7 +293,7 @@ impl TestRunner {
         waiting: impl Future<Output = T>,
     ) -> Result<T, RunnerError> {
         match &self.inner.time {
-            Some(time) => time.skipping_while(workflow_id, waiting).await,
+            Some(time) => time.skipping_while(workflow_id, waiting, false).await,
             None => Ok(waiting.await),
         }
     }

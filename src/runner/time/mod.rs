@@ -116,16 +116,19 @@ impl TimeSkipping {
     }
 
     /// Awaits `waiting` (which waits on `workflow_id`) with time skipping on, unless held off.
+    /// `closes`: `waiting` ends only once the workflow closed (its result), so skipping needs
+    /// no switching off after it.
     pub(super) async fn skipping_while<T>(
         &self,
         workflow_id: &str,
         waiting: impl Future<Output = T>,
+        closes: bool,
     ) -> Result<T, RunnerError> {
         if self.held.load(Ordering::SeqCst) > 0 {
             return Ok(waiting.await);
         }
         match &self.clock {
-            Clock::Server(server) => server.skipping_while(workflow_id, waiting).await,
+            Clock::Server(server) => server.skipping_while(workflow_id, waiting, closes).await,
             Clock::TestServer(test_server) => test_server.skipping_while(waiting).await,
         }
     }

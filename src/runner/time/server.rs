@@ -77,11 +77,13 @@ impl ServerTime {
         }
     }
 
-    /// Awaits `waiting` with `workflow_id`'s time skipping on; off again afterwards.
+    /// Awaits `waiting` with `workflow_id`'s time skipping on; off again afterwards, unless
+    /// `waiting` ends only once the workflow closed (a closed workflow needs no switch).
     pub(super) async fn skipping_while<T>(
         &self,
         workflow_id: &str,
         waiting: impl Future<Output = T>,
+        closes: bool,
     ) -> Result<T, RunnerError> {
         self.switch(workflow_id, self.config(true, None)).await?;
         let waiting = waiting.fuse();
@@ -91,7 +93,9 @@ impl ServerTime {
             out = waiting => out,
             spent = budget => return Err(spent),
         };
-        self.switch(workflow_id, self.config(false, None)).await?;
+        if !closes {
+            self.switch(workflow_id, self.config(false, None)).await?;
+        }
         Ok(out)
     }
 
@@ -266,4 +270,23 @@ fn execution(workflow_id: &str) -> WorkflowExecution {
 
 fn status(s: tonic::Status) -> RunnerError {
     RunnerError::TimeSkipping(Box::new(Grpc(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StackConfig;
+    use crate::stack::TestServer;
+
+    /// A server without per-workflow time skipping (here the Java test server, which lacks
+    /// the RPC as an older release does) is told apart from one that has it.
+    #[tokio::test]
+    async fn a_server_without_the_feature_is_detected() {
+        let config = StackConfig::load().expect("config");
+        let server = TestServer::start(&config).await.expect("a Java test server");
+        let supported = supported(server.connection(), "default")
+            .await
+            .expect("the probe gets an answer");
+        assert!(!supported, "the Java test server does not skip per workflow");
+    }
 }
