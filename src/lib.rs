@@ -8,6 +8,8 @@ pub mod exit_codes;
 pub mod faults;
 mod poll;
 pub mod prelude;
+#[cfg(feature = "replay")]
+pub mod replay;
 pub mod runner;
 pub mod secret;
 pub mod stack;

@@ -57,20 +57,41 @@ impl DbUrl {
 
     /// The same server and credentials, another database.
     pub fn with_database(&self, db: &str) -> DbUrl {
-        match url::Url::parse(&self.0) {
-            Ok(mut url) => {
-                url.set_path(db);
-                DbUrl(url.to_string())
-            }
-            Err(_) => self.clone(),
-        }
+        let (credentials, host) = self.split();
+        let (location, query) = match host.split_once('?') {
+            Some((location, query)) => (location, Some(query)),
+            None => (host, None),
+        };
+        let authority = location.split('/').next().unwrap_or_default();
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        DbUrl(format!("{credentials}{authority}/{db}{query}"))
     }
 
     /// The database named in the URL, if any.
     pub fn database(&self) -> Option<String> {
-        let url = url::Url::parse(&self.0).ok()?;
-        let db = url.path().trim_start_matches('/');
+        let (_, host) = self.split();
+        let location = host.split('?').next().unwrap_or_default();
+        let db = location.split_once('/').map(|(_, db)| db)?;
         (!db.is_empty()).then(|| db.to_string())
+    }
+
+    /// `(scheme and credentials, host and the rest)`, split where [`redact_url`] splits: the
+    /// last `@` (a password may hold `@` and `/` unencoded, and a URL parser would take what
+    /// follows them for the host), or after the scheme when there is no `@`. In the form
+    /// that passes credentials as parameters (`?user=..&password=..`), the split is before
+    /// the parameters, whose values may hold `@` too.
+    fn split(&self) -> (&str, &str) {
+        let raw = self.0.as_str();
+        let after_scheme = raw.find("://").map_or(0, |i| i + 3);
+        let searched = if password_values(raw).is_empty() {
+            raw
+        } else {
+            &raw[..raw.find('?').unwrap_or(raw.len())]
+        };
+        match searched[after_scheme..].rfind('@') {
+            Some(at) => raw.split_at(after_scheme + at + 1),
+            None => raw.split_at(after_scheme),
+        }
     }
 
     /// The URL with its password, for connecting.

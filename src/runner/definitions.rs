@@ -7,7 +7,9 @@ use temporalio_client::Client;
 use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_sdk::workflow_replayer::{
+    WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
+};
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use temporalio_workflow::workflows::WorkflowImplementation;
 
@@ -123,5 +125,15 @@ impl Definitions {
             }
         }
         Ok(())
+    }
+
+    /// Replays one history (a file of a corpus, say) against the registered workflows.
+    pub async fn replay_one(
+        &self,
+        history: temporalio_client::WorkflowHistory,
+    ) -> Result<(), WorkflowReplayError> {
+        WorkflowReplayer::new(self.replayer.clone())?
+            .replay_workflow(history)
+            .await
     }
 }

@@ -107,6 +107,41 @@ pub enum RunnerError {
         /// The budget it used up.
         max_skips: u32,
     },
+    /// Recording a test's histories (`record`, `TEMPORAL_HARNESS_RECORD_HISTORIES`) failed.
+    #[error(
+        "cannot record histories to {}: {source}. Fix: point `record` (or \
+         TEMPORAL_HARNESS_RECORD_HISTORIES) at a folder you can write",
+        path.display()
+    )]
+    Record {
+        /// The folder or file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `assert_history_snapshot` found no snapshot to compare with.
+    #[error(
+        "no history snapshot at {}. Fix: run the test once with \
+         TEMPORAL_HARNESS_UPDATE_SNAPSHOTS=1 to write it, review it, and commit it",
+        path.display()
+    )]
+    SnapshotMissing {
+        /// Where it should be.
+        path: std::path::PathBuf,
+    },
+    /// The workflow's events differ from its snapshot.
+    #[error(
+        "the history differs from its snapshot {}:\n{diff}Fix: if the change is intended, rerun \
+         with TEMPORAL_HARNESS_UPDATE_SNAPSHOTS=1 and commit the snapshot",
+        path.display()
+    )]
+    SnapshotMismatch {
+        /// The snapshot file.
+        path: std::path::PathBuf,
+        /// A unified diff, snapshot to this run.
+        diff: String,
+    },
     /// The app database refused (a test's `?` on a `sqlx` call lands here).
     #[error("app database: {0}")]
     Database(#[from] sqlx::Error),

@@ -73,7 +73,8 @@ impl Failure {
         Self::new(format!("worker failed: {e}"))
     }
 
-    pub(super) fn replay(e: RunnerError) -> Self {
+    /// A step after the body (replay, recording) failed.
+    pub(super) fn at_end(e: RunnerError) -> Self {
         Self::new(e.to_string())
     }
 

@@ -69,6 +69,16 @@ impl History {
         &self.workflow_id
     }
 
+    /// The workflow's type, from its first event.
+    pub fn workflow_type(&self) -> Option<&str> {
+        match self.events.first().and_then(|e| e.attributes.as_ref()) {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
+                a.workflow_type.as_ref().map(|t| t.name.as_str())
+            }
+            _ => None,
+        }
+    }
+
     /// The run this one continued from (continue-as-new, retry or cron), if any.
     pub fn continued_from(&self) -> Option<&str> {
         match self.events.first().and_then(|e| e.attributes.as_ref()) {

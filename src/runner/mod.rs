@@ -10,6 +10,8 @@ mod definitions;
 mod error;
 mod failure;
 mod history;
+pub mod record;
+mod snapshot;
 mod time;
 mod waits;
 mod worker;
@@ -19,6 +21,7 @@ pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
+pub use record::RECORD_ENV;
 pub use time::{TimeSkippingMode, DEFAULT_MAX_SKIPS};
 pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
@@ -29,6 +32,7 @@ use crate::stack::{connect, Endpoints, Stack, StackError};
 use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,6 +55,7 @@ pub struct TestOptions {
     flavor: Option<Flavor>,
     time_skipping: Option<TimeSkippingMode>,
     max_skips: u32,
+    record: Option<PathBuf>,
 }
 
 impl TestOptions {
@@ -65,7 +70,28 @@ impl TestOptions {
             flavor: None,
             time_skipping: None,
             max_skips: DEFAULT_MAX_SKIPS,
+            record: None,
         }
+    }
+
+    /// Records the histories of the test's workflows under `folder` when it passes (see
+    /// [`record`]). `TEMPORAL_HARNESS_RECORD_HISTORIES=folder` does it for every test; a
+    /// relative folder is taken from the crate's root (`CARGO_MANIFEST_DIR`).
+    pub fn record(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.record = Some(folder.into());
+        self
+    }
+
+    /// Where to record, if anywhere: the option, else the environment variable.
+    fn record_folder(&self) -> Option<PathBuf> {
+        let folder = self
+            .record
+            .clone()
+            .or_else(|| std::env::var_os(RECORD_ENV).map(PathBuf::from))?;
+        Some(match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(root) if folder.is_relative() => PathBuf::from(root).join(folder),
+            _ => folder,
+        })
     }
 
     /// Skips time: a workflow's clock jumps ahead while the test awaits it (its result, a
@@ -195,6 +221,11 @@ impl TestRunner {
     /// Where the stack answers.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
+    }
+
+    /// The random stem of the test's workflow IDs and task queue.
+    pub(super) fn prefix(&self) -> &str {
+        &self.inner.prefix
     }
 
     /// A workflow ID unique to this test: `<test>-<random>-<name>`.
@@ -368,6 +399,19 @@ impl TestRunner {
         History::fetch(&self.inner.client, workflow_id).await
     }
 
+    /// Compares the latest run of `workflow_id` with the stored snapshot `name`: its event
+    /// sequence reduced to what the code decides (types, activity/timer/signal/update/child
+    /// names; no IDs or times), in `tests/snapshots/<name>.history` of the crate. A difference
+    /// is an error with a unified diff; `TEMPORAL_HARNESS_UPDATE_SNAPSHOTS=1` writes the
+    /// snapshot instead.
+    pub async fn assert_history_snapshot(
+        &self,
+        workflow_id: &str,
+        name: &str,
+    ) -> Result<(), RunnerError> {
+        snapshot::check(&self.history(workflow_id).await?, name)
+    }
+
     /// The histories of every run of a workflow's continue-as-new chain, first run first.
     pub async fn histories(&self, workflow_id: &str) -> Result<Vec<History>, RunnerError> {
         History::fetch_chain(&self.inner.client, workflow_id).await
@@ -509,9 +553,25 @@ where
                 .replay(runner.client(), &ids)
                 .await
                 .err()
-                .map(Failure::replay)
+                .map(Failure::at_end)
         }
         other => other,
+    };
+    let failure = match (failure, options.record_folder()) {
+        (None, Some(folder)) => {
+            match record::record(&runner, &definitions, &folder, &options.name).await {
+                Ok(files) => {
+                    eprintln!(
+                        "temporal-harness: recorded {} history file(s) under {}",
+                        files.len(),
+                        folder.display()
+                    );
+                    None
+                }
+                Err(e) => Some(Failure::at_end(e)),
+            }
+        }
+        (failure, _) => failure,
     };
     match failure {
         Some(f) => Some(f.with_histories(&runner).await),

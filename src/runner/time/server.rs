@@ -283,10 +283,15 @@ mod tests {
     #[tokio::test]
     async fn a_server_without_the_feature_is_detected() {
         let config = StackConfig::load().expect("config");
-        let server = TestServer::start(&config).await.expect("a Java test server");
+        let server = TestServer::start(&config)
+            .await
+            .expect("a Java test server");
         let supported = supported(server.connection(), "default")
             .await
             .expect("the probe gets an answer");
-        assert!(!supported, "the Java test server does not skip per workflow");
+        assert!(
+            !supported,
+            "the Java test server does not skip per workflow"
+        );
     }
 }

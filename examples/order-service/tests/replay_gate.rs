@@ -1,0 +1,200 @@
+//! What the replay gate catches, on the recorded corpus: the next version of `OrderWorkflow`
+//! three ways. A compatible change (a new query) passes; an incompatible one (an audit activity
+//! before the reservation) fails naming the event; the same change behind `patched()` passes
+//! the old histories, and its new side runs on the real stack.
+
+use order_service::{Order, OrderActivities, Payments};
+use std::sync::Arc;
+use temporal_harness::replay;
+use temporal_harness::runner::{Definitions, RunnerError};
+use temporal_harness::{temporal_test, TestRunner};
+
+const CORPUS: &str = "fixtures/histories";
+
+/// Every trial of the suite over the corpus with `definitions`: `(passed, failures)`.
+fn gate(definitions: fn() -> Definitions) -> (u64, Vec<String>) {
+    let args = libtest_mimic::Arguments {
+        quiet: true,
+        test_threads: Some(1),
+        ..Default::default()
+    };
+    let trials = replay::trials(CORPUS, definitions);
+    let conclusion = libtest_mimic::run(&args, trials);
+    (
+        conclusion.num_passed,
+        vec![format!("{} failed", conclusion.num_failed)],
+    )
+}
+
+/// The audit step the next version adds.
+pub struct Audit;
+
+#[temporalio_macros::activities]
+impl Audit {
+    /// Records that the order was seen.
+    #[activity]
+    pub async fn record(
+        _ctx: temporalio_sdk::activities::ActivityContext,
+        order_id: String,
+    ) -> Result<String, temporalio_sdk::activities::ActivityError> {
+        Ok(format!("audited-{order_id}"))
+    }
+}
+
+/// The versions, each a workflow type named `OrderWorkflow` like the one in the histories.
+macro_rules! order_workflow_version {
+    ($module:ident, |$ctx:ident, $order:ident| $before:block) => {
+        mod $module {
+            use order_service::{Order, OrderActivities, Status};
+            use std::time::Duration;
+            use temporalio_macros::{workflow, workflow_methods};
+            use temporalio_sdk::{
+                ActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+                WorkflowResult,
+            };
+
+            #[workflow]
+            #[derive(Default)]
+            pub struct OrderWorkflow {
+                approved: bool,
+                status: Option<Status>,
+            }
+
+            fn options() -> ActivityOptions {
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(10))
+            }
+
+            #[workflow_methods]
+            impl OrderWorkflow {
+                #[run]
+                pub async fn run(
+                    $ctx: &mut WorkflowContext<Self>,
+                    $order: Order,
+                ) -> WorkflowResult<String> {
+                    $before
+                    $ctx.execute_activity(OrderActivities::reserve, $order.id.clone(), options())
+                        .await?;
+                    $ctx.state_mut(|s| s.status = Some(Status::AwaitingApproval));
+                    let mut approval = $ctx.wait_condition(|s| s.approved);
+                    let mut timeout =
+                        $ctx.timer(Duration::from_secs($order.approval_timeout_secs));
+                    let approved = temporalio_workflow::workflows::select! {
+                        _ = approval => true,
+                        _ = timeout => false,
+                    };
+                    if !approved {
+                        $ctx.state_mut(|s| s.status = Some(Status::Cancelled));
+                        return Ok("cancelled".into());
+                    }
+                    let receipt = $ctx
+                        .execute_activity(OrderActivities::charge, $order, options())
+                        .await?;
+                    $ctx.state_mut(|s| s.status = Some(Status::Completed));
+                    Ok(receipt)
+                }
+
+                #[signal]
+                pub fn approve(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _unit: ()) {
+                    self.approved = true;
+                }
+
+                #[query]
+                pub fn status(&self, _ctx: &WorkflowContextView) -> Option<Status> {
+                    self.status
+                }
+
+                /// New in this version: a query changes no command.
+                #[query]
+                pub fn is_approved(&self, _ctx: &WorkflowContextView) -> bool {
+                    self.approved
+                }
+            }
+        }
+    };
+}
+
+order_workflow_version!(compatible, |ctx, order| {});
+order_workflow_version!(incompatible, |ctx, order| {
+    ctx.execute_activity(super::Audit::record, order.id.clone(), options())
+        .await?;
+});
+order_workflow_version!(patched, |ctx, order| {
+    if ctx.patched("audit-before-reserve") {
+        ctx.execute_activity(super::Audit::record, order.id.clone(), options())
+            .await?;
+    }
+});
+
+#[test]
+fn the_corpus_replays_against_a_compatible_change() {
+    let (passed, failed) = gate(|| Definitions::new().workflow::<compatible::OrderWorkflow>());
+    assert!(passed > 0, "the corpus has histories");
+    assert_eq!(failed, ["0 failed"]);
+}
+
+#[test]
+fn an_incompatible_change_fails_the_gate_naming_the_event() {
+    let definitions = Definitions::new().workflow::<incompatible::OrderWorkflow>();
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
+    let file = std::fs::read_dir(corpus.join("orders/an_approved_order_is_charged_once"))
+        .expect("the recorded corpus")
+        .flatten()
+        .next()
+        .expect("a history")
+        .path();
+    let history =
+        temporalio_client::WorkflowHistory::from_json(&std::fs::read(&file).unwrap()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(definitions.replay_one(history))
+        .expect_err("an audit activity where the history has the reservation");
+    let message = err.to_string();
+    eprintln!("the gate says: {message}");
+    assert!(message.to_lowercase().contains("nondetermin"), "{message}");
+    assert!(
+        message.contains("Audit::record") || message.contains("reserve"),
+        "{message}"
+    );
+    let (passed, failed) = gate(|| Definitions::new().workflow::<incompatible::OrderWorkflow>());
+    assert_eq!(passed, 0, "every history has the old first step");
+    assert_ne!(failed, ["0 failed"]);
+}
+
+#[test]
+fn the_same_change_behind_a_patch_passes_the_old_histories() {
+    let (passed, failed) = gate(|| Definitions::new().workflow::<patched::OrderWorkflow>());
+    assert!(passed > 0);
+    assert_eq!(failed, ["0 failed"]);
+}
+
+#[derive(Default)]
+struct Approving;
+
+impl Payments for Approving {
+    fn charge(&self, order: &str, _cents: u32) -> Result<String, String> {
+        Ok(format!("receipt-{order}"))
+    }
+}
+
+/// The patch's new side: a fresh workflow takes the audit step, on the real stack.
+#[temporal_test(
+    workflows(patched::OrderWorkflow),
+    activities(OrderActivities { payments: Arc::new(Approving) }, Audit)
+)]
+async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(), RunnerError> {
+    let order = Order {
+        id: "p-1".into(),
+        cents: 100,
+        approval_timeout_secs: 1,
+    };
+    assert_eq!(
+        runner.execute(patched::OrderWorkflow::run, order).await?,
+        "cancelled"
+    );
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    assert_eq!(
+        history.scheduled_activities(),
+        ["Audit::record", "OrderActivities::reserve"]
+    );
+    Ok(())
+}

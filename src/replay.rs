@@ -1,0 +1,153 @@
+//! The replay suite: every history file of a corpus replayed against the workflow code of this
+//! build, one libtest-mimic trial per file, so a change that would break running workflows
+//! fails in CI instead of after the deploy.
+//!
+//! A corpus is a folder of histories in Temporal's JSON format: recorded by the harness's own
+//! tests (`#[temporal_test(record = "fixtures/histories")]` or
+//! `TEMPORAL_HARNESS_RECORD_HISTORIES`), pulled from a deployment (`temporal-harness histories
+//! pull`), or saved with `temporal workflow show --output json`. The replay test is a file of
+//! three lines with `harness = false` in `Cargo.toml`:
+//!
+//! ```rust,ignore
+//! fn main() {
+//!     temporal_harness::replay::main("fixtures/histories", || {
+//!         Definitions::new().workflow::<OrderWorkflow>()
+//!     });
+//! }
+//! ```
+//!
+//! Trials are named `<folder>/<workflow type>/<file name>` and run under `cargo test` and
+//! nextest with the usual filters. A failing trial names the file, the workflow and what the
+//! replayer reported: the event whose command the code no longer issues, or issues
+//! differently. An empty corpus fails: a gate that checked nothing must not read as green.
+
+use crate::runner::Definitions;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use temporalio_client::WorkflowHistory;
+use temporalio_common::protos::temporal::api::history::v1::{
+    history_event::Attributes, History as ProtoHistory,
+};
+
+/// Runs the replay suite over `corpus` (relative to the crate's root) as this test binary's
+/// `main`, with the workflows `definitions` registers, and exits with libtest's status.
+pub fn main(
+    corpus: impl AsRef<Path>,
+    definitions: impl Fn() -> Definitions + Send + Sync + 'static,
+) -> ! {
+    let args = Arguments::from_args();
+    let trials = trials(corpus, definitions);
+    libtest_mimic::run(&args, trials).exit()
+}
+
+/// The trials of the suite, one per history file under `corpus` (for a `main` of your own).
+/// An empty or missing corpus is one failing trial that says so.
+pub fn trials(
+    corpus: impl AsRef<Path>,
+    definitions: impl Fn() -> Definitions + Send + Sync + 'static,
+) -> Vec<Trial> {
+    let root = resolve(corpus.as_ref());
+    let files = history_files(&root);
+    if files.is_empty() {
+        let message = format!(
+            "no history files (*.json) under {}. Fix: record some (`#[temporal_test(record = \
+             \"...\")]` or TEMPORAL_HARNESS_RECORD_HISTORIES), pull them (`temporal-harness \
+             histories pull`), or point the suite at the folder that has them",
+            root.display()
+        );
+        return vec![Trial::test("corpus/empty", move || Err(message.into()))];
+    }
+    let definitions = Arc::new(definitions);
+    files
+        .into_iter()
+        .map(|file| {
+            let name = trial_name(&root, &file);
+            let definitions = definitions.clone();
+            Trial::test(name, move || replay_file(&file, &definitions()))
+        })
+        .collect()
+}
+
+/// Replays one file: `Ok` when the code issues the commands its history recorded.
+fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), Failed> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let history = WorkflowHistory::from_json(&bytes).map_err(|e| {
+        format!(
+            "{} is not a history in Temporal's JSON format: {e}. Fix: save histories with \
+             `temporal workflow show --output json` or `temporal-harness histories pull`",
+            file.display()
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    runtime
+        .block_on(definitions.replay_one(history))
+        .map_err(|e| {
+            format!(
+                "{} no longer replays against this code (a deploy would break running \
+                 workflows like it): {e}. Fix: put the change behind `patched()` so old \
+                 histories keep their path, or, if no such workflow runs anywhere, remove the \
+                 file",
+                file.display()
+            )
+            .into()
+        })
+}
+
+/// A relative corpus is the crate's (cargo sets `CARGO_MANIFEST_DIR` for tests).
+fn resolve(corpus: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(root) if corpus.is_relative() => PathBuf::from(root).join(corpus),
+        _ => corpus.to_path_buf(),
+    }
+}
+
+/// Every `*.json` under `root`, sorted (trial order is stable).
+fn history_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `<folder>/<workflow type>/<file stem>`, the folder relative to the corpus root.
+fn trial_name(root: &Path, file: &Path) -> String {
+    let folder = file
+        .parent()
+        .and_then(|p| p.strip_prefix(root).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".into());
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = workflow_type(file).unwrap_or_else(|| "unknown".into());
+    format!("{folder}/{kind}/{stem}")
+}
+
+/// The workflow type in a history file's first event (cheap enough for listing: a file is
+/// read once more when its trial runs).
+fn workflow_type(file: &Path) -> Option<String> {
+    let bytes = std::fs::read(file).ok()?;
+    let history: ProtoHistory = serde_json::from_slice(&bytes).ok()?;
+    match history.events.first()?.attributes.as_ref()? {
+        Attributes::WorkflowExecutionStartedEventAttributes(a) => {
+            a.workflow_type.as_ref().map(|t| t.name.clone())
+        }
+        _ => None,
+    }
+}
