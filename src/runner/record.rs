@@ -7,7 +7,8 @@
 //! Files are stable across reruns so that a corpus in git does not churn when nothing changed:
 //! what varies from run to run is replaced — the test's random ID prefix, UUIDs (run and
 //! request IDs), timestamps (by their order: the k-th distinct instant becomes
-//! 2000-01-01T00:00:00Z plus k seconds), task IDs and worker identities. Replay does not read
+//! 2000-01-01T00:00:00Z plus k seconds), task IDs, history sizes, worker identities and sticky
+//! queues — and the SDK's flag sets are sorted. Replay does not read
 //! most of these; the two it does read (the first run ID seeds the workflow's random numbers,
 //! event times are its clock) are checked: every normalized file is replayed against the test's
 //! code before it is written, and a workflow that branches on them is recorded as it ran, with
@@ -124,10 +125,20 @@ fn rewrite(
     uuids: &mut HashMap<String, String>,
 ) {
     match value {
+        // Server bookkeeping that replay does not read, and that differs on every run.
+        Value::Number(_) if matches!(key, Some("task_id" | "history_size_bytes")) => {
+            *value = Value::from(0);
+        }
+        Value::String(s) if matches!(key, Some("task_id")) => *s = "0".into(),
+        // The SDK's flags are a set; it writes them in hash order.
+        Value::Array(items) if key.is_some_and(|k| k.ends_with("_used_flags")) => {
+            items.sort_by_key(|v| v.as_u64());
+        }
         Value::String(s) => {
             let replaced = match key {
-                Some("taskId") => Some("0".to_string()),
                 Some("identity") if !s.is_empty() => Some("temporal-harness".to_string()),
+                // The worker's sticky queue: `<identity>-<random>`.
+                _ if s.starts_with("temporal-harness@") => Some("temporal-harness@worker".into()),
                 _ if is_uuid(s) => {
                     let next = uuids.len();
                     Some(
@@ -196,10 +207,12 @@ mod tests {
     #[test]
     fn what_varies_between_runs_is_replaced_and_order_kept() {
         let a = r#"{"events":[
-            {"eventId":"1","eventTime":"2026-11-27T06:52:29.7Z","taskId":"1048599",
-             "workflowExecutionStartedEventAttributes":{"taskQueue":{"name":"tq-order-ab12cd34"},
-              "originalExecutionRunId":"0193a7e2-7c1d-7a35-9a8b-1f2e3d4c5b6a","identity":"123@host"}},
-            {"eventId":"2","eventTime":"2026-11-27T06:52:29.69Z","taskId":"1048600"}]}"#;
+            {"event_id":1,"event_time":"2026-11-27T06:52:29.7Z","task_id":1048599,
+             "attributes":{"task_queue":{"name":"tq-order-ab12cd34"},
+              "original_execution_run_id":"0193a7e2-7c1d-7a35-9a8b-1f2e3d4c5b6a",
+              "identity":"123@host","sdk_metadata":{"core_used_flags":[3,1,2]}}},
+            {"event_id":2,"event_time":"2026-11-27T06:52:29.69Z","task_id":1048600,
+             "sticky":{"name":"temporal-harness@26730-c36460b5502b4e5eae82c579d656ef58"}}]}"#;
         let b = a
             .replace("ab12cd34", "ffee0011")
             .replace(
@@ -208,7 +221,9 @@ mod tests {
             )
             .replace("06:52:29.7Z", "09:00:01.5Z")
             .replace("06:52:29.69Z", "09:00:01.25Z")
-            .replace("1048599", "77");
+            .replace("1048599", "77")
+            .replace("[3,1,2]", "[2,3,1]")
+            .replace("26730-c364", "9-ffff");
         let (na, nb) = (
             normalize(a, "order-ab12cd34", "order"),
             normalize(&b, "order-ffee0011", "order"),

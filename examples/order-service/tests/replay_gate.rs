@@ -11,19 +11,15 @@ use temporal_harness::{temporal_test, TestRunner};
 
 const CORPUS: &str = "fixtures/histories";
 
-/// Every trial of the suite over the corpus with `definitions`: `(passed, failures)`.
-fn gate(definitions: fn() -> Definitions) -> (u64, Vec<String>) {
+/// The replay suite over the corpus with `definitions`, as CI runs it: `(passed, failed)`.
+fn gate(definitions: fn() -> Definitions) -> (u64, u64) {
     let args = libtest_mimic::Arguments {
         quiet: true,
         test_threads: Some(1),
         ..Default::default()
     };
-    let trials = replay::trials(CORPUS, definitions);
-    let conclusion = libtest_mimic::run(&args, trials);
-    (
-        conclusion.num_passed,
-        vec![format!("{} failed", conclusion.num_failed)],
-    )
+    let conclusion = libtest_mimic::run(&args, replay::trials(CORPUS, definitions));
+    (conclusion.num_passed, conclusion.num_failed)
 }
 
 /// The audit step the next version adds.
@@ -43,7 +39,7 @@ impl Audit {
 
 /// The versions, each a workflow type named `OrderWorkflow` like the one in the histories.
 macro_rules! order_workflow_version {
-    ($module:ident, |$ctx:ident, $order:ident| $before:block) => {
+    ($module:ident, |$ctx:ident, $order:ident| { $($before:tt)* }) => {
         mod $module {
             use order_service::{Order, OrderActivities, Status};
             use std::time::Duration;
@@ -71,7 +67,7 @@ macro_rules! order_workflow_version {
                     $ctx: &mut WorkflowContext<Self>,
                     $order: Order,
                 ) -> WorkflowResult<String> {
-                    $before
+                    $($before)*
                     $ctx.execute_activity(OrderActivities::reserve, $order.id.clone(), options())
                         .await?;
                     $ctx.state_mut(|s| s.status = Some(Status::AwaitingApproval));
@@ -129,7 +125,7 @@ order_workflow_version!(patched, |ctx, order| {
 fn the_corpus_replays_against_a_compatible_change() {
     let (passed, failed) = gate(|| Definitions::new().workflow::<compatible::OrderWorkflow>());
     assert!(passed > 0, "the corpus has histories");
-    assert_eq!(failed, ["0 failed"]);
+    assert_eq!(failed, 0);
 }
 
 #[test]
@@ -157,14 +153,14 @@ fn an_incompatible_change_fails_the_gate_naming_the_event() {
     );
     let (passed, failed) = gate(|| Definitions::new().workflow::<incompatible::OrderWorkflow>());
     assert_eq!(passed, 0, "every history has the old first step");
-    assert_ne!(failed, ["0 failed"]);
+    assert!(failed > 0);
 }
 
 #[test]
 fn the_same_change_behind_a_patch_passes_the_old_histories() {
     let (passed, failed) = gate(|| Definitions::new().workflow::<patched::OrderWorkflow>());
     assert!(passed > 0);
-    assert_eq!(failed, ["0 failed"]);
+    assert_eq!(failed, 0);
 }
 
 #[derive(Default)]
