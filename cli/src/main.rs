@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+mod histories;
 mod setup;
 mod up;
 mod validate;
@@ -31,6 +32,12 @@ enum Command {
     Validate(Box<validate::ValidateArgs>),
     /// Remove every stack kept with `up --keep` (or TEMPORAL_HARNESS_KEEP=1).
     Down,
+    /// Workflow histories for the replay suite: `histories pull` downloads them from a
+    /// deployment.
+    Histories {
+        #[command(subcommand)]
+        command: histories::HistoriesCommand,
+    },
     /// Provision this machine: Debian packages, a Docker daemon, the Temporal binaries (into
     /// the per-user tools folder, or TEMPORAL_HARNESS_TOOLS_DIR) and the local images.
     /// Idempotent. Not needed with a container registry and the official images.
@@ -89,6 +96,7 @@ fn run() -> i32 {
             Command::Up(args) => up::run(config, args).await,
             Command::Validate(args) => validate::run(config, *args).await,
             Command::Down => down(&config),
+            Command::Histories { command } => histories::run(command).await,
             // Waits for the provisioning script; nothing else runs on this runtime meanwhile.
             Command::Setup(args) => setup::run(&config, args),
         }

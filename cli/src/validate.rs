@@ -67,7 +67,7 @@ pub struct ValidateArgs {
 }
 
 /// A configuration error: printed, exit 2.
-fn usage(message: impl std::fmt::Display) -> i32 {
+pub(crate) fn usage(message: impl std::fmt::Display) -> i32 {
     // Messages quote what the user typed; a credential typed in the wrong place stays hidden.
     let args: Vec<String> = std::env::args().collect();
     let message = temporal_harness::secret::scrub_inputs(
@@ -174,8 +174,15 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     report.exit_code()
 }
 
-fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {
-    let api_key = match &args.api_key_env {
+/// The frontend of a deployment named on the command line (`validate`, `histories pull`):
+/// unreadable or non-PEM TLS files and a missing API key variable are usage errors, found
+/// before any network I/O.
+pub(crate) fn temporal_target(
+    address: &str,
+    tls: TlsFiles,
+    api_key_env: Option<&str>,
+) -> Result<TemporalTarget, String> {
+    let api_key = match api_key_env {
         Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
             format!("--api-key-env {var}: the variable is not set; export the API key in it")
         })?)),
@@ -183,18 +190,22 @@ fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String>
     };
     let temporal = TemporalTarget {
         address: address.to_string(),
-        tls: Some(TlsFiles {
-            ca: args.tls_ca.clone(),
-            cert: args.tls_cert.clone(),
-            key: args.tls_key.clone(),
-            server_name: args.tls_server_name.clone(),
-        })
-        .filter(TlsFiles::is_set),
+        tls: Some(tls).filter(TlsFiles::is_set),
         api_key,
     };
-    // Unreadable or non-PEM TLS files are a usage error, found before any network I/O.
     temporal.tls_options().map_err(|e| e.to_string())?;
     temporal.url().map_err(|e| e.to_string())?;
+    Ok(temporal)
+}
+
+fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {
+    let tls = TlsFiles {
+        ca: args.tls_ca.clone(),
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
+        server_name: args.tls_server_name.clone(),
+    };
+    let temporal = temporal_target(address, tls, args.api_key_env.as_deref())?;
     let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
     if let Some(url) = &args.postgres_url {
         target.databases = Ok(Databases::from_temporal_url(DbUrl::new(url.clone())));

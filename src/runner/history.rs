@@ -24,7 +24,7 @@ impl History {
     }
 
     /// One run of `workflow_id` (`None`: the latest).
-    async fn fetch_run(
+    pub(crate) async fn fetch_run(
         client: &Client,
         workflow_id: &str,
         run_id: Option<String>,

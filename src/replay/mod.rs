@@ -21,6 +21,10 @@
 //! replayer reported: the event whose command the code no longer issues, or issues
 //! differently. An empty corpus fails: a gate that checked nothing must not read as green.
 
+mod pull;
+
+pub use pull::{pull, pull_from, redact_payloads, PullError, PullOptions};
+
 use crate::runner::Definitions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};

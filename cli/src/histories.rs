@@ -1,0 +1,119 @@
+//! `temporal-harness histories pull`: workflow histories from a deployment into a corpus for
+//! the replay suite (`temporal_harness::replay`).
+
+use crate::validate::temporal_target;
+use std::path::PathBuf;
+use std::time::Instant;
+use temporal_harness::config::TlsFiles;
+use temporal_harness::exit_codes;
+use temporal_harness::replay::{pull_from, PullOptions};
+
+/// `histories` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum HistoriesCommand {
+    /// Download the histories a visibility query finds, one JSON file per run under
+    /// `<out>/<WorkflowType>/`, for the replay suite.
+    Pull(PullArgs),
+}
+
+/// Arguments of `histories pull`.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Frontend `host:port` of the deployment.
+    #[arg(long)]
+    temporal_address: String,
+    /// Namespace to read.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Visibility query: `"WorkflowType='OrderWorkflow' AND ExecutionStatus='Running'"`.
+    #[arg(long)]
+    query: String,
+    /// At most this many workflows.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// The corpus folder to write into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace the strings in JSON payloads with "redacted" and empty other payloads (for
+    /// personal data; a workflow that branches on a redacted value will not replay the same).
+    #[arg(long)]
+    redact_payloads: bool,
+    /// CA certificate (PEM) that signed the frontend's certificate.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Server name to verify the frontend's certificate against.
+    #[arg(long)]
+    tls_server_name: Option<String>,
+    /// Name of the environment variable that holds the API key.
+    #[arg(long)]
+    api_key_env: Option<String>,
+}
+
+/// Runs a `histories` subcommand; returns the exit code.
+pub async fn run(command: HistoriesCommand) -> i32 {
+    match command {
+        HistoriesCommand::Pull(args) => pull_histories(args).await,
+    }
+}
+
+async fn pull_histories(args: PullArgs) -> i32 {
+    if args.limit == 0 {
+        return crate::validate::usage("--limit 0 pulls nothing. Fix: --limit 1 or more");
+    }
+    let tls = TlsFiles {
+        ca: args.tls_ca.clone(),
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
+        server_name: args.tls_server_name.clone(),
+    };
+    let target = match temporal_target(&args.temporal_address, tls, args.api_key_env.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return crate::validate::usage(e),
+    };
+    let options = PullOptions {
+        query: args.query.clone(),
+        limit: args.limit,
+        out: args.out.clone(),
+        redact_payloads: args.redact_payloads,
+    };
+    let started = Instant::now();
+    eprintln!(
+        "temporal-harness: pulling up to {} histories from {} (namespace {})",
+        args.limit, args.temporal_address, args.namespace
+    );
+    let pulled = pull_from(&target, &args.namespace, &options, |n, file| {
+        if n % 10 == 0 {
+            eprintln!("temporal-harness: {n} pulled (latest {})", file.display());
+        }
+    })
+    .await;
+    match pulled {
+        Ok(files) if files.is_empty() => {
+            eprintln!(
+                "error: the query found no workflows in namespace {}: nothing was written. \
+                 Fix: check the query and the namespace",
+                args.namespace
+            );
+            exit_codes::CONFIG_ERROR
+        }
+        Ok(files) => {
+            eprintln!(
+                "temporal-harness: {} history file(s) under {} in {:.1?}",
+                files.len(),
+                args.out.display(),
+                started.elapsed()
+            );
+            exit_codes::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::CONFIG_ERROR
+        }
+    }
+}
