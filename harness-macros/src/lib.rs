@@ -47,6 +47,17 @@ impl Parse for Args {
                     )));
                 }
                 "time_skipping" => args.options.push(quote!(.time_skipping())),
+                "record" => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    if lit.value().trim().is_empty() {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "expected the folder to record histories to, e.g. \"fixtures/histories\"",
+                        ));
+                    }
+                    args.options.push(quote!(.record(#lit)));
+                }
                 "max_skips" => {
                     input.parse::<Token![=]>()?;
                     let lit: LitInt = input.parse()?;
@@ -124,7 +135,7 @@ impl Parse for Args {
                         format!(
                             "unknown argument `{other}`: expected workflows(..), activities(..), \
                              timeout = \"..\", replay = bool, namespace = \"isolated\", \
-                             time_skipping [= \"..\"], max_skips = N, flavor = \"..\" or \
+                             time_skipping [= \"..\"], max_skips = N, record = \"..\", flavor = \"..\" or \
                              backend = \"..\""
                         ),
                     ))

@@ -361,3 +361,79 @@ async fn many_workflows_at_once(runner: TestRunner) -> Result<(), RunnerError> {
     assert_eq!(ids.len(), 20);
     Ok(())
 }
+
+/// A golden history: the events the workflow's code decides, compared with
+/// `tests/snapshots/greet_workflow.history` (rerun with TEMPORAL_HARNESS_UPDATE_SNAPSHOTS=1 to
+/// accept an intended change).
+#[temporal_test(workflows(GreetWorkflow), activities(Greeter))]
+async fn a_history_matches_its_snapshot(runner: TestRunner) -> Result<(), RunnerError> {
+    runner
+        .execute(GreetWorkflow::run, "Temporal".to_string())
+        .await?;
+    let id = runner.started_workflows()[0].clone();
+    runner
+        .assert_history_snapshot(&id, "greet_workflow")
+        .await?;
+    // Against a snapshot of other code: the error is a readable diff.
+    let err = runner
+        .assert_history_snapshot(&id, "greet_workflow_twice")
+        .await
+        .unwrap_err();
+    let RunnerError::SnapshotMismatch { diff, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        diff.contains("-ActivityTaskScheduled Greeter::greet"),
+        "{diff}"
+    );
+    let err = runner
+        .assert_history_snapshot(&id, "no_such_snapshot")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunnerError::SnapshotMissing { .. }), "{err}");
+    Ok(())
+}
+
+/// `record = ".."` writes the test's histories for the replay suite when it passes.
+#[temporal_test(
+    workflows(GreetWorkflow),
+    activities(Greeter),
+    record = "target/recorded-histories"
+)]
+async fn a_passing_test_records_its_histories(runner: TestRunner) -> Result<(), RunnerError> {
+    runner
+        .execute(GreetWorkflow::run, "recorded".to_string())
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn recorded_histories_replay() {
+    // The recording test may run in parallel (or not at all, with a filter): record here too.
+    temporal_harness::runner::run_test(
+        temporal_harness::runner::TestOptions::new("examples::recorded_histories_replay")
+            .record("target/recorded-histories"),
+        Definitions::new()
+            .workflow::<GreetWorkflow>()
+            .activities(Greeter),
+        |runner| {
+            Box::pin(async move {
+                runner
+                    .execute(GreetWorkflow::run, "again".to_string())
+                    .await
+                    .expect("workflow");
+            })
+        },
+    );
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/recorded-histories/examples/recorded_histories_replay");
+    let trials = temporal_harness::replay::trials(&folder, || {
+        Definitions::new().workflow::<GreetWorkflow>()
+    });
+    assert_eq!(trials.len(), 1);
+    let args = libtest_mimic::Arguments {
+        quiet: true,
+        ..Default::default()
+    };
+    assert_eq!(libtest_mimic::run(&args, trials).num_failed, 0);
+}
