@@ -135,3 +135,48 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// The figures of docs/benchmarks.md: 100 workflows pulled and replayed. A benchmark, so
+/// ignored by default: `cargo test -p temporal-harness-cli --test histories_cli -- --ignored
+/// --nocapture`.
+#[temporal_test(workflows(GreetingWorkflow), timeout = "120s")]
+#[ignore = "benchmark: prints figures"]
+async fn pull_and_replay_a_hundred(runner: TestRunner) -> Result<(), RunnerError> {
+    let handles = futures::future::try_join_all(
+        (0..100).map(|i| runner.start(GreetingWorkflow::run, format!("customer {i}"))),
+    )
+    .await?;
+    for handle in &handles {
+        runner.result(handle).await?;
+    }
+    let query = format!("TaskQueue='{}'", runner.task_queue());
+    visible(&runner, &query, 100).await;
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let pulled = pull(&runner, &query, out.path(), &["--limit", "100"]);
+    let pull_time = started.elapsed();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let files = walk(out.path()).len();
+    let trials = replay::trials(out.path(), || {
+        Definitions::new().workflow::<GreetingWorkflow>()
+    });
+    let args = libtest_mimic::Arguments {
+        quiet: true,
+        ..Default::default()
+    };
+    let replayed = Instant::now();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let replay_time = replayed.elapsed();
+    assert_eq!(conclusion.num_failed, 0);
+    eprintln!(
+        "histories pull: {files} files in {pull_time:.2?}; replay suite: {} trials in \
+         {replay_time:.2?} ({:.0} trials/s)",
+        conclusion.num_passed,
+        conclusion.num_passed as f64 / replay_time.as_secs_f64()
+    );
+    Ok(())
+}
