@@ -13,7 +13,7 @@ use temporal_harness::replay::{pull_from, PullOptions};
 pub enum HistoriesCommand {
     /// Download the histories a visibility query finds, one JSON file per run under
     /// `<out>/<WorkflowType>/`, for the replay suite.
-    Pull(PullArgs),
+    Pull(Box<PullArgs>),
 }
 
 /// Arguments of `histories pull`.
@@ -58,7 +58,7 @@ pub struct PullArgs {
 /// Runs a `histories` subcommand; returns the exit code.
 pub async fn run(command: HistoriesCommand) -> i32 {
     match command {
-        HistoriesCommand::Pull(args) => pull_histories(args).await,
+        HistoriesCommand::Pull(args) => pull_histories(*args).await,
     }
 }
 
