@@ -54,12 +54,7 @@ pub fn trials(
     let root = resolve(corpus.as_ref());
     let files = history_files(&root);
     if files.is_empty() {
-        let message = format!(
-            "no history files (*.json) under {}. Fix: record some (`#[temporal_test(record = \
-             \"...\")]` or TEMPORAL_HARNESS_RECORD_HISTORIES), pull them (`temporal-harness \
-             histories pull`), or point the suite at the folder that has them",
-            root.display()
-        );
+        let message = empty_corpus(&root);
         return vec![Trial::test("corpus/empty", move || Err(message.into()))];
     }
     let definitions = Arc::new(definitions);
@@ -68,13 +63,66 @@ pub fn trials(
         .map(|file| {
             let name = trial_name(&root, &file);
             let definitions = definitions.clone();
-            Trial::test(name, move || replay_file(&file, &definitions()))
+            Trial::test(name, move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime: {e}"))?;
+                runtime
+                    .block_on(replay_file(&file, &definitions()))
+                    .map_err(Failed::from)
+            })
         })
         .collect()
 }
 
-/// Replays one file: `Ok` when the code issues the commands its history recorded.
-fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), Failed> {
+/// One history file of a corpus, replayed.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Its trial name: `<folder>/<workflow type>/<file stem>`.
+    pub trial: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Why it does not replay (what the replayer saw, and the fix), or `None`.
+    pub failure: Option<String>,
+}
+
+/// Replays every history file under `corpus` against `definitions` and returns each outcome,
+/// for gates of your own (the suite's trials do the same, one per file). An empty corpus is
+/// one failed entry that says so.
+pub async fn check(corpus: impl AsRef<Path>, definitions: &Definitions) -> Vec<Checked> {
+    let root = resolve(corpus.as_ref());
+    let files = history_files(&root);
+    if files.is_empty() {
+        return vec![Checked {
+            trial: "corpus/empty".into(),
+            file: root.clone(),
+            failure: Some(empty_corpus(&root)),
+        }];
+    }
+    let mut checked = Vec::with_capacity(files.len());
+    for file in files {
+        checked.push(Checked {
+            trial: trial_name(&root, &file),
+            failure: replay_file(&file, definitions).await.err(),
+            file,
+        });
+    }
+    checked
+}
+
+fn empty_corpus(root: &Path) -> String {
+    format!(
+        "no history files (*.json) under {}. Fix: record some (`#[temporal_test(record = \
+         \"...\")]` or TEMPORAL_HARNESS_RECORD_HISTORIES), pull them (`temporal-harness \
+         histories pull`), or point the suite at the folder that has them",
+        root.display()
+    )
+}
+
+/// Replays one file: `Ok` when the code issues the commands its history recorded, else what
+/// went wrong and the fix (a report's message).
+async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let history = WorkflowHistory::from_json(&bytes).map_err(|e| {
         format!(
@@ -83,22 +131,14 @@ fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), Failed> {
             file.display()
         )
     })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    runtime
-        .block_on(definitions.replay_one(history))
-        .map_err(|e| {
-            format!(
-                "{} no longer replays against this code (a deploy would break running \
-                 workflows like it): {e}. Fix: put the change behind `patched()` so old \
-                 histories keep their path, or, if no such workflow runs anywhere, remove the \
-                 file",
-                file.display()
-            )
-            .into()
-        })
+    definitions.replay_one(history).await.map_err(|e| {
+        format!(
+            "{} no longer replays against this code (a deploy would break running workflows \
+             like it): {e}. Fix: put the change behind `patched()` so old histories keep their \
+             path, or, if no such workflow runs anywhere, remove the file",
+            file.display()
+        )
+    })
 }
 
 /// A relative corpus is the crate's (cargo sets `CARGO_MANIFEST_DIR` for tests).

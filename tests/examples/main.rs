@@ -427,13 +427,11 @@ fn recorded_histories_replay() {
     );
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/recorded-histories/examples/recorded_histories_replay");
-    let trials = temporal_harness::replay::trials(&folder, || {
-        Definitions::new().workflow::<GreetWorkflow>()
-    });
-    assert_eq!(trials.len(), 1);
-    let args = libtest_mimic::Arguments {
-        quiet: true,
-        ..Default::default()
-    };
-    assert_eq!(libtest_mimic::run(&args, trials).num_failed, 0);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let checked = runtime.block_on(temporal_harness::replay::check(
+        &folder,
+        &Definitions::new().workflow::<GreetWorkflow>(),
+    ));
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0].failure, None);
 }
