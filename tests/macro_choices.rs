@@ -1,5 +1,5 @@
-//! The `#[temporal_test]` macro checks `backend = ".."`, `flavor = ".."` and
-//! `time_skipping = ".."` at the token (a proc-macro cannot read the library's enums), so its
+//! The `#[temporal_test]` macro checks `backend = ".."`, `flavor = ".."`,
+//! `time_skipping = ".."` and `patches = ".."` at the token (a proc-macro cannot read the library's enums), so its
 //! lists could drift from them. Every name the library accepts is used here once: a name the
 //! macro lacks fails to compile, and a name added to an enum without a case here fails
 //! `every_name_has_a_case`. The cases compile only
@@ -7,12 +7,13 @@
 
 use strum::VariantNames;
 use temporal_harness::config::{BackendKind, Flavor};
-use temporal_harness::runner::TimeSkippingMode;
+use temporal_harness::runner::{Patches, TimeSkippingMode};
 use temporal_harness::temporal_test;
 
 const BACKENDS: [&str; 4] = ["auto", "containers", "local", "external"];
 const FLAVORS: [&str; 2] = ["postgres", "dev"];
 const TIME_SKIPPING: [&str; 3] = ["auto", "server", "test-server"];
+const PATCHES: [&str; 2] = ["on", "off"];
 
 #[temporal_test(backend = "auto")]
 #[ignore = "compile-time check of the macro's names"]
@@ -50,9 +51,18 @@ async fn time_skipping_server() {}
 #[ignore = "compile-time check of the macro's names"]
 async fn time_skipping_test_server() {}
 
+#[temporal_test(patches = "on")]
+#[ignore = "compile-time check of the macro's names"]
+async fn patches_on() {}
+
+#[temporal_test(patches = "off")]
+#[ignore = "compile-time check of the macro's names"]
+async fn patches_off() {}
+
 #[test]
 fn every_name_has_a_case() {
     assert_eq!(BackendKind::VARIANTS, BACKENDS);
     assert_eq!(Flavor::VARIANTS, FLAVORS);
     assert_eq!(TimeSkippingMode::VARIANTS, TIME_SKIPPING);
+    assert_eq!(Patches::VARIANTS, PATCHES);
 }

@@ -47,6 +47,13 @@ impl Parse for Args {
                     )));
                 }
                 "time_skipping" => args.options.push(quote!(.time_skipping())),
+                "patches" => {
+                    let variant =
+                        choice(input, &[("on", quote!(On)), ("off", quote!(Off))])?;
+                    args.options.push(quote!(.patches(
+                        ::temporal_harness::runner::Patches::#variant
+                    )));
+                }
                 "record" => {
                     input.parse::<Token![=]>()?;
                     let lit: LitStr = input.parse()?;
@@ -135,7 +142,7 @@ impl Parse for Args {
                         format!(
                             "unknown argument `{other}`: expected workflows(..), activities(..), \
                              timeout = \"..\", replay = bool, namespace = \"isolated\", \
-                             time_skipping [= \"..\"], max_skips = N, record = \"..\", flavor = \"..\" or \
+                             time_skipping [= \"..\"], max_skips = N, record = \"..\", patches = \"on\"|\"off\", flavor = \"..\" or \
                              backend = \"..\""
                         ),
                     ))

@@ -56,6 +56,7 @@ pub struct TestOptions {
     time_skipping: Option<TimeSkippingMode>,
     max_skips: u32,
     record: Option<PathBuf>,
+    patches: Option<Patches>,
 }
 
 impl TestOptions {
@@ -71,7 +72,15 @@ impl TestOptions {
             time_skipping: None,
             max_skips: DEFAULT_MAX_SKIPS,
             record: None,
+            patches: None,
         }
+    }
+
+    /// Which side of every `patched()` a fresh workflow of the test takes (see [`Patches`]);
+    /// replay always follows the history.
+    pub fn patches(mut self, patches: Patches) -> Self {
+        self.patches = Some(patches);
+        self
     }
 
     /// Records the histories of the test's workflows under `folder` when it passes (see
@@ -660,7 +669,10 @@ async fn setup(
         })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
-    let worker_options = definitions.worker_options(&task_queue)?;
+    let worker_options = definitions
+        .worker_options(&task_queue)?
+        .map(|o| with_patches(o, options.patches))
+        .transpose()?;
     let (control, driver) = WorkerDriver::new(
         endpoints.temporal.clone(),
         namespace.clone(),
@@ -684,6 +696,42 @@ async fn setup(
         }),
     };
     Ok((runner, driver))
+}
+
+/// Which side of every `patched()` call a fresh (not replaying) workflow takes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::Display, strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum Patches {
+    /// Every patch is taken: the new code path, as the SDK does by default.
+    On,
+    /// No patch is taken: the old code path, as a worker that predates the patches runs it.
+    /// Needs the `patches` feature (the SDK's patch activation hook is experimental).
+    Off,
+}
+
+/// The worker options with the test's patch choice applied.
+fn with_patches(
+    options: temporalio_sdk::WorkerOptions,
+    patches: Option<Patches>,
+) -> Result<temporalio_sdk::WorkerOptions, RunnerError> {
+    match patches {
+        None | Some(Patches::On) => Ok(options),
+        #[cfg(feature = "patches")]
+        Some(Patches::Off) => {
+            let mut options = options;
+            options.patch_activation_callback = Some(Arc::new(|_| false));
+            Ok(options)
+        }
+        #[cfg(not(feature = "patches"))]
+        Some(Patches::Off) => Err(RunnerError::Registration(
+            "`patches = \"off\"` needs temporal-harness's `patches` feature (it turns on the \
+             SDK's experimental patch activation hook). Fix: \
+             temporal-harness = { version = \"..\", features = [\"patches\"] }"
+                .into(),
+        )),
+    }
 }
 
 /// Handles of the test's workflows, untyped (for replay, dumps and timeouts).

@@ -1,7 +1,7 @@
 //! What the replay gate catches, on the recorded corpus: the next version of `OrderWorkflow`
 //! three ways. A compatible change (a new query) passes; an incompatible one (an audit activity
 //! before the reservation) fails naming the event; the same change behind `patched()` passes
-//! the old histories, and its new side runs on the real stack.
+//! the old histories, and both of its sides run on the real stack (`patches = "on"`/`"off"`).
 
 use order_service::{Order, OrderActivities, Payments};
 use std::sync::Arc;
@@ -172,7 +172,8 @@ impl Payments for Approving {
 /// The patch's new side: a fresh workflow takes the audit step, on the real stack.
 #[temporal_test(
     workflows(patched::OrderWorkflow),
-    activities(OrderActivities { payments: Arc::new(Approving) }, Audit)
+    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
+    patches = "on"
 )]
 async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(), RunnerError> {
     let order = Order {
@@ -189,5 +190,29 @@ async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(),
         history.scheduled_activities(),
         ["Audit::record", "OrderActivities::reserve"]
     );
+    Ok(())
+}
+
+/// The patch's old side, live: with every patch off, a fresh workflow runs the code path the
+/// old histories have (and the end-of-test replay checks it against the new code).
+#[temporal_test(
+    workflows(patched::OrderWorkflow),
+    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
+    patches = "off"
+)]
+async fn with_patches_off_a_new_workflow_takes_the_old_path(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let order = Order {
+        id: "p-2".into(),
+        cents: 100,
+        approval_timeout_secs: 1,
+    };
+    assert_eq!(
+        runner.execute(patched::OrderWorkflow::run, order).await?,
+        "cancelled"
+    );
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    assert_eq!(history.scheduled_activities(), ["OrderActivities::reserve"]);
     Ok(())
 }
