@@ -120,6 +120,19 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
+    /// A snapshot file could not be read or written.
+    #[error(
+        "cannot read or write the history snapshot {}: {source}. Fix: make tests/snapshots of \
+         the crate readable and writable",
+        path.display()
+    )]
+    SnapshotFile {
+        /// The snapshot file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// `assert_history_snapshot` found no snapshot to compare with.
     #[error(
         "no history snapshot at {}. Fix: run the test once with \

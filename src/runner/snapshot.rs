@@ -16,7 +16,7 @@ pub(super) fn check(history: &History, name: &str) -> Result<(), RunnerError> {
     let path = snapshot_path(name);
     let actual = reduce(history);
     let updating = std::env::var(UPDATE_ENV).is_ok_and(|v| v == "1");
-    let unwritable = |source| RunnerError::Record {
+    let unwritable = |source| RunnerError::SnapshotFile {
         path: path.clone(),
         source,
     };
