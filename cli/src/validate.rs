@@ -184,7 +184,7 @@ pub(crate) fn temporal_target(
 ) -> Result<TemporalTarget, String> {
     let api_key = match api_key_env {
         Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
-            format!("--api-key-env {var}: the variable is not set; export the API key in it")
+            format!("--api-key-env {var}: the variable is not set. Fix: export the API key in it")
         })?)),
         None => None,
     };
