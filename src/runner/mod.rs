@@ -11,7 +11,7 @@ mod error;
 mod failure;
 mod history;
 pub mod record;
-mod snapshot;
+pub(crate) mod snapshot;
 mod time;
 mod waits;
 mod worker;

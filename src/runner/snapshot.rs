@@ -7,6 +7,7 @@ use super::{History, RunnerError};
 use std::path::PathBuf;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 
 /// Set to `1` to write snapshots instead of comparing with them.
 pub const UPDATE_ENV: &str = "TEMPORAL_HARNESS_UPDATE_SNAPSHOTS";
@@ -67,40 +68,45 @@ pub(crate) fn reduce(history: &History) -> String {
                 | EventType::WorkflowExecutionOptionsUpdated
                 | EventType::WorkflowExecutionTimeSkippingTransitioned
         );
-        if skipped {
-            continue;
+        if !skipped {
+            out.push_str(&summary(event));
+            out.push('\n');
         }
-        let detail = match &event.attributes {
-            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
-                a.workflow_type.as_ref().map(|t| t.name.clone())
-            }
-            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
-                a.activity_type.as_ref().map(|t| t.name.clone())
-            }
-            Some(Attributes::TimerStartedEventAttributes(a)) => a
-                .start_to_fire_timeout
-                .as_ref()
-                .map(|d| format!("{}s", d.seconds)),
-            Some(Attributes::WorkflowExecutionSignaledEventAttributes(a)) => {
-                Some(a.signal_name.clone())
-            }
-            Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(a)) => {
-                a.workflow_type.as_ref().map(|t| t.name.clone())
-            }
-            Some(Attributes::MarkerRecordedEventAttributes(a)) => Some(a.marker_name.clone()),
-            Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) => a
-                .accepted_request
-                .as_ref()
-                .and_then(|r| r.input.as_ref())
-                .map(|i| i.name.clone()),
-            _ => None,
-        };
-        out.push_str(&format!("{ty:?}"));
-        if let Some(detail) = detail {
-            out.push(' ');
-            out.push_str(&detail);
-        }
-        out.push('\n');
     }
     out
+}
+
+/// An event as its type and what the code named in it: `ActivityTaskScheduled
+/// OrderActivities::reserve`, `TimerStarted 3600s`, `WorkflowExecutionSignaled approve`.
+pub(crate) fn summary(event: &HistoryEvent) -> String {
+    let ty = EventType::try_from(event.event_type).unwrap_or(EventType::Unspecified);
+    let detail = match &event.attributes {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
+            a.workflow_type.as_ref().map(|t| t.name.clone())
+        }
+        Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+            a.activity_type.as_ref().map(|t| t.name.clone())
+        }
+        Some(Attributes::TimerStartedEventAttributes(a)) => a
+            .start_to_fire_timeout
+            .as_ref()
+            .map(|d| format!("{}s", d.seconds)),
+        Some(Attributes::WorkflowExecutionSignaledEventAttributes(a)) => {
+            Some(a.signal_name.clone())
+        }
+        Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(a)) => {
+            a.workflow_type.as_ref().map(|t| t.name.clone())
+        }
+        Some(Attributes::MarkerRecordedEventAttributes(a)) => Some(a.marker_name.clone()),
+        Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) => a
+            .accepted_request
+            .as_ref()
+            .and_then(|r| r.input.as_ref())
+            .map(|i| i.name.clone()),
+        _ => None,
+    };
+    match detail {
+        Some(detail) => format!("{ty:?} {detail}"),
+        None => format!("{ty:?}"),
+    }
 }
