@@ -588,6 +588,54 @@ where
     }
 }
 
+/// Where a test runs.
+enum Place {
+    /// The run's shared stack (also for time skipping, when its server skips per workflow).
+    Shared(Stack),
+    /// A Java test server of the test's own: a time-skipping test on a server without
+    /// per-workflow time skipping, or one that asked for it.
+    TestServer(time::TimeSkipping, Endpoints),
+}
+
+async fn place(options: &TestOptions, config: &StackConfig) -> Result<Place, RunnerError> {
+    let why = match options.time_skipping {
+        Some(TimeSkippingMode::TestServer) => None,
+        mode => {
+            let stack = Stack::acquire(config).await?;
+            let Some(mode) = mode else {
+                return Ok(Place::Shared(stack));
+            };
+            match time::TimeSkipping::choose(mode, stack.endpoints()).await? {
+                time::Choice::Server => {
+                    eprintln!(
+                        "temporal-harness: {}: time skips per workflow on the server at {}",
+                        options.name,
+                        stack.endpoints().temporal.address
+                    );
+                    return Ok(Place::Shared(stack));
+                }
+                // The shared stack is not used: the test's claim on it is given up (dropped).
+                time::Choice::TestServer(why) => why,
+            }
+        }
+    };
+    if options.isolated_namespace {
+        return Err(RunnerError::Registration(
+            "this time-skipping test runs on a Java test server of its own, which needs no \
+             isolated namespace. Fix: drop `namespace = \"isolated\"`, or run on a server that \
+             skips time per workflow"
+                .into(),
+        ));
+    }
+    let (time, endpoints) = time::TimeSkipping::on_test_server(config).await?;
+    eprintln!(
+        "temporal-harness: {}: time skips on a Java test server of its own{}",
+        options.name,
+        why.map(|why| format!(": {why}")).unwrap_or_default()
+    );
+    Ok(Place::TestServer(time, endpoints))
+}
+
 async fn setup(
     options: &TestOptions,
     definitions: &Definitions,
@@ -600,48 +648,12 @@ async fn setup(
     if let Some(f) = options.flavor {
         config.flavor = f;
     }
-    // A time-skipping test runs on the shared stack when its server skips time per workflow;
-    // otherwise on a test server of its own (and then without the shared stack).
-    let mut stack = None;
-    let mut on_test_server = None;
-    match options.time_skipping {
-        Some(TimeSkippingMode::TestServer) => on_test_server = Some(None),
-        mode => {
-            let shared = Stack::acquire(&config).await?;
-            if let Some(mode) = mode {
-                match time::TimeSkipping::choose(mode, shared.endpoints()).await? {
-                    time::Choice::Server => eprintln!(
-                        "temporal-harness: {}: time skips per workflow on the server at {}",
-                        options.name,
-                        shared.endpoints().temporal.address
-                    ),
-                    time::Choice::TestServer(why) => on_test_server = Some(why),
-                }
-            }
-            stack = Some(shared);
+    let (stack, time, endpoints) = match place(options, &config).await? {
+        Place::Shared(stack) => {
+            let endpoints = stack.endpoints().clone();
+            (Some(stack), None, endpoints)
         }
-    }
-    let (time, endpoints) = match on_test_server {
-        Some(why) => {
-            if options.isolated_namespace {
-                return Err(RunnerError::Registration(
-                    "this time-skipping test runs on a Java test server of its own, which needs \
-                     no isolated namespace. Fix: drop `namespace = \"isolated\"`, or run on a \
-                     server that skips time per workflow"
-                        .into(),
-                ));
-            }
-            // The shared stack is not used: give up this test's claim on it.
-            stack = None;
-            let (time, endpoints) = time::TimeSkipping::on_test_server(&config).await?;
-            eprintln!(
-                "temporal-harness: {}: time skips on a Java test server of its own{}",
-                options.name,
-                why.map(|why| format!(": {why}")).unwrap_or_default()
-            );
-            (Some(time), endpoints)
-        }
-        None => (None, stack.as_ref().expect("a stack").endpoints().clone()),
+        Place::TestServer(time, endpoints) => (None, Some(time), endpoints),
     };
     let prefix = options.id_prefix();
     let namespace = if options.isolated_namespace {
