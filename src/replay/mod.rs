@@ -234,22 +234,6 @@ fn history_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-#[cfg(test)]
-mod tests {
-    use super::plain;
-
-    #[test]
-    fn the_replayers_message_is_taken_out_of_its_debug_dump() {
-        let dumped = r#"workflow replay was nondeterministic: Workflow activation completion failed: Failure { failure: Some(Failure { message: "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not match activity type of activity command 'B'", source: "", stack_trace: "" }) }"#;
-        assert_eq!(
-            plain(dumped),
-            "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not \
-             match activity type of activity command 'B'"
-        );
-        assert_eq!(plain("something else"), "something else");
-    }
-}
-
 /// `<folder>/<workflow type>/<file stem>`, the folder relative to the corpus root.
 fn trial_name(root: &Path, file: &Path) -> String {
     let folder = file
@@ -276,5 +260,21 @@ fn workflow_type(file: &Path) -> Option<String> {
             a.workflow_type.as_ref().map(|t| t.name.clone())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn the_replayers_message_is_taken_out_of_its_debug_dump() {
+        let dumped = r#"workflow replay was nondeterministic: Workflow activation completion failed: Failure { failure: Some(Failure { message: "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not match activity type of activity command 'B'", source: "", stack_trace: "" }) }"#;
+        assert_eq!(
+            plain(dumped),
+            "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not \
+             match activity type of activity command 'B'"
+        );
+        assert_eq!(plain("something else"), "something else");
     }
 }
