@@ -52,6 +52,9 @@ stop_processes() {
   done <"$1/pids"
 }
 
+# The keeper outlives the test process, so it cannot use the harness's Docker API client: it
+# calls the docker CLI where there is one. Whatever it could not remove, the next run's reaper
+# (src/stack/reaper.rs, through the API) does.
 remove_docker_resources() {
   [ -f "$1/label" ] || return 0
   command -v docker >/dev/null 2>&1 || return 0
