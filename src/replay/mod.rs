@@ -25,15 +25,14 @@ mod pull;
 
 pub use pull::{pull, pull_from, redact_payloads, PullError, PullOptions};
 
-use crate::runner::snapshot::summary;
+use crate::runner::divergence::{locate, plain};
 use crate::runner::Definitions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use temporalio_client::WorkflowHistory;
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::{
-    history_event::Attributes, History as ProtoHistory, HistoryEvent,
+    history_event::Attributes, History as ProtoHistory,
 };
 
 /// Runs the replay suite over `corpus` (relative to the crate's root) as this test binary's
@@ -137,7 +136,7 @@ async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), Strin
     let Err(e) = definitions.replay_one(history).await else {
         return Ok(());
     };
-    let location = divergence(&events.events, definitions)
+    let location = locate(&events.events, definitions)
         .await
         .map(|at| format!("{at}; "))
         .unwrap_or_default();
@@ -147,64 +146,6 @@ async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), Strin
          histories keep their path, or, if no such workflow runs anywhere, remove the file",
         file.display(),
         plain(&e.to_string())
-    ))
-}
-
-/// The replayer's reason without the SDK's debug dump around it: core reports a
-/// nondeterminism as a `Failure { failure: Some(Failure { message: "..", .. }) .. }`; people
-/// need the quoted message (e.g. `[TMPRL1100] Nondeterminism error: Activity type of scheduled
-/// event 'X' does not match activity type of activity command 'Y'`). Anything else as it is.
-fn plain(reason: &str) -> &str {
-    reason
-        .split_once("message: \"")
-        .and_then(|(_, rest)| rest.split_once("\", "))
-        .map_or(reason, |(message, _)| message)
-}
-
-/// Where a history stops replaying: the first workflow task whose commands the code no longer
-/// issues, found by replaying ever longer prefixes (each through one more workflow task and the
-/// command events it recorded; a prefix that fails stays failing, so a binary search over the
-/// tasks needs a handful of replays). `None` when every prefix replays (the difference is in
-/// the last task's completion) or the history has no workflow task.
-async fn divergence(events: &[HistoryEvent], definitions: &Definitions) -> Option<String> {
-    let is = |e: &HistoryEvent, ty: EventType| e.event_type == ty as i32;
-    let completed: Vec<usize> = (0..events.len())
-        .filter(|&i| is(&events[i], EventType::WorkflowTaskCompleted))
-        .collect();
-    // The events through task `k` and the commands it recorded (up to the next task).
-    let end = |k: usize| {
-        let from = completed[k] + 1;
-        events[from..]
-            .iter()
-            .position(|e| is(e, EventType::WorkflowTaskScheduled))
-            .map_or(events.len(), |p| from + p)
-    };
-    let (mut lo, mut hi) = (0, completed.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        let prefix = ProtoHistory {
-            events: events[..end(mid)].to_vec(),
-        };
-        if definitions.replay_one(prefix.into()).await.is_err() {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    let k = (lo < completed.len()).then_some(lo)?;
-    let recorded: Vec<String> = events[completed[k] + 1..end(k)]
-        .iter()
-        .map(|e| format!("event {} {}", e.event_id, summary(e)))
-        .collect();
-    let recorded = if recorded.is_empty() {
-        "no command".to_string()
-    } else {
-        recorded.join(", ")
-    };
-    Some(format!(
-        "it diverges at the workflow task completed in event {}, after which the history \
-         recorded {recorded}",
-        events[completed[k]].event_id
     ))
 }
 
@@ -260,21 +201,5 @@ fn workflow_type(file: &Path) -> Option<String> {
             a.workflow_type.as_ref().map(|t| t.name.clone())
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plain;
-
-    #[test]
-    fn the_replayers_message_is_taken_out_of_its_debug_dump() {
-        let dumped = r#"workflow replay was nondeterministic: Workflow activation completion failed: Failure { failure: Some(Failure { message: "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not match activity type of activity command 'B'", source: "", stack_trace: "" }) }"#;
-        assert_eq!(
-            plain(dumped),
-            "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'A' does not \
-             match activity type of activity command 'B'"
-        );
-        assert_eq!(plain("something else"), "something else");
     }
 }

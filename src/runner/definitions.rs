@@ -111,17 +111,18 @@ impl Definitions {
         let replayer =
             WorkflowReplayer::new(self.replayer.clone()).map_err(|source| RunnerError::Replay {
                 workflow_id: String::new(),
+                divergence: None,
                 source,
             })?;
         for id in ids {
             for run in History::fetch_chain(client, id).await? {
-                replayer
-                    .replay_workflow(run.to_replayable())
-                    .await
-                    .map_err(|source| RunnerError::Replay {
+                if let Err(source) = replayer.replay_workflow(run.to_replayable()).await {
+                    return Err(RunnerError::Replay {
                         workflow_id: id.clone(),
+                        divergence: super::divergence::locate(run.events(), self).await,
                         source,
-                    })?;
+                    });
+                }
             }
         }
         Ok(())

@@ -67,10 +67,17 @@ pub enum RunnerError {
         source: WorkflowInteractionError,
     },
     /// Replaying a history against the registered code failed: nondeterminism.
-    #[error("replay of workflow {workflow_id} failed (nondeterminism?): {source}")]
+    #[error(
+        "replay of workflow {workflow_id} failed (nondeterminism?): {}{}",
+        divergence.as_ref().map(|d| format!("{d}; the replayer says: ")).unwrap_or_default(),
+        super::divergence::plain(&source.to_string())
+    )]
     Replay {
         /// The workflow ID (empty when the replayer itself could not be built).
         workflow_id: String,
+        /// Where its history stops replaying (the workflow task and the commands it recorded),
+        /// when that could be found.
+        divergence: Option<String>,
         /// The replayer's error, naming the event.
         #[source]
         source: WorkflowReplayError,

@@ -7,6 +7,7 @@
 //! histories of the test's workflows to files whose paths it prints.
 
 mod definitions;
+pub(crate) mod divergence;
 mod error;
 mod failure;
 mod history;

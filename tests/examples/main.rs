@@ -233,6 +233,16 @@ async fn nondeterminism_is_caught_by_replay(runner: TestRunner) -> Result<(), Ru
         matches!(&err, RunnerError::Replay { workflow_id, .. } if *workflow_id == id),
         "{err}"
     );
+    // ...and where its history stops replaying.
+    let RunnerError::Replay { divergence, .. } = &err else {
+        unreachable!()
+    };
+    let divergence = divergence.as_deref().unwrap_or_default();
+    assert!(
+        divergence.contains("diverges at the workflow task completed in event"),
+        "{err}"
+    );
+    eprintln!("{err}");
     Ok(())
 }
 
