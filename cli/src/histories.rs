@@ -1,10 +1,9 @@
 //! `temporal-harness histories pull`: workflow histories from a deployment into a corpus for
 //! the replay suite (`temporal_harness::replay`).
 
-use crate::validate::temporal_target;
+use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
 use std::time::Instant;
-use temporal_harness::config::TlsFiles;
 use temporal_harness::exit_codes;
 use temporal_harness::replay::{pull_from, PullOptions};
 
@@ -38,21 +37,8 @@ pub struct PullArgs {
     /// personal data; a workflow that branches on a redacted value will not replay the same).
     #[arg(long)]
     redact_payloads: bool,
-    /// CA certificate (PEM) that signed the frontend's certificate.
-    #[arg(long)]
-    tls_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    #[arg(long)]
-    tls_cert: Option<PathBuf>,
-    /// Client key (PEM) for mutual TLS.
-    #[arg(long)]
-    tls_key: Option<PathBuf>,
-    /// Server name to verify the frontend's certificate against.
-    #[arg(long)]
-    tls_server_name: Option<String>,
-    /// Name of the environment variable that holds the API key.
-    #[arg(long)]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    auth: FrontendAuth,
 }
 
 /// Runs a `histories` subcommand; returns the exit code.
@@ -66,13 +52,7 @@ async fn pull_histories(args: PullArgs) -> i32 {
     if args.limit == 0 {
         return crate::validate::usage("--limit 0 pulls nothing. Fix: --limit 1 or more");
     }
-    let tls = TlsFiles {
-        ca: args.tls_ca.clone(),
-        cert: args.tls_cert.clone(),
-        key: args.tls_key.clone(),
-        server_name: args.tls_server_name.clone(),
-    };
-    let target = match temporal_target(&args.temporal_address, tls, args.api_key_env.as_deref()) {
+    let target = match args.auth.target(&args.temporal_address) {
         Ok(t) => t,
         Err(e) => return crate::validate::usage(e),
     };

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+mod frontend;
 mod histories;
 mod setup;
 mod up;

@@ -1,11 +1,11 @@
 //! `temporal-harness validate`: the deployment-validation checks against a deployment (or,
 //! without an address, the embedded default stack), reported as a table, JSON or JUnit.
 
+use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
-use temporal_harness::config::{parse_duration, Bounds, TlsFiles};
+use temporal_harness::config::{parse_duration, Bounds};
 use temporal_harness::exit_codes;
-use temporal_harness::secret::{DbUrl, Secret};
-use temporal_harness::stack::TemporalTarget;
+use temporal_harness::secret::DbUrl;
 use temporal_harness::validation::{self, Databases, Filter, Format, Status, Target};
 use temporal_harness::StackConfig;
 
@@ -24,22 +24,8 @@ pub struct ValidateArgs {
     /// command lines are visible to other users.
     #[arg(long, env = "TEMPORAL_HARNESS_POSTGRES_URL", hide_env_values = true)]
     postgres_url: Option<String>,
-    /// CA certificate (PEM) that signed the frontend's certificate.
-    #[arg(long)]
-    tls_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    #[arg(long)]
-    tls_cert: Option<PathBuf>,
-    /// Client key (PEM) for mutual TLS.
-    #[arg(long)]
-    tls_key: Option<PathBuf>,
-    /// Server name to verify the frontend's certificate against.
-    #[arg(long)]
-    tls_server_name: Option<String>,
-    /// Name of the environment variable that holds the API key (the key never goes on the
-    /// command line).
-    #[arg(long)]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    auth: FrontendAuth,
     /// The frontend's HTTP API (`http://host:7243`), for `temporal.http`.
     #[arg(long)]
     http_url: Option<String>,
@@ -174,38 +160,8 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     report.exit_code()
 }
 
-/// The frontend of a deployment named on the command line (`validate`, `histories pull`):
-/// unreadable or non-PEM TLS files and a missing API key variable are usage errors, found
-/// before any network I/O.
-pub(crate) fn temporal_target(
-    address: &str,
-    tls: TlsFiles,
-    api_key_env: Option<&str>,
-) -> Result<TemporalTarget, String> {
-    let api_key = match api_key_env {
-        Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
-            format!("--api-key-env {var}: the variable is not set. Fix: export the API key in it")
-        })?)),
-        None => None,
-    };
-    let temporal = TemporalTarget {
-        address: address.to_string(),
-        tls: Some(tls).filter(TlsFiles::is_set),
-        api_key,
-    };
-    temporal.tls_options().map_err(|e| e.to_string())?;
-    temporal.url().map_err(|e| e.to_string())?;
-    Ok(temporal)
-}
-
 fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {
-    let tls = TlsFiles {
-        ca: args.tls_ca.clone(),
-        cert: args.tls_cert.clone(),
-        key: args.tls_key.clone(),
-        server_name: args.tls_server_name.clone(),
-    };
-    let temporal = temporal_target(address, tls, args.api_key_env.as_deref())?;
+    let temporal = args.auth.target(address)?;
     let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
     if let Some(url) = &args.postgres_url {
         target.databases = Ok(Databases::from_temporal_url(DbUrl::new(url.clone())));
@@ -223,21 +179,17 @@ fn deployment_flags_without_address(args: &ValidateArgs, config: &StackConfig) -
         .external
         .as_ref()
         .is_some_and(|e| e.postgres_url.is_some());
-    let flags: Vec<&str> = [
+    let mut flags: Vec<&str> = [
         (args.namespace.is_some(), "--namespace"),
         (
             args.postgres_url.is_some() && !configured_url,
             "--postgres-url (or TEMPORAL_HARNESS_POSTGRES_URL)",
         ),
-        (args.tls_ca.is_some(), "--tls-ca"),
-        (args.tls_cert.is_some(), "--tls-cert"),
-        (args.tls_key.is_some(), "--tls-key"),
-        (args.tls_server_name.is_some(), "--tls-server-name"),
-        (args.api_key_env.is_some(), "--api-key-env"),
     ]
     .into_iter()
     .filter_map(|(set, flag)| set.then_some(flag))
     .collect();
+    flags.extend(args.auth.given());
     (!flags.is_empty()).then(|| {
         format!(
             "{} only appl{} to a deployment named with --temporal-address; without it, validate \
