@@ -30,7 +30,6 @@ use crate::runner::Definitions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::history::v1::{
     history_event::Attributes, History as ProtoHistory,
 };
@@ -125,15 +124,15 @@ fn empty_corpus(root: &Path) -> String {
 /// went wrong and the fix (a report's message).
 async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let history = WorkflowHistory::from_json(&bytes).map_err(|e| {
+    // Parsed once: the replayer takes it, and the divergence locator reads its events.
+    let events: ProtoHistory = serde_json::from_slice(&bytes).map_err(|e| {
         format!(
             "{} is not a history in Temporal's JSON format: {e}. Fix: save histories with \
              `temporal workflow show --output json` or `temporal-harness histories pull`",
             file.display()
         )
     })?;
-    let events: ProtoHistory = serde_json::from_slice(&bytes).unwrap_or_default();
-    let Err(e) = definitions.replay_one(history).await else {
+    let Err(e) = definitions.replay_one(events.clone().into()).await else {
         return Ok(());
     };
     let location = locate(&events.events, definitions)

@@ -11,7 +11,9 @@ pub(crate) mod divergence;
 mod error;
 mod failure;
 mod history;
+mod options;
 pub mod record;
+mod setup;
 pub(crate) mod snapshot;
 mod time;
 mod waits;
@@ -22,150 +24,26 @@ pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
+pub use options::{Patches, TestOptions};
 pub use record::RECORD_ENV;
 pub use time::{TimeSkippingMode, DEFAULT_MAX_SKIPS};
 pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
-use crate::config::StackConfig;
-use crate::config::{BackendKind, Flavor};
-use crate::stack::{connect, Endpoints, Stack, StackError};
+use crate::stack::{Endpoints, Stack};
 use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use temporalio_client::{
-    Client, ClientOptions, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions,
-    WorkflowHandle, WorkflowStartOptions,
+    Client, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowStartOptions,
 };
 use temporalio_common::HasWorkflowDefinition;
-use worker::{WorkerControl, WorkerDriver};
-
-/// Per-test settings, from the attribute's arguments.
-#[derive(Debug, Clone)]
-pub struct TestOptions {
-    name: String,
-    timeout: Duration,
-    replay: bool,
-    isolated_namespace: bool,
-    backend: Option<BackendKind>,
-    flavor: Option<Flavor>,
-    time_skipping: Option<TimeSkippingMode>,
-    max_skips: u32,
-    record: Option<PathBuf>,
-    patches: Option<Patches>,
-}
-
-impl TestOptions {
-    /// Defaults for the test `name` (its path): 60 s timeout, replay on, shared namespace.
-    pub fn new(name: &str) -> Self {
-        TestOptions {
-            name: name.to_string(),
-            timeout: Duration::from_secs(60),
-            replay: true,
-            isolated_namespace: false,
-            backend: None,
-            flavor: None,
-            time_skipping: None,
-            max_skips: DEFAULT_MAX_SKIPS,
-            record: None,
-            patches: None,
-        }
-    }
-
-    /// Which side of every `patched()` a fresh workflow of the test takes (see [`Patches`]);
-    /// replay always follows the history.
-    pub fn patches(mut self, patches: Patches) -> Self {
-        self.patches = Some(patches);
-        self
-    }
-
-    /// Records the histories of the test's workflows under `folder` when it passes (see
-    /// [`record`]). `TEMPORAL_HARNESS_RECORD_HISTORIES=folder` does it for every test; a
-    /// relative folder is taken from the crate's root (`CARGO_MANIFEST_DIR`).
-    pub fn record(mut self, folder: impl Into<PathBuf>) -> Self {
-        self.record = Some(folder.into());
-        self
-    }
-
-    /// Where to record, if anywhere: the option, else the environment variable.
-    fn record_folder(&self) -> Option<PathBuf> {
-        let folder = self
-            .record
-            .clone()
-            .or_else(|| std::env::var_os(RECORD_ENV).map(PathBuf::from))?;
-        Some(match std::env::var_os("CARGO_MANIFEST_DIR") {
-            Some(root) if folder.is_relative() => PathBuf::from(root).join(folder),
-            _ => folder,
-        })
-    }
-
-    /// Skips time: a workflow's clock jumps ahead while the test awaits it (its result, a
-    /// [`TestRunner::sleep`] or [`TestRunner::fast_forward`]). Per workflow on the real server
-    /// when it supports it, else on a Java test server of the test's own
-    /// ([`TimeSkippingMode::Auto`]).
-    pub fn time_skipping(self) -> Self {
-        self.time_skipping_mode(TimeSkippingMode::Auto)
-    }
-
-    /// Skips time on the server `mode` names.
-    pub fn time_skipping_mode(mut self, mode: TimeSkippingMode) -> Self {
-        self.time_skipping = Some(mode);
-        self
-    }
-
-    /// How many times one wait may skip a workflow's clock before the test fails with
-    /// [`RunnerError::SkipBudgetSpent`] (default [`DEFAULT_MAX_SKIPS`]): an activity retried
-    /// forever under skipped backoff fails fast instead of spinning.
-    pub fn max_skips(mut self, max_skips: u32) -> Self {
-        self.max_skips = max_skips.max(1);
-        self
-    }
-
-    /// Fails the test, naming the workflows still open, once the body runs longer.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether every workflow the test ran is replayed at the end (default: true).
-    pub fn replay(mut self, replay: bool) -> Self {
-        self.replay = replay;
-        self
-    }
-
-    /// Runs the test in a namespace of its own instead of the shared one.
-    pub fn isolated_namespace(mut self) -> Self {
-        self.isolated_namespace = true;
-        self
-    }
-
-    /// Overrides the configured backend for this test.
-    pub fn backend(mut self, backend: BackendKind) -> Self {
-        self.backend = Some(backend);
-        self
-    }
-
-    /// Overrides the configured flavour for this test.
-    pub fn flavor(mut self, flavor: Flavor) -> Self {
-        self.flavor = Some(flavor);
-        self
-    }
-
-    /// A short, unique stem for the test's task queue and workflow IDs.
-    fn id_prefix(&self) -> String {
-        let short = self.name.rsplit("::").next().unwrap_or(&self.name);
-        let short: String = short.chars().take(40).collect();
-        format!(
-            "{short}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        )
-    }
-}
+use worker::WorkerControl;
 
 /// What a test body may return: `()` or a `Result` whose error fails the test.
 pub trait TestOutcome {
@@ -524,7 +402,7 @@ where
     R: TestOutcome + 'static,
     F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
 {
-    let (runner, driver) = match setup(&options, &definitions, logs).await {
+    let (runner, driver) = match setup::setup(&options, &definitions, logs).await {
         Ok(parts) => parts,
         Err(e) => return Some(Failure::setup(e)),
     };
@@ -586,164 +464,6 @@ where
     match failure {
         Some(f) => Some(f.with_histories(&runner).await),
         None => None,
-    }
-}
-
-/// Where a test runs.
-enum Place {
-    /// The run's shared stack (also for time skipping, when its server skips per workflow).
-    Shared(Stack),
-    /// A Java test server of the test's own: a time-skipping test on a server without
-    /// per-workflow time skipping, or one that asked for it.
-    TestServer(time::TimeSkipping, Endpoints),
-}
-
-async fn place(options: &TestOptions, config: &StackConfig) -> Result<Place, RunnerError> {
-    let why = match options.time_skipping {
-        Some(TimeSkippingMode::TestServer) => None,
-        mode => {
-            let stack = Stack::acquire(config).await?;
-            let Some(mode) = mode else {
-                return Ok(Place::Shared(stack));
-            };
-            match time::TimeSkipping::choose(mode, stack.endpoints()).await? {
-                time::Choice::Server => {
-                    eprintln!(
-                        "temporal-harness: {}: time skips per workflow on the server at {}",
-                        options.name,
-                        stack.endpoints().temporal.address
-                    );
-                    return Ok(Place::Shared(stack));
-                }
-                // The shared stack is not used: the test's claim on it is given up (dropped).
-                time::Choice::TestServer(why) => why,
-            }
-        }
-    };
-    if options.isolated_namespace {
-        return Err(RunnerError::Registration(
-            "this time-skipping test runs on a Java test server of its own, which needs no \
-             isolated namespace. Fix: drop `namespace = \"isolated\"`, or run on a server that \
-             skips time per workflow"
-                .into(),
-        ));
-    }
-    let (time, endpoints) = time::TimeSkipping::on_test_server(config).await?;
-    eprintln!(
-        "temporal-harness: {}: time skips on a Java test server of its own{}",
-        options.name,
-        why.map(|why| format!(": {why}")).unwrap_or_default()
-    );
-    Ok(Place::TestServer(time, endpoints))
-}
-
-async fn setup(
-    options: &TestOptions,
-    definitions: &Definitions,
-    logs: CapturedLogs,
-) -> Result<(TestRunner, WorkerDriver), RunnerError> {
-    let mut config = StackConfig::load().map_err(crate::stack::StackError::from)?;
-    if let Some(b) = options.backend {
-        config.backend = b;
-    }
-    if let Some(f) = options.flavor {
-        config.flavor = f;
-    }
-    let (stack, time, endpoints) = match place(options, &config).await? {
-        Place::Shared(stack) => {
-            let endpoints = stack.endpoints().clone();
-            (Some(stack), None, endpoints)
-        }
-        Place::TestServer(time, endpoints) => (None, Some(time), endpoints),
-    };
-    let prefix = options.id_prefix();
-    let namespace = if options.isolated_namespace {
-        let ns = format!("th-{prefix}");
-        crate::stack::prepare_namespace(&endpoints.temporal, &ns, config.startup_timeout).await?;
-        ns
-    } else {
-        endpoints.namespace.clone()
-    };
-    let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
-    let time = match time {
-        None if options.time_skipping.is_some() => Some(time::TimeSkipping::on_server(
-            connection.clone(),
-            namespace.clone(),
-            options.max_skips,
-        )),
-        time => time,
-    };
-    let client =
-        Client::new(connection, ClientOptions::new(namespace.clone()).build()).map_err(|e| {
-            StackError::TemporalUnreachable {
-                address: endpoints.temporal.address.clone(),
-                source: e.into(),
-            }
-        })?;
-    let task_queue = format!("tq-{prefix}");
-    // A test that registers nothing needs no worker (the SDK refuses an empty one).
-    let worker_options = definitions
-        .worker_options(&task_queue)?
-        .map(|o| with_patches(o, options.patches))
-        .transpose()?;
-    let (control, driver) = WorkerDriver::new(
-        endpoints.temporal.clone(),
-        namespace.clone(),
-        worker_options,
-    );
-    let runner = TestRunner {
-        inner: Arc::new(Inner {
-            client,
-            endpoints,
-            namespace,
-            task_queue,
-            prefix,
-            started: Mutex::new(Vec::new()),
-            next_id: AtomicUsize::new(0),
-            worker: control,
-            timeout: options.timeout,
-            logs,
-            pool: tokio::sync::OnceCell::new(),
-            time,
-            _stack: stack,
-        }),
-    };
-    Ok((runner, driver))
-}
-
-/// Which side of every `patched()` call a fresh (not replaying) workflow takes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::Display, strum::VariantNames,
-)]
-#[strum(serialize_all = "lowercase")]
-pub enum Patches {
-    /// Every patch is taken: the new code path, as the SDK does by default.
-    On,
-    /// No patch is taken: the old code path, as a worker that predates the patches runs it.
-    /// Needs the `patches` feature (the SDK's patch activation hook is experimental).
-    Off,
-}
-
-/// The worker options with the test's patch choice applied.
-fn with_patches(
-    options: temporalio_sdk::WorkerOptions,
-    patches: Option<Patches>,
-) -> Result<temporalio_sdk::WorkerOptions, RunnerError> {
-    match patches {
-        None | Some(Patches::On) => Ok(options),
-        #[cfg(feature = "patches")]
-        Some(Patches::Off) => {
-            let mut options = options;
-            options.patch_activation_callback = Some(Arc::new(|_| false));
-            Ok(options)
-        }
-        #[cfg(not(feature = "patches"))]
-        Some(Patches::Off) => Err(RunnerError::Registration(
-            "`patches = \"off\"` needs temporal-harness's `patches` feature (it turns on the \
-             SDK's experimental patch activation hook). Fix: \
-             temporal-harness = { version = \"..\", features = [\"patches\"] }"
-                .into(),
-        )),
     }
 }
 

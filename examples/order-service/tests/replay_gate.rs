@@ -168,15 +168,14 @@ impl Payments for Approving {
     }
 }
 
-/// The patch's new side: a fresh workflow takes the audit step, on the real stack.
-#[temporal_test(
-    workflows(patched::OrderWorkflow),
-    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
-    patches = "on"
-)]
-async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(), RunnerError> {
+/// Runs an unapproved order (cancelled after a second) through the patched version; returns
+/// the activities its history scheduled.
+async fn scheduled_by_a_fresh_order(
+    runner: &TestRunner,
+    id: &str,
+) -> Result<Vec<String>, RunnerError> {
     let order = Order {
-        id: "p-1".into(),
+        id: id.into(),
         cents: 100,
         approval_timeout_secs: 1,
     };
@@ -185,8 +184,22 @@ async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(),
         "cancelled"
     );
     let history = runner.history(&runner.started_workflows()[0]).await?;
+    Ok(history
+        .scheduled_activities()
+        .into_iter()
+        .map(String::from)
+        .collect())
+}
+
+/// The patch's new side: a fresh workflow takes the audit step, on the real stack.
+#[temporal_test(
+    workflows(patched::OrderWorkflow),
+    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
+    patches = "on"
+)]
+async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(), RunnerError> {
     assert_eq!(
-        history.scheduled_activities(),
+        scheduled_by_a_fresh_order(&runner, "p-1").await?,
         ["Audit::record", "OrderActivities::reserve"]
     );
     Ok(())
@@ -202,16 +215,9 @@ async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(),
 async fn with_patches_off_a_new_workflow_takes_the_old_path(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
-    let order = Order {
-        id: "p-2".into(),
-        cents: 100,
-        approval_timeout_secs: 1,
-    };
     assert_eq!(
-        runner.execute(patched::OrderWorkflow::run, order).await?,
-        "cancelled"
+        scheduled_by_a_fresh_order(&runner, "p-2").await?,
+        ["OrderActivities::reserve"]
     );
-    let history = runner.history(&runner.started_workflows()[0]).await?;
-    assert_eq!(history.scheduled_activities(), ["OrderActivities::reserve"]);
     Ok(())
 }

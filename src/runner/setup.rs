@@ -1,0 +1,136 @@
+//! Setting a test up: where it runs (the shared stack, or a Java test server of its own for a
+//! time-skipping test whose server cannot skip per workflow), its namespace, client and worker.
+
+use super::failure::CapturedLogs;
+use super::options::with_patches;
+use super::time::{self, TimeSkippingMode};
+use super::worker::WorkerDriver;
+use super::{Definitions, Inner, RunnerError, TestOptions, TestRunner};
+use crate::config::StackConfig;
+use crate::stack::{connect, Endpoints, Stack, StackError};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use temporalio_client::{Client, ClientOptions};
+
+/// Where a test runs.
+enum Place {
+    /// The run's shared stack (also for time skipping, when its server skips per workflow).
+    Shared(Stack),
+    /// A Java test server of the test's own: a time-skipping test on a server without
+    /// per-workflow time skipping, or one that asked for it.
+    TestServer(time::TimeSkipping, Endpoints),
+}
+
+async fn place(options: &TestOptions, config: &StackConfig) -> Result<Place, RunnerError> {
+    let why = match options.time_skipping {
+        Some(TimeSkippingMode::TestServer) => None,
+        mode => {
+            let stack = Stack::acquire(config).await?;
+            let Some(mode) = mode else {
+                return Ok(Place::Shared(stack));
+            };
+            match time::TimeSkipping::choose(mode, stack.endpoints()).await? {
+                time::Choice::Server => {
+                    eprintln!(
+                        "temporal-harness: {}: time skips per workflow on the server at {}",
+                        options.name,
+                        stack.endpoints().temporal.address
+                    );
+                    return Ok(Place::Shared(stack));
+                }
+                // The shared stack is not used: the test's claim on it is given up (dropped).
+                time::Choice::TestServer(why) => why,
+            }
+        }
+    };
+    if options.isolated_namespace {
+        return Err(RunnerError::Registration(
+            "this time-skipping test runs on a Java test server of its own, which needs no \
+             isolated namespace. Fix: drop `namespace = \"isolated\"`, or run on a server that \
+             skips time per workflow"
+                .into(),
+        ));
+    }
+    let (time, endpoints) = time::TimeSkipping::on_test_server(config).await?;
+    eprintln!(
+        "temporal-harness: {}: time skips on a Java test server of its own{}",
+        options.name,
+        why.map(|why| format!(": {why}")).unwrap_or_default()
+    );
+    Ok(Place::TestServer(time, endpoints))
+}
+
+pub(super) async fn setup(
+    options: &TestOptions,
+    definitions: &Definitions,
+    logs: CapturedLogs,
+) -> Result<(TestRunner, WorkerDriver), RunnerError> {
+    let mut config = StackConfig::load().map_err(crate::stack::StackError::from)?;
+    if let Some(b) = options.backend {
+        config.backend = b;
+    }
+    if let Some(f) = options.flavor {
+        config.flavor = f;
+    }
+    let (stack, time, endpoints) = match place(options, &config).await? {
+        Place::Shared(stack) => {
+            let endpoints = stack.endpoints().clone();
+            (Some(stack), None, endpoints)
+        }
+        Place::TestServer(time, endpoints) => (None, Some(time), endpoints),
+    };
+    let prefix = options.id_prefix();
+    let namespace = if options.isolated_namespace {
+        let ns = format!("th-{prefix}");
+        crate::stack::prepare_namespace(&endpoints.temporal, &ns, config.startup_timeout).await?;
+        ns
+    } else {
+        endpoints.namespace.clone()
+    };
+    let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
+    let time = match time {
+        None if options.time_skipping.is_some() => Some(time::TimeSkipping::on_server(
+            connection.clone(),
+            namespace.clone(),
+            options.max_skips,
+        )),
+        time => time,
+    };
+    let client =
+        Client::new(connection, ClientOptions::new(namespace.clone()).build()).map_err(|e| {
+            StackError::TemporalUnreachable {
+                address: endpoints.temporal.address.clone(),
+                source: e.into(),
+            }
+        })?;
+    let task_queue = format!("tq-{prefix}");
+    // A test that registers nothing needs no worker (the SDK refuses an empty one).
+    let worker_options = definitions
+        .worker_options(&task_queue)?
+        .map(|o| with_patches(o, options.patches))
+        .transpose()?;
+    let (control, driver) = WorkerDriver::new(
+        endpoints.temporal.clone(),
+        namespace.clone(),
+        worker_options,
+    );
+    let runner = TestRunner {
+        inner: Arc::new(Inner {
+            client,
+            endpoints,
+            namespace,
+            task_queue,
+            prefix,
+            started: Mutex::new(Vec::new()),
+            next_id: AtomicUsize::new(0),
+            worker: control,
+            timeout: options.timeout,
+            logs,
+            pool: tokio::sync::OnceCell::new(),
+            time,
+            _stack: stack,
+        }),
+    };
+    Ok((runner, driver))
+}
