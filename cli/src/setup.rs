@@ -52,6 +52,18 @@ const FILES: &[(&str, &str)] = &[
         "fixtures/images/temporal-server/entrypoint.sh",
         include_str!("../../fixtures/images/temporal-server/entrypoint.sh"),
     ),
+    (
+        "fixtures/images/temporal-ui/Dockerfile",
+        include_str!("../../fixtures/images/temporal-ui/Dockerfile"),
+    ),
+    (
+        "fixtures/ui-server/go.mod",
+        include_str!("../../fixtures/ui-server/go.mod"),
+    ),
+    (
+        "fixtures/ui-server/go.sum",
+        include_str!("../../fixtures/ui-server/go.sum"),
+    ),
 ];
 
 pub fn run(config: &StackConfig, args: SetupArgs) -> i32 {
@@ -116,12 +128,17 @@ mod tests {
 
     #[test]
     fn every_file_the_image_recipes_have_is_embedded() {
-        // A new file in fixtures/images/ that setup does not carry would make its image
-        // build fail for users only.
+        // A new file in fixtures/images/ or a Go module folder that setup does not carry
+        // would make its build fail for users only.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let mut on_disk = Vec::new();
-        for recipe in std::fs::read_dir(root.join("fixtures/images")).unwrap() {
-            for file in std::fs::read_dir(recipe.unwrap().path()).unwrap() {
+        let folders = std::fs::read_dir(root.join("fixtures/images"))
+            .unwrap()
+            .chain(std::fs::read_dir(root.join("fixtures")).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("go.mod").is_file() || p.parent().unwrap().ends_with("images"));
+        for recipe in folders {
+            for file in std::fs::read_dir(recipe).unwrap() {
                 let path = file.unwrap().path();
                 on_disk.push(path.strip_prefix(root).unwrap().display().to_string());
             }

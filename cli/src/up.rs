@@ -25,6 +25,9 @@ pub struct UpArgs {
     /// Boot, show that it is healthy, print the endpoints, tear down, exit.
     #[arg(long)]
     once: bool,
+    /// Without the Temporal Web UI (on by default here; TEMPORAL_HARNESS_UI=0 does the same).
+    #[arg(long)]
+    no_ui: bool,
 }
 
 pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
@@ -35,6 +38,8 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
         config.flavor = f;
     }
     config.keep |= args.keep;
+    // People run `up` to look at things: the UI is on unless they said otherwise.
+    config.ui = Some(!args.no_ui && config.ui.unwrap_or(true));
     if args.port.is_some() {
         config.frontend_port = args.port;
     }

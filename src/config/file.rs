@@ -23,6 +23,7 @@ struct FileConfig {
     startup_timeout: Option<String>,
     linger: Option<String>,
     keep: Option<bool>,
+    ui: Option<bool>,
     tools_dir: Option<PathBuf>,
     #[serde(default)]
     image: ImageOverrides,
@@ -36,6 +37,7 @@ struct ImageOverrides {
     server: Option<String>,
     admin_tools: Option<String>,
     dev: Option<String>,
+    ui: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +160,9 @@ fn apply_text(
     if let Some(v) = file.keep {
         config.keep = v;
     }
+    if let Some(v) = file.ui {
+        config.ui = Some(v);
+    }
     if let Some(dir) = file.tools_dir {
         // Relative to the file, so the setting means the same from every crate of a workspace.
         config.tools_dir = path.parent().unwrap_or(Path::new(".")).join(dir);
@@ -167,6 +172,7 @@ fn apply_text(
         (file.image.server, ImageRole::Server),
         (file.image.admin_tools, ImageRole::AdminTools),
         (file.image.dev, ImageRole::Dev),
+        (file.image.ui, ImageRole::Ui),
     ] {
         if let Some(v) = value {
             config.official_images.name(role, v);

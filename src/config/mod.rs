@@ -97,6 +97,8 @@ pub enum ImageRole {
     AdminTools,
     /// The CLI dev server.
     Dev,
+    /// The Web UI server (PostgreSQL flavour; the dev server has its own).
+    Ui,
 }
 
 /// Official image references, overridable one by one. An image the user names (file or env)
@@ -112,6 +114,8 @@ pub struct OfficialImages {
     pub admin_tools: String,
     /// CLI dev server (default `temporalio/temporal:<pinned CLI>`).
     pub dev: String,
+    /// Web UI server (default `temporalio/ui:<pinned UI>`).
+    pub ui: String,
     /// The roles whose image the user named.
     named: std::collections::BTreeSet<ImageRole>,
 }
@@ -135,6 +139,7 @@ impl OfficialImages {
             ImageRole::Server => &self.server,
             ImageRole::AdminTools => &self.admin_tools,
             ImageRole::Dev => &self.dev,
+            ImageRole::Ui => &self.ui,
         }
     }
 
@@ -144,6 +149,7 @@ impl OfficialImages {
             ImageRole::Server => &mut self.server,
             ImageRole::AdminTools => &mut self.admin_tools,
             ImageRole::Dev => &mut self.dev,
+            ImageRole::Ui => &mut self.ui,
         }
     }
 }
@@ -156,6 +162,7 @@ impl Default for OfficialImages {
             server: format!("temporalio/server:{}", v.temporal_server),
             admin_tools: format!("temporalio/admin-tools:{}", v.temporal_server),
             dev: format!("temporalio/temporal:{}", v.temporal_cli),
+            ui: format!("temporalio/ui:{}", v.temporal_ui),
             named: Default::default(),
         }
     }
@@ -217,6 +224,10 @@ pub struct StackConfig {
     /// How long a stack outlives its last user before it is torn down (covers the gaps
     /// between the processes of one `cargo nextest run` or the binaries of one `cargo test`).
     pub linger: Duration,
+    /// Start the Temporal Web UI with a stack the harness boots (`ui_url` of its endpoints).
+    /// `None`: the command's default (off for test runs, on for `temporal-harness up`). Not
+    /// part of the stack's identity: a run reuses a stack booted with or without one.
+    pub ui: Option<bool>,
     /// Where shared-stack state (locks, leases, endpoints) lives.
     pub state_dir: PathBuf,
     /// Where the Temporal binaries are (then `PATH`); default: the per-user folder that
@@ -238,6 +249,7 @@ impl Default for StackConfig {
             startup_timeout: Duration::from_secs(180),
             keep: false,
             linger: Duration::from_secs(5),
+            ui: None,
             state_dir: default_state_dir(),
             tools_dir: crate::stack::default_tools_dir(),
             external: None,
@@ -321,6 +333,11 @@ impl<const N: usize> Env for [(&str, &str); N] {
 }
 
 impl StackConfig {
+    /// Whether a stack the harness boots gets the Web UI (off unless asked for).
+    pub fn ui_enabled(&self) -> bool {
+        self.ui.unwrap_or(false)
+    }
+
     /// Defaults, then the nearest `temporal-harness.toml`, then the process environment.
     pub fn load() -> Result<StackConfig, ConfigError> {
         let mut config = StackConfig::default();
@@ -348,6 +365,7 @@ impl StackConfig {
             ("TEMPORAL_HARNESS_SERVER_IMAGE", ImageRole::Server),
             ("TEMPORAL_HARNESS_ADMIN_TOOLS_IMAGE", ImageRole::AdminTools),
             ("TEMPORAL_HARNESS_DEV_IMAGE", ImageRole::Dev),
+            ("TEMPORAL_HARNESS_UI_IMAGE", ImageRole::Ui),
         ] {
             if let Some(v) = get(key) {
                 self.official_images.name(role, v);
@@ -368,6 +386,9 @@ impl StackConfig {
         }
         if let Some(v) = get("TEMPORAL_HARNESS_KEEP") {
             self.keep = parse_bool("TEMPORAL_HARNESS_KEEP", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_UI") {
+            self.ui = Some(parse_bool("TEMPORAL_HARNESS_UI", &v)?);
         }
         if let Some(v) = get("TEMPORAL_HARNESS_STATE_DIR") {
             self.state_dir = PathBuf::from(v);

@@ -7,10 +7,12 @@
 
 use super::ports::ensure_free;
 use super::progress::Progress;
-use super::setup_steps::{schema_script, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
+use super::setup_steps::{
+    dev_server_ui_args, schema_script, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
+};
 use super::shared::StackDir;
 use super::shared::STACK_LABEL;
-use super::{postgres, Endpoints, StackError};
+use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::error::BoxError;
 use crate::secret::{DbUrl, Secret};
@@ -29,6 +31,8 @@ use testcontainers_modules::postgres::Postgres;
 
 const FRONTEND_PORT: u16 = 7233;
 const HTTP_PORT: u16 = 7243;
+/// The dev server's own UI (the CLI's default, frontend port + 1000).
+const DEV_UI_PORT: u16 = 8233;
 const DYNAMIC_CONFIG_PATH: &str = "/etc/temporal/harness-dynamicconfig.yaml";
 
 /// Handles of started containers; never dropped, so testcontainers never removes them.
@@ -59,12 +63,18 @@ pub(crate) fn postgres_container(label: &str) -> String {
     format!("th-{label}-postgres")
 }
 
+/// Name of the Web UI container of the PostgreSQL flavour.
+pub(crate) fn ui_container(label: &str) -> String {
+    format!("th-{label}-ui")
+}
+
 /// The images one boot uses.
 struct Plan {
     postgres: String,
     server: String,
     schema: String,
     dev: String,
+    ui: String,
 }
 
 async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError> {
@@ -76,16 +86,24 @@ async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError>
         // The local server image carries temporal-sql-tool and a shell for the schema step.
         schema: v.local_temporal_server_image.clone(),
         dev: v.local_temporal_dev_image.clone(),
+        ui: v.local_temporal_ui_image.clone(),
     };
     let official = Plan {
         postgres: official.postgres.clone(),
         server: official.server.clone(),
         schema: official.admin_tools.clone(),
         dev: official.dev.clone(),
+        ui: official.ui.clone(),
     };
     let needed = |p: &Plan| -> Vec<String> {
         match config.flavor {
             Flavor::Dev => vec![p.dev.clone()],
+            Flavor::Postgres if config.ui_enabled() => vec![
+                p.postgres.clone(),
+                p.server.clone(),
+                p.schema.clone(),
+                p.ui.clone(),
+            ],
             Flavor::Postgres => vec![p.postgres.clone(), p.server.clone(), p.schema.clone()],
         }
     };
@@ -113,6 +131,7 @@ async fn plan(config: &StackConfig, docker: &Docker) -> Result<Plan, StackError>
         (ImageRole::Server, &mut chosen.server),
         (ImageRole::AdminTools, &mut chosen.schema),
         (ImageRole::Dev, &mut chosen.dev),
+        (ImageRole::Ui, &mut chosen.ui),
     ] {
         if images.is_named(role) {
             *slot = images.get(role).to_string();
@@ -146,22 +165,27 @@ pub(crate) async fn boot(
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start(&format!("Temporal dev server (container {})", plan.dev));
-            let server = request(&plan.dev, &labels, config)?
-                .with_cmd(
-                    [
-                        "server",
-                        "start-dev",
-                        "--headless",
-                        "--ip",
-                        "0.0.0.0",
-                        "--port",
-                        "7233",
-                        "--http-port",
-                        "7243",
-                    ]
-                    .into_iter()
-                    .chain(DEV_SERVER_DYNAMIC_CONFIG),
-                )
+            let args = [
+                "server",
+                "start-dev",
+                "--ip",
+                "0.0.0.0",
+                "--port",
+                "7233",
+                "--http-port",
+                "7243",
+            ]
+            .into_iter()
+            .chain(DEV_SERVER_DYNAMIC_CONFIG)
+            .map(String::from)
+            .chain(dev_server_ui_args(config.ui_enabled(), DEV_UI_PORT));
+            let ui_port: &[u16] = if config.ui_enabled() {
+                &[DEV_UI_PORT]
+            } else {
+                &[]
+            };
+            let server = request(&plan.dev, &labels, config, ui_port)?
+                .with_cmd(args)
                 .start()
                 .await
                 .map_err(|e| {
@@ -169,16 +193,26 @@ pub(crate) async fn boot(
                 })?;
             let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
             let http = host_port(&server, HTTP_PORT).await?;
+            let ui_url = match config.ui_enabled() {
+                true => Some(format!(
+                    "http://127.0.0.1:{}",
+                    host_port(&server, DEV_UI_PORT).await?
+                )),
+                false => None,
+            };
             park(server);
             step.done();
-            Ok(Endpoints::without_postgres(
-                BackendKind::Containers,
-                Some(Flavor::Dev),
-                address,
-                &config.namespace,
-                Some(http),
-                format!("containers: {}", plan.dev),
-            ))
+            Ok(Endpoints {
+                ui_url,
+                ..Endpoints::without_postgres(
+                    BackendKind::Containers,
+                    Some(Flavor::Dev),
+                    address,
+                    &config.namespace,
+                    Some(http),
+                    format!("containers: {}", plan.dev),
+                )
+            })
         }
         Flavor::Postgres => {
             boot_postgres_flavor(config, &label, progress, &docker, &plan, &labels).await
@@ -244,9 +278,10 @@ async fn boot_postgres_flavor(
     step.done();
 
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
-    let server = request(&plan.server, labels, config)?
+    let server_name = temporal_container(label);
+    let server = request(&plan.server, labels, config, &[])?
         .with_network(&network)
-        .with_container_name(temporal_container(label))
+        .with_container_name(&server_name)
         .with_env_var("DB", "postgres12")
         .with_env_var("DB_PORT", "5432")
         .with_env_var("POSTGRES_SEEDS", &pg_name)
@@ -254,25 +289,70 @@ async fn boot_postgres_flavor(
         .with_env_var("POSTGRES_PWD", password.expose())
         .with_env_var("DYNAMIC_CONFIG_FILE_PATH", DYNAMIC_CONFIG_PATH)
         .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
-        .start()
-        .await
+        .start();
+    // The UI container starts alongside (it connects to the frontend only when asked).
+    let ui = async {
+        match config.ui_enabled() {
+            true => start_ui(config, label, plan, &network, &server_name, labels)
+                .await
+                .map(Some),
+            false => Ok(None),
+        }
+    };
+    let (server, ui_url) = tokio::join!(server, ui);
+    let server = server
         .map_err(|e| start_error("Temporal server", &plan.server, config.startup_timeout, e))?;
     let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
     let http = host_port(&server, HTTP_PORT).await?;
     park(server);
+    let ui_url = ui_url?;
     step.done();
 
-    Ok(Endpoints::on_postgres(
-        BackendKind::Containers,
-        address,
-        &config.namespace,
-        admin,
-        http,
-        format!(
-            "containers: {} on {} (schema {}/{})",
-            plan.server, plan.postgres, schema.temporal, schema.visibility
-        ),
-    ))
+    Ok(Endpoints {
+        ui_url,
+        ..Endpoints::on_postgres(
+            BackendKind::Containers,
+            address,
+            &config.namespace,
+            admin,
+            http,
+            format!(
+                "containers: {} on {} (schema {}/{})",
+                plan.server, plan.postgres, schema.temporal, schema.visibility
+            ),
+        )
+    })
+}
+
+/// Starts the Web UI container for the frontend `server` on the stack's network; returns
+/// the UI's URL on the host.
+async fn start_ui(
+    config: &StackConfig,
+    label: &str,
+    plan: &Plan,
+    network: &str,
+    server: &str,
+    labels: &HashMap<String, String>,
+) -> Result<String, StackError> {
+    let (name, tag) = split_image(&plan.ui);
+    let env = ui::container_env(&format!("{server}:{FRONTEND_PORT}"), &config.namespace);
+    let container = env
+        .into_iter()
+        .fold(
+            GenericImage::new(name, tag)
+                .with_exposed_port(ui::CONTAINER_PORT.tcp())
+                .with_network(network)
+                .with_container_name(ui_container(label))
+                .with_labels(labels.clone())
+                .with_startup_timeout(config.startup_timeout),
+            |request, (key, value)| request.with_env_var(key, value),
+        )
+        .start()
+        .await
+        .map_err(|e| start_error("Temporal Web UI", &plan.ui, config.startup_timeout, e))?;
+    let port = host_port(&container, ui::CONTAINER_PORT).await?;
+    park(container);
+    Ok(format!("http://127.0.0.1:{port}"))
 }
 
 /// Runs `temporal-sql-tool` in a one-shot container on the stack's network: the job the
@@ -307,17 +387,21 @@ async fn run_schema_step(
     })
 }
 
-/// A Temporal server container: frontend and HTTP ports published (the frontend on the
-/// configured host port, if any).
+/// A Temporal server container: frontend, HTTP and `extra` ports published (the frontend on
+/// the configured host port, if any).
 fn request(
     image: &str,
     labels: &HashMap<String, String>,
     config: &StackConfig,
+    extra: &[u16],
 ) -> Result<ContainerRequest<GenericImage>, StackError> {
     let (name, tag) = split_image(image);
-    let request = GenericImage::new(name, tag)
-        .with_exposed_port(FRONTEND_PORT.tcp())
-        .with_exposed_port(HTTP_PORT.tcp())
+    let request = [FRONTEND_PORT, HTTP_PORT]
+        .iter()
+        .chain(extra)
+        .fold(GenericImage::new(name, tag), |image, port| {
+            image.with_exposed_port(port.tcp())
+        })
         .with_labels(labels.clone())
         .with_startup_timeout(config.startup_timeout);
     Ok(match config.frontend_port {

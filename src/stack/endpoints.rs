@@ -83,6 +83,16 @@ impl Endpoints {
         }
     }
 
+    /// The Web UI page of a workflow run's event history, when the stack has a UI.
+    pub fn workflow_url(&self, workflow_id: &str, run_id: &str) -> Option<String> {
+        super::ui::workflow_url(
+            self.ui_url.as_deref()?,
+            &self.namespace,
+            workflow_id,
+            run_id,
+        )
+    }
+
     /// One JSON object for people and scripts, passwords redacted.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({

@@ -8,10 +8,12 @@
 use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::process::{euid, exited_early, spawn_service, tail, user_ids, Watched};
 use super::progress::Progress;
-use super::setup_steps::{schema_steps, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
+use super::setup_steps::{
+    dev_server_ui_args, schema_steps, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
+};
 use super::shared::StackDir;
 use super::tools::find_tool;
-use super::{postgres, Endpoints, StackError};
+use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::poll::{retry, Attempt};
 use crate::secret::{scrub, DbUrl, Secret};
@@ -28,6 +30,8 @@ struct Binaries {
     server: PathBuf,
     sql_tool: PathBuf,
     pg_bin: PathBuf,
+    /// The Web UI server, when the stack gets a UI (the dev server carries its own).
+    ui_server: Option<PathBuf>,
 }
 
 /// Why the local backend cannot run `config`'s flavour, or `None` when it can.
@@ -43,6 +47,7 @@ fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
             server: PathBuf::new(),
             sql_tool: PathBuf::new(),
             pg_bin: PathBuf::new(),
+            ui_server: None,
         });
     }
     Ok(Binaries {
@@ -50,6 +55,10 @@ fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
         server: find_tool(config, "temporal-server")?,
         sql_tool: find_tool(config, "temporal-sql-tool")?,
         pg_bin: pg_bin_dir()?,
+        ui_server: match config.ui_enabled() {
+            true => Some(find_tool(config, "temporal-ui-server")?),
+            false => None,
+        },
     })
 }
 
@@ -91,10 +100,11 @@ pub(crate) async fn boot(
     match config.flavor {
         Flavor::Dev => {
             let step = progress.start("Temporal dev server (local process)");
-            let [free, http, metrics]: [u16; 3] = free_ports(3)?.try_into().expect("3 ports");
+            let [free, http, metrics, ui]: [u16; 4] = free_ports(4)?.try_into().expect("4 ports");
             let port = frontend_port(config, free)?;
             let mut cmd = Command::new(&bins.temporal_cli);
-            cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+            cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
+                .args(dev_server_ui_args(config.ui_enabled(), ui))
                 .args(DEV_SERVER_DYNAMIC_CONFIG)
                 .args([
                     "--port",
@@ -112,7 +122,7 @@ pub(crate) async fn boot(
             let pid = spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
             step.done();
             let watched = Watched::new("Temporal dev server", pid, log, port);
-            let endpoints = Endpoints::without_postgres(
+            let mut endpoints = Endpoints::without_postgres(
                 BackendKind::Local,
                 Some(Flavor::Dev),
                 format!("127.0.0.1:{port}"),
@@ -120,6 +130,9 @@ pub(crate) async fn boot(
                 Some(http),
                 format!("local: {}", bins.temporal_cli.display()),
             );
+            endpoints.ui_url = config
+                .ui_enabled()
+                .then(|| format!("http://127.0.0.1:{ui}"));
             Ok((endpoints, watched))
         }
         Flavor::Postgres => {
@@ -141,7 +154,11 @@ pub(crate) async fn boot(
             let step = progress.start("Temporal server (local process)");
             let (watched, http) = start_server(config, dir, &bins.server, &admin, &password)?;
             step.done();
-            let endpoints = Endpoints::on_postgres(
+            let ui_url = match &bins.ui_server {
+                Some(ui_server) => Some(start_ui(config, dir, ui_server, watched.port())?),
+                None => None,
+            };
+            let mut endpoints = Endpoints::on_postgres(
                 BackendKind::Local,
                 format!("127.0.0.1:{}", watched.port()),
                 &config.namespace,
@@ -155,6 +172,7 @@ pub(crate) async fn boot(
                     schema.visibility
                 ),
             );
+            endpoints.ui_url = ui_url;
             Ok((endpoints, watched))
         }
     }
@@ -345,6 +363,32 @@ fn start_server(
     let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
     let watched = Watched::new("Temporal server", pid, log, ports[0]);
     Ok((watched, ports[1]))
+}
+
+/// Starts the Web UI server for the frontend on `frontend_port` (it connects once a browser
+/// asks, so it may start before the frontend answers); returns its URL.
+fn start_ui(
+    config: &StackConfig,
+    dir: &StackDir,
+    ui_server: &Path,
+    frontend_port: u16,
+) -> Result<String, StackError> {
+    let port = free_ports(1)?[0];
+    // The UI server reads `<root>/<config dir>/<env>.yaml`: the stack's private folder.
+    let config_file = dir.path().join("ui.yaml");
+    let yaml = ui::local_config(
+        &format!("127.0.0.1:{frontend_port}"),
+        port,
+        &config.namespace,
+    );
+    fs::write(&config_file, yaml).map_err(|e| StackError::state(&config_file, e))?;
+    let mut cmd = Command::new(ui_server);
+    cmd.arg("--root")
+        .arg(dir.path())
+        .args(["--config", ".", "--env", "ui", "start"]);
+    let log = dir.path().join("temporal-ui.log");
+    spawn_service(dir, "Temporal Web UI", cmd, &log, "TERM", None)?;
+    Ok(format!("http://127.0.0.1:{port}"))
 }
 
 /// The configured frontend port (checked free), else `free`.

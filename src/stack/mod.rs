@@ -18,6 +18,7 @@ mod setup_steps;
 pub(crate) mod shared;
 mod test_server;
 mod tools;
+mod ui;
 
 pub use shared::BOOT_LOG;
 
@@ -97,6 +98,14 @@ impl Stack {
         let lock = dir.lock(config.startup_timeout).await?;
         match reusable(&dir, config).await {
             Reuse::Ready(endpoints) => {
+                if config.ui_enabled() && endpoints.ui_url.is_none() {
+                    // Asked for and missing must not pass unnoticed; the stack is still usable.
+                    eprintln!(
+                        "temporal-harness: warning: this run reuses a stack booted without the \
+                         Web UI, so it has none. Fix: `temporal-harness down` (or wait for it to \
+                         stop) and run again to boot one with it"
+                    );
+                }
                 if config.keep && !dir.is_kept() {
                     dir.mark_kept()?;
                 }
@@ -344,6 +353,19 @@ async fn boot(
         None => ready.await.map(drop).map_err(deadline)?,
     }
     step.done();
+    if let Some(url) = &endpoints.ui_url {
+        let step = progress.start(&format!("Temporal Web UI at {url}"));
+        let log = match (backend, config.flavor) {
+            (BackendKind::Containers, Flavor::Postgres) => {
+                format!("`docker logs {}`", containers::ui_container(&dir.label()?))
+            }
+            (BackendKind::Containers, Flavor::Dev) => "`docker logs` of the dev server".into(),
+            (_, Flavor::Postgres) => dir.path().join("temporal-ui.log").display().to_string(),
+            (_, Flavor::Dev) => dir.path().join("temporal-dev.log").display().to_string(),
+        };
+        ui::wait_ready(url, &config.namespace, config.startup_timeout, &log).await?;
+        step.done();
+    }
     progress.total(&endpoints.description);
     Ok(endpoints)
 }

@@ -67,3 +67,15 @@ mod tests {
         );
     }
 }
+
+/// The dev server's own UI on `port`, or none (`--headless`).
+pub(crate) fn dev_server_ui_args(ui: bool, port: u16) -> Vec<String> {
+    match ui {
+        true => vec![
+            "--ui-port".into(),
+            port.to_string(),
+            "--ui-disable-news-fetch".into(),
+        ],
+        false => vec!["--headless".into()],
+    }
+}
