@@ -8,6 +8,7 @@ pub mod exit_codes;
 pub mod faults;
 mod poll;
 pub mod prelude;
+pub mod proto_json;
 #[cfg(feature = "replay")]
 pub mod replay;
 pub mod runner;

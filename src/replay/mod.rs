@@ -30,9 +30,7 @@ use crate::runner::Definitions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use temporalio_common::protos::temporal::api::history::v1::{
-    history_event::Attributes, History as ProtoHistory,
-};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 /// Runs the replay suite over `corpus` (relative to the crate's root) as this test binary's
 /// `main`, with the workflows `definitions` registers, and exits with libtest's status.
@@ -125,13 +123,8 @@ fn empty_corpus(root: &Path) -> String {
 async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     // Parsed once: the replayer takes it, and the divergence locator reads its events.
-    let events: ProtoHistory = serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "{} is not a history in Temporal's JSON format: {e}. Fix: save histories with \
-             `temporal workflow show --output json` or `temporal-harness histories pull`",
-            file.display()
-        )
-    })?;
+    let events =
+        crate::proto_json::from_json(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
     let Err(e) = definitions.replay_one(events.clone().into()).await else {
         return Ok(());
     };
@@ -194,7 +187,7 @@ fn trial_name(root: &Path, file: &Path) -> String {
 /// read once more when its trial runs).
 fn workflow_type(file: &Path) -> Option<String> {
     let bytes = std::fs::read(file).ok()?;
-    let history: ProtoHistory = serde_json::from_slice(&bytes).ok()?;
+    let history = crate::proto_json::from_json(&bytes).ok()?;
     match history.events.first()?.attributes.as_ref()? {
         Attributes::WorkflowExecutionStartedEventAttributes(a) => {
             a.workflow_type.as_ref().map(|t| t.name.clone())

@@ -238,12 +238,12 @@ impl History {
         .into()
     }
 
-    /// The history as Temporal's JSON (what `temporal workflow show --output json` prints and
-    /// `WorkflowHistory::from_json` reads back, e.g. for a replay regression test).
+    /// The history in Temporal's JSON format: what `temporal workflow show --output json`
+    /// prints and the Web UI imports; [`crate::proto_json::from_json`] reads it back (e.g. for
+    /// a replay regression test).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&ProtoHistory {
+        crate::proto_json::to_json(&ProtoHistory {
             events: self.events.clone(),
         })
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 }

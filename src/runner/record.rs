@@ -1,6 +1,6 @@
 //! Recording the histories of a passing test's workflows, for the replay suite
-//! ([`crate::replay`]): one JSON file per run, in the format `temporal workflow show --output
-//! json` prints and `WorkflowHistory::from_json` reads, under
+//! ([`crate::replay`]): one JSON file per run, in Temporal's JSON format (what `temporal
+//! workflow show --output json` prints; see [`crate::proto_json`]), under
 //! `<folder>/<test path>/<WorkflowType>-<n>.json` (`-run<k>` added for each run of a
 //! continue-as-new chain).
 //!
@@ -61,8 +61,8 @@ pub(super) async fn record(
 async fn stable_text(run: &History, prefix: &str, stem: &str, definitions: &Definitions) -> String {
     let raw = run.to_json();
     let normalized = normalize(&raw, prefix, stem);
-    let replays = match temporalio_client::WorkflowHistory::from_json(normalized.as_bytes()) {
-        Ok(history) => definitions.replay_one(history).await.is_ok(),
+    let replays = match crate::proto_json::from_json(normalized.as_bytes()) {
+        Ok(history) => definitions.replay_one(history.into()).await.is_ok(),
         Err(_) => false,
     };
     if replays {
@@ -126,12 +126,10 @@ fn rewrite(
 ) {
     match value {
         // Server bookkeeping that replay does not read, and that differs on every run.
-        Value::Number(_) if matches!(key, Some("task_id" | "history_size_bytes")) => {
-            *value = Value::from(0);
-        }
-        Value::String(s) if matches!(key, Some("task_id")) => *s = "0".into(),
+        // (64-bit integers are strings in Temporal's JSON.)
+        Value::String(s) if matches!(key, Some("taskId" | "historySizeBytes")) => *s = "0".into(),
         // The SDK's flags are a set; it writes them in hash order.
-        Value::Array(items) if key.is_some_and(|k| k.ends_with("_used_flags")) => {
+        Value::Array(items) if key.is_some_and(|k| k.ends_with("UsedFlags")) => {
             items.sort_by_key(|v| v.as_u64());
         }
         Value::String(s) => {
@@ -207,11 +205,11 @@ mod tests {
     #[test]
     fn what_varies_between_runs_is_replaced_and_order_kept() {
         let a = r#"{"events":[
-            {"event_id":1,"event_time":"2026-11-27T06:52:29.7Z","task_id":1048599,
-             "attributes":{"task_queue":{"name":"tq-order-ab12cd34"},
-              "original_execution_run_id":"0193a7e2-7c1d-7a35-9a8b-1f2e3d4c5b6a",
-              "identity":"123@host","sdk_metadata":{"core_used_flags":[3,1,2]}}},
-            {"event_id":2,"event_time":"2026-11-27T06:52:29.69Z","task_id":1048600,
+            {"eventId":"1","eventTime":"2026-11-27T06:52:29.7Z","taskId":"1048599",
+             "attributes":{"taskQueue":{"name":"tq-order-ab12cd34"},
+              "originalExecutionRunId":"0193a7e2-7c1d-7a35-9a8b-1f2e3d4c5b6a",
+              "identity":"123@host","sdkMetadata":{"coreUsedFlags":[3,1,2]}}},
+            {"eventId":"2","eventTime":"2026-11-27T06:52:29.69Z","taskId":"1048600",
              "sticky":{"name":"temporal-harness@26730-c36460b5502b4e5eae82c579d656ef58"}}]}"#;
         let b = a
             .replace("ab12cd34", "ffee0011")

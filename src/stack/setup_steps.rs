@@ -50,6 +50,18 @@ pub(crate) fn schema_script() -> String {
     script
 }
 
+/// The dev server's own UI on `port`, or none (`--headless`).
+pub(crate) fn dev_server_ui_args(ui: bool, port: u16) -> Vec<String> {
+    match ui {
+        true => vec![
+            "--ui-port".into(),
+            port.to_string(),
+            "--ui-disable-news-fetch".into(),
+        ],
+        false => vec!["--headless".into()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,17 +77,5 @@ mod tests {
              temporal-sql-tool --db temporal_visibility update-schema --schema-name \
              postgresql/v12/visibility\n"
         );
-    }
-}
-
-/// The dev server's own UI on `port`, or none (`--headless`).
-pub(crate) fn dev_server_ui_args(ui: bool, port: u16) -> Vec<String> {
-    match ui {
-        true => vec![
-            "--ui-port".into(),
-            port.to_string(),
-            "--ui-disable-news-fetch".into(),
-        ],
-        false => vec!["--headless".into()],
     }
 }
