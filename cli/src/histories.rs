@@ -1,11 +1,13 @@
 //! `temporal-harness histories pull`: workflow histories from a deployment into a corpus for
-//! the replay suite (`temporal_harness::replay`).
+//! the replay suite (`temporal_harness::replay`); `histories show`: a history file as one line
+//! per event (the files failing tests write, a corpus's, `temporal workflow show --output json`).
 
 use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
 use std::time::Instant;
 use temporal_harness::exit_codes;
 use temporal_harness::replay::{pull_from, PullOptions};
+use temporal_harness::runner::History;
 
 /// `histories` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -13,6 +15,17 @@ pub enum HistoriesCommand {
     /// Download the histories a visibility query finds, one JSON file per run under
     /// `<out>/<WorkflowType>/`, for the replay suite.
     Pull(Box<PullArgs>),
+    /// Print history files (Temporal's JSON format) as one line per event, with the
+    /// activity, timer, signal and child names the code chose.
+    Show(ShowArgs),
+}
+
+/// Arguments of `histories show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The history files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
 }
 
 /// Arguments of `histories pull`.
@@ -45,7 +58,35 @@ pub struct PullArgs {
 pub async fn run(command: HistoriesCommand) -> i32 {
     match command {
         HistoriesCommand::Pull(args) => pull_histories(*args).await,
+        HistoriesCommand::Show(args) => show(&args),
     }
+}
+
+fn show(args: &ShowArgs) -> i32 {
+    for file in &args.files {
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                return crate::validate::usage(format!(
+                    "cannot read {}: {e}. Fix: name an existing history file",
+                    file.display()
+                ))
+            }
+        };
+        let history = match History::from_json(&bytes) {
+            Ok(h) => h,
+            Err(e) => return crate::validate::usage(format!("{}: {e}", file.display())),
+        };
+        println!(
+            "{}: workflow {} ({}, {} events)",
+            file.display(),
+            history.workflow_id(),
+            history.workflow_type().unwrap_or("unknown type"),
+            history.events().len()
+        );
+        println!("{}", history.render());
+    }
+    exit_codes::SUCCESS
 }
 
 async fn pull_histories(args: PullArgs) -> i32 {

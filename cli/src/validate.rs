@@ -3,7 +3,7 @@
 
 use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
-use temporal_harness::config::{parse_duration, Bounds};
+use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
 use temporal_harness::exit_codes;
 use temporal_harness::secret::DbUrl;
 use temporal_harness::validation::{self, Databases, Filter, Format, Status, Target};
@@ -29,6 +29,10 @@ pub struct ValidateArgs {
     /// The frontend's HTTP API (`http://host:7243`), for `temporal.http`.
     #[arg(long)]
     http_url: Option<String>,
+    /// The deployment's Web UI (`https://temporal.example.com`): the report links each
+    /// workflow the run started to its page.
+    #[arg(long, value_parser = |v: &str| parse_ui_url("--ui-url", v).map_err(|e| e.to_string()))]
+    ui_url: Option<String>,
     /// History shard count the deployment was created with.
     #[arg(long)]
     expect_shards: Option<i32>,
@@ -117,6 +121,9 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     }
     if args.expect_shards.is_some() {
         target.expected_shards = args.expect_shards;
+    }
+    if args.ui_url.is_some() {
+        target.ui_url = args.ui_url.clone();
     }
     // The table on stdout is the progress; other formats show progress on stderr.
     let live = format == Format::Human && args.output.is_none();

@@ -2,8 +2,8 @@
 //! to commit. Secrets are never read from it: it names the env vars that hold them.
 
 use super::{
-    parse_duration_key, parse_enum, Bounds, ConfigError, Env, ExternalTarget, ImageRole,
-    StackConfig, TlsFiles,
+    parse_duration_key, parse_enum, parse_ui_url, Bounds, ConfigError, Env, ExternalTarget,
+    ImageRole, StackConfig, TlsFiles,
 };
 use crate::secret::{DbUrl, Secret};
 use serde::Deserialize;
@@ -52,6 +52,7 @@ struct ExternalFile {
     api_key_env: Option<String>,
     /// Name of the env var that holds the PostgreSQL URL (it carries a password).
     postgres_url_env: Option<String>,
+    ui_url: Option<String>,
 }
 
 /// The nearest `temporal-harness.toml`, from `CARGO_MANIFEST_DIR` (set by cargo for tests)
@@ -179,7 +180,12 @@ fn apply_text(
         }
     }
     if let Some(ext) = file.external {
+        let ui_url = match ext.ui_url {
+            Some(v) => Some(parse_ui_url("[external] ui_url", &v)?),
+            None => None,
+        };
         config.external = Some(ExternalTarget {
+            ui_url,
             address: ext.address.unwrap_or_default(),
             tls: TlsFiles {
                 ca: ext.tls_ca,

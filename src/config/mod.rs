@@ -199,6 +199,8 @@ pub struct ExternalTarget {
     pub api_key: Option<Secret>,
     /// PostgreSQL URL of Temporal's database, when the checks may reach it.
     pub postgres_url: Option<DbUrl>,
+    /// The deployment's Web UI (`https://temporal.example.com`), for links to workflows.
+    pub ui_url: Option<String>,
 }
 
 /// Everything that decides which stack a test gets.
@@ -396,7 +398,7 @@ impl StackConfig {
         if let Some(v) = get("TEMPORAL_HARNESS_TOOLS_DIR") {
             self.tools_dir = PathBuf::from(v);
         }
-        self.apply_external_env(env);
+        self.apply_external_env(env)?;
         if self.backend == BackendKind::External
             && self.external.as_ref().is_none_or(|e| e.address.is_empty())
         {
@@ -405,10 +407,10 @@ impl StackConfig {
         Ok(())
     }
 
-    fn apply_external_env(&mut self, env: &dyn Env) {
+    fn apply_external_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
         let address = env.var("TEMPORAL_HARNESS_ADDRESS");
         if address.is_none() && self.external.is_none() {
-            return;
+            return Ok(());
         }
         let ext = self.external.get_or_insert_with(ExternalTarget::default);
         if let Some(a) = address {
@@ -432,6 +434,24 @@ impl StackConfig {
         if let Some(v) = env.var("TEMPORAL_HARNESS_POSTGRES_URL") {
             ext.postgres_url = Some(DbUrl::new(v));
         }
+        if let Some(v) = env.var("TEMPORAL_HARNESS_UI_URL") {
+            ext.ui_url = Some(parse_ui_url("TEMPORAL_HARNESS_UI_URL", &v)?);
+        }
+        Ok(())
+    }
+}
+
+/// A Web UI address: http(s), with a host (`key` names where it came from in the error).
+pub fn parse_ui_url(key: &str, value: &str) -> Result<String, ConfigError> {
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(value.to_string())
+        }
+        _ => Err(ConfigError::invalid(
+            key,
+            value,
+            "the Web UI's http(s) address, e.g. https://temporal.example.com",
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! its workflows (written to files whose paths are printed).
 
 use super::{untyped, RunnerError, TestRunner, WorkerError};
+use crate::config::BackendKind;
 use std::any::Any;
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,7 +16,20 @@ pub(super) struct Failure {
     message: String,
     /// A panic of the body is re-raised as is, so `#[should_panic]` and messages still work.
     panic: Option<Box<dyn Any + Send>>,
-    histories: Vec<(String, PathBuf, String)>,
+    histories: Vec<WrittenHistory>,
+    /// Where to look at the workflows in the Web UI, or how to get a UI to look in.
+    ui_note: Option<String>,
+}
+
+/// One workflow's history as a failing test shows it.
+struct WrittenHistory {
+    workflow_id: String,
+    /// The file in Temporal's JSON format.
+    path: PathBuf,
+    /// One line per event.
+    rendered: String,
+    /// The run's page in the Web UI, when the stack has one.
+    link: Option<String>,
 }
 
 impl Failure {
@@ -24,6 +38,7 @@ impl Failure {
             message,
             panic: None,
             histories: Vec::new(),
+            ui_note: None,
         }
     }
 
@@ -78,7 +93,7 @@ impl Failure {
         Self::new(e.to_string())
     }
 
-    /// Writes the histories of the test's workflows to files.
+    /// Writes the histories of the test's workflows to files, with each run's Web UI link.
     pub(super) async fn with_histories(mut self, runner: &TestRunner) -> Self {
         let ids = runner.started_workflows();
         if ids.is_empty() {
@@ -90,14 +105,31 @@ impl Failure {
         if std::fs::create_dir_all(&dir).is_err() {
             return self;
         }
+        let endpoints = &runner.inner.endpoints;
         for id in ids {
-            if let Ok(history) = runner.history(&id).await {
-                let path = dir.join(format!("{id}.json"));
-                if std::fs::write(&path, history.to_json()).is_ok() {
-                    self.histories.push((id, path, history.render()));
-                }
+            let Ok(history) = runner.history(&id).await else {
+                continue;
+            };
+            let path = dir.join(format!("{id}.json"));
+            if std::fs::write(&path, history.to_json()).is_err() {
+                continue;
             }
+            let link = match endpoints.ui_url {
+                Some(_) => untyped(runner, &id)
+                    .describe(Default::default())
+                    .await
+                    .ok()
+                    .and_then(|d| endpoints.workflow_url(runner.namespace(), &id, d.run_id())),
+                None => None,
+            };
+            self.histories.push(WrittenHistory {
+                workflow_id: id,
+                path,
+                rendered: history.render(),
+                link,
+            });
         }
+        self.ui_note = Some(ui_note(runner));
         self
     }
 
@@ -107,17 +139,59 @@ impl Failure {
         if !logs.is_empty() {
             eprintln!("---- tracing output of {test} ----\n{logs}");
         }
-        for (id, path, rendered) in &self.histories {
+        for h in &self.histories {
             eprintln!(
-                "---- history of workflow {id} (JSON: {}) ----\n{rendered}",
-                path.display()
+                "---- history of workflow {} (JSON: {}) ----\n{}",
+                h.workflow_id,
+                h.path.display(),
+                h.rendered
             );
+        }
+        if !self.histories.is_empty() {
+            eprintln!("---- in the Temporal Web UI ----");
+            for h in &self.histories {
+                if let Some(link) = &h.link {
+                    eprintln!("{}: {link}", h.workflow_id);
+                }
+            }
+            if let Some(note) = &self.ui_note {
+                eprintln!("{note}");
+            }
         }
         match self.panic {
             Some(payload) => std::panic::resume_unwind(payload),
             None => panic!("{}", self.message),
         }
     }
+}
+
+/// How long the UI links live, or how to get a UI; and how to open the JSON files in one.
+fn ui_note(runner: &TestRunner) -> String {
+    let import = "A JSON file above opens in any Temporal Web UI (its /import/events page) and \
+                  in `temporal-harness histories show <file>`.";
+    let endpoints = &runner.inner.endpoints;
+    let stack = runner.inner._stack.as_ref();
+    let lifetime = match (&endpoints.ui_url, stack) {
+        (Some(_), Some(stack)) if stack.outlives_run() => {
+            "The pages stay: the stack outlives this run (`temporal-harness down` ends a kept one)."
+        }
+        (Some(_), _) => {
+            "The pages go when this run's stack stops. To look afterwards: run again with \
+             TEMPORAL_HARNESS_KEEP=1 (or start `temporal-harness up --keep` first); \
+             `temporal-harness down` ends the stack."
+        }
+        (None, None) => "The time-skipping test server has no Web UI.",
+        (None, Some(_)) if endpoints.backend == BackendKind::External => {
+            "Fix: set TEMPORAL_HARNESS_UI_URL to the deployment's Web UI for a link to each \
+             workflow's page."
+        }
+        (None, Some(_)) => {
+            "This stack has no Web UI. Fix: run again with TEMPORAL_HARNESS_UI=1 \
+             TEMPORAL_HARNESS_KEEP=1 for a link to each workflow's page that outlives the run \
+             (or start `temporal-harness up --keep`, which has one, and run the tests against it)."
+        }
+    };
+    format!("{lifetime}\n{import}")
 }
 
 /// Captures the test's `tracing` output, shown if it fails: the test's thread, and the worker's

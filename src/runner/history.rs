@@ -218,16 +218,28 @@ impl History {
         );
     }
 
-    /// One line per event: `  5 ActivityTaskScheduled`.
+    /// One line per event, with what the code named in it:
+    /// `   5 ActivityTaskScheduled OrderActivities::reserve`.
     pub fn render(&self) -> String {
         self.events
             .iter()
-            .map(|e| {
-                let ty = EventType::try_from(e.event_type).unwrap_or(EventType::Unspecified);
-                format!("{:>4} {ty:?}", e.event_id)
-            })
+            .map(|e| format!("{:>4} {}", e.event_id, super::snapshot::summary(e)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// A history from a file's bytes in Temporal's JSON format (or the SDK types' JSON); the
+    /// workflow ID is read from its first event.
+    pub fn from_json(bytes: &[u8]) -> Result<History, crate::proto_json::HistoryJsonError> {
+        let events = crate::proto_json::from_json(bytes)?.events;
+        let workflow_id = match events.first().and_then(|e| e.attributes.as_ref()) {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a.workflow_id.clone(),
+            _ => String::new(),
+        };
+        Ok(History {
+            workflow_id,
+            events,
+        })
     }
 
     /// The history as the SDK's replayer takes it.

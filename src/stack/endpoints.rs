@@ -83,14 +83,10 @@ impl Endpoints {
         }
     }
 
-    /// The Web UI page of a workflow run's event history, when the stack has a UI.
-    pub fn workflow_url(&self, workflow_id: &str, run_id: &str) -> Option<String> {
-        super::ui::workflow_url(
-            self.ui_url.as_deref()?,
-            &self.namespace,
-            workflow_id,
-            run_id,
-        )
+    /// The Web UI page of a workflow run's event history in `namespace`, when the stack has
+    /// a UI.
+    pub fn workflow_url(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Option<String> {
+        super::ui::workflow_url(self.ui_url.as_deref()?, namespace, workflow_id, run_id)
     }
 
     /// One JSON object for people and scripts, passwords redacted.

@@ -42,7 +42,7 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
         visibility_db_url,
         app_db_url: None,
         http_url: None,
-        ui_url: None,
+        ui_url: ext.ui_url.clone(),
         description: format!("external: {}", ext.address),
     })
 }

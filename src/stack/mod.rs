@@ -18,7 +18,7 @@ mod setup_steps;
 pub(crate) mod shared;
 mod test_server;
 mod tools;
-mod ui;
+pub(crate) mod ui;
 
 pub use shared::BOOT_LOG;
 
@@ -164,6 +164,12 @@ impl Stack {
     /// Where the stack answers.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// Whether the stack outlives this run: kept (`TEMPORAL_HARNESS_KEEP`, `up --keep`) or an
+    /// external deployment the harness never stops.
+    pub fn outlives_run(&self) -> bool {
+        self.dir.as_ref().is_none_or(StackDir::is_kept)
     }
 
     /// Restart and outage control, for a stack the harness runs in containers on PostgreSQL.

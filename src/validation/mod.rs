@@ -14,7 +14,7 @@ mod target;
 mod workflow;
 
 pub use activities::{ActivityReport, ValidationActivities};
-pub use report::{Format, Report};
+pub use report::{Format, Report, StartedWorkflow};
 pub use session::{Db, ProbeRun, Session};
 pub use target::{Databases, NoDatabases, Target};
 pub use workflow::{
@@ -295,6 +295,7 @@ pub async fn validate(
         }
     }
     Report::new(session.target(), results, started.elapsed())
+        .with_workflows(session.target(), session.started_workflows())
 }
 
 #[cfg(test)]

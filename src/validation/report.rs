@@ -1,6 +1,6 @@
 //! A validation run's report, rendered for people (a table), scripts (JSON) or CI (JUnit).
 
-use super::{CheckResult, Status, Target};
+use super::{CheckResult, ProbeRun, Status, Target};
 use crate::exit_codes;
 use std::time::Duration;
 
@@ -26,6 +26,18 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Wall time of the whole run.
     pub duration: Duration,
+    /// The workflows the run started, with their Web UI pages where the target has a UI.
+    pub workflows: Vec<StartedWorkflow>,
+}
+
+/// A workflow a validation run started, for people to look at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StartedWorkflow {
+    /// Its workflow and run ID.
+    #[serde(flatten)]
+    pub run: ProbeRun,
+    /// Its page in the Web UI, where the target has one.
+    pub ui_url: Option<String>,
 }
 
 impl Report {
@@ -35,7 +47,20 @@ impl Report {
             target: target.summary(),
             checks,
             duration,
+            workflows: Vec::new(),
         }
+    }
+
+    /// Adds the workflows the run started, linked to `target`'s Web UI.
+    pub fn with_workflows(mut self, target: &Target, runs: Vec<ProbeRun>) -> Self {
+        self.workflows = runs
+            .into_iter()
+            .map(|run| StartedWorkflow {
+                ui_url: target.workflow_url(&run.workflow_id, &run.run_id),
+                run,
+            })
+            .collect();
+        self
     }
 
     /// How many checks ended with `status`.
@@ -97,6 +122,21 @@ impl Report {
         }
         out.push_str(&self.summary_line());
         out.push('\n');
+        if !self.workflows.is_empty() {
+            out.push_str("Workflows this run started:\n");
+            for w in &self.workflows {
+                let at = w
+                    .ui_url
+                    .clone()
+                    .unwrap_or_else(|| format!("run {}", w.run.run_id));
+                out.push_str(&format!("  {}  {at}\n", w.run.workflow_id));
+            }
+            if self.workflows.iter().all(|w| w.ui_url.is_none()) {
+                out.push_str(
+                    "  (no Web UI known: --ui-url with --temporal-address links each to its page)\n",
+                );
+            }
+        }
         out
     }
 
@@ -111,6 +151,7 @@ impl Report {
                 "duration_ms": self.duration.as_millis() as u64,
             },
             "checks": self.checks,
+            "workflows": self.workflows,
         })
     }
 

@@ -32,8 +32,9 @@ pub enum Db {
     Visibility,
 }
 
-/// A workflow run the integration and visibility checks inspect.
-#[derive(Debug, Clone)]
+/// A workflow run the integration and visibility checks inspect; also each workflow a run
+/// started, for the report's links.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProbeRun {
     /// Its workflow ID.
     pub workflow_id: String,
@@ -51,6 +52,8 @@ pub struct Session {
     worker: OnceCell<Result<WorkerThread, Verdict>>,
     probe: OnceCell<Result<ProbeRun, Verdict>>,
     stages: OnceCell<Result<Vec<StageResult>, Verdict>>,
+    /// Every workflow this run started, in order.
+    started: std::sync::Mutex<Vec<ProbeRun>>,
 }
 
 impl Session {
@@ -65,6 +68,7 @@ impl Session {
             worker: OnceCell::new(),
             probe: OnceCell::new(),
             stages: OnceCell::new(),
+            started: Default::default(),
         })
     }
 
@@ -174,6 +178,7 @@ impl Session {
                 .await
                 .map_err(|e| Verdict::Failed(format!("cannot start the probe workflow: {e}")))?;
             let run_id = handle.info().run_id.clone().unwrap_or_default();
+            self.note_started(&workflow_id, &run_id);
             within(
                 WORKFLOW_TIMEOUT,
                 handle.get_result(WorkflowGetResultOptions::default()),
@@ -204,6 +209,7 @@ impl Session {
                 .map_err(|e| {
                     Verdict::Failed(format!("cannot start the validation workflow: {e}"))
                 })?;
+            self.note_started(&workflow_id, handle.info().run_id.as_deref().unwrap_or(""));
             within(
                 WORKFLOW_TIMEOUT,
                 handle.get_result(WorkflowGetResultOptions::default()),
@@ -212,6 +218,24 @@ impl Session {
             .map_err(|e| Verdict::Failed(format!("the validation workflow failed: {e}")))
         });
         run.await.as_ref().map(Vec::as_slice).map_err(Clone::clone)
+    }
+
+    fn note_started(&self, workflow_id: &str, run_id: &str) {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ProbeRun {
+                workflow_id: workflow_id.into(),
+                run_id: run_id.into(),
+            });
+    }
+
+    /// The workflows this run started (the probe, the validation workflow), in order.
+    pub fn started_workflows(&self) -> Vec<ProbeRun> {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops the validation worker, if one runs (also done on drop).

@@ -50,6 +50,8 @@ pub struct Target {
     pub databases: Result<Databases, NoDatabases>,
     /// The frontend's HTTP API, where one is exposed.
     pub http_url: Option<String>,
+    /// The deployment's Web UI, for links to the workflows a run starts.
+    pub ui_url: Option<String>,
     /// The history shard count the deployment is configured with, when known.
     pub expected_shards: Option<i32>,
     /// First retry interval of the error-handling stage, in milliseconds.
@@ -74,6 +76,7 @@ impl Target {
                     .into(),
             )),
             http_url: None,
+            ui_url: None,
             expected_shards: None,
             retry_initial_interval_ms: 100,
         }
@@ -84,6 +87,7 @@ impl Target {
         let mut target = Target::new(endpoints.temporal.clone(), &endpoints.namespace);
         target.description = endpoints.description.clone();
         target.http_url = endpoints.http_url.clone();
+        target.ui_url = endpoints.ui_url.clone();
         match (&endpoints.temporal_db_url, &endpoints.visibility_db_url) {
             (Some(temporal), Some(visibility)) => {
                 target.databases = Ok(Databases {
@@ -109,6 +113,16 @@ impl Target {
         target
     }
 
+    /// The Web UI page of a workflow run in the target's namespace, when there is a UI.
+    pub fn workflow_url(&self, workflow_id: &str, run_id: &str) -> Option<String> {
+        crate::stack::ui::workflow_url(
+            self.ui_url.as_deref()?,
+            &self.namespace,
+            workflow_id,
+            run_id,
+        )
+    }
+
     /// One JSON object for reports, passwords redacted.
     pub fn summary(&self) -> serde_json::Value {
         let db = self.databases.as_ref().ok();
@@ -120,6 +134,7 @@ impl Target {
             "temporal_db_url": db.map(|d| d.temporal.redacted()),
             "visibility_db_url": db.map(|d| d.visibility.redacted()),
             "http_url": self.http_url,
+            "ui_url": self.ui_url,
             "description": self.description,
         })
     }
