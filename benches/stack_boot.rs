@@ -1,4 +1,4 @@
-//! Boot time of each backend and flavour, cold (nothing running: a fresh state folder) and
+//! Boot time of each backend and flavour, without and with the Web UI, cold (nothing running: a fresh state folder) and
 //! warm (the stack runs: what every later test process pays to find it), next to the Rust
 //! SDK's own `WorkflowEnvironment::start_local` on the same CLI binary. Prints a table and
 //! one JSON line. Run: `cargo bench --bench stack_boot` (add `-- ROUNDS` for more rounds).
@@ -20,32 +20,42 @@ fn median(v: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn measure(backend: BackendKind, flavor: Flavor, rounds: usize) -> Row {
-    let mut row = Row {
-        name: format!("{backend:?}/{flavor:?}").to_lowercase(),
+/// Cold and warm boots of one backend and flavour, without and with the Web UI: the two
+/// alternate within each round, so machine noise falls on both alike.
+async fn measure(backend: BackendKind, flavor: Flavor, rounds: usize) -> [Row; 2] {
+    let name = format!("{backend:?}/{flavor:?}").to_lowercase();
+    let mut rows = [false, true].map(|ui| Row {
+        name: if ui {
+            format!("{name} +ui")
+        } else {
+            name.clone()
+        },
         cold: vec![],
         warm: vec![],
-    };
+    });
     for _ in 0..rounds {
-        let mut config = StackConfig::load().expect("config");
-        config.backend = backend;
-        config.flavor = flavor;
-        config.state_dir =
-            std::env::temp_dir().join(format!("th-bench-{}", uuid::Uuid::new_v4().simple()));
-        let t = Instant::now();
-        let stack = Stack::acquire(&config).await.expect("cold boot");
-        row.cold.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        let again = Stack::acquire(&config).await.expect("warm acquire");
-        row.warm.push(t.elapsed().as_secs_f64());
-        drop(again);
-        stack
-            .shutdown(Duration::from_secs(60))
-            .await
-            .expect("teardown");
-        let _ = std::fs::remove_dir_all(&config.state_dir);
+        for (ui, row) in [false, true].into_iter().zip(rows.iter_mut()) {
+            let mut config = StackConfig::load().expect("config");
+            config.backend = backend;
+            config.flavor = flavor;
+            config.ui = Some(ui);
+            config.state_dir =
+                std::env::temp_dir().join(format!("th-bench-{}", uuid::Uuid::new_v4().simple()));
+            let t = Instant::now();
+            let stack = Stack::acquire(&config).await.expect("cold boot");
+            row.cold.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let again = Stack::acquire(&config).await.expect("warm acquire");
+            row.warm.push(t.elapsed().as_secs_f64());
+            drop(again);
+            stack
+                .shutdown(Duration::from_secs(60))
+                .await
+                .expect("teardown");
+            let _ = std::fs::remove_dir_all(&config.state_dir);
+        }
     }
-    row
+    rows
 }
 
 async fn sdk_baseline(rounds: usize) -> Row {
@@ -85,7 +95,7 @@ async fn main() {
         (BackendKind::Local, Flavor::Dev),
         (BackendKind::Local, Flavor::Postgres),
     ] {
-        rows.push(measure(backend, flavor, rounds).await);
+        rows.extend(measure(backend, flavor, rounds).await);
     }
     println!("\nstack boot, median of {rounds} rounds (seconds)");
     println!("{:<28} {:>8} {:>8}", "backend/flavour", "cold", "warm");
