@@ -84,3 +84,66 @@ async fn external_runs_a_workflow_on_a_stack_the_test_started() {
     again.shutdown(Duration::from_secs(5)).await.unwrap();
     drop(own);
 }
+
+/// The Web UI of a stack booted with it serves the history of a workflow run on that stack
+/// (through the UI server's own API, what its pages read), on every backend and flavour.
+async fn ui_shows_a_workflow(backend: BackendKind, flavor: Flavor) {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let mut config = config(backend, flavor);
+    // A stack of its own: the run's shared one may have been booted without the UI.
+    config.state_dir = common::private_state_dir("ui");
+    config.ui = Some(true);
+    let stack = Stack::acquire(&config).await.expect("stack boots");
+    let endpoints = stack.endpoints().clone();
+    let ui = endpoints
+        .ui_url
+        .clone()
+        .expect("a stack booted with the UI has ui_url");
+    let (workflow_id, _) = run_greeting(&endpoints).await;
+    let url = format!(
+        "{ui}/api/v1/namespaces/{}/workflows/{workflow_id}/history",
+        endpoints.namespace
+    );
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let response = client
+        .get(url.parse().unwrap())
+        .await
+        .expect("the UI answers");
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("Greeter::greet"),
+        "{url} lacks the activity: {body}"
+    );
+    stack
+        .shutdown(Duration::from_secs(30))
+        .await
+        .expect("teardown");
+    let _ = std::fs::remove_dir_all(&config.state_dir);
+}
+
+#[tokio::test]
+async fn the_web_ui_shows_workflows_on_every_backend_and_flavour() {
+    for (backend, flavor) in [
+        (BackendKind::Containers, Flavor::Postgres),
+        (BackendKind::Containers, Flavor::Dev),
+        (BackendKind::Local, Flavor::Postgres),
+        (BackendKind::Local, Flavor::Dev),
+    ] {
+        ui_shows_a_workflow(backend, flavor).await;
+    }
+}

@@ -531,6 +531,36 @@ mod tests {
     }
 
     #[test]
+    fn the_ui_is_off_for_tests_unless_asked_and_an_external_ui_must_be_http() {
+        let mut c = StackConfig::default();
+        assert_eq!(c.ui, None);
+        assert!(!c.ui_enabled());
+        c.apply_env(&[("TEMPORAL_HARNESS_UI", "1")]).unwrap();
+        assert!(c.ui_enabled());
+        c.apply_env(&[("TEMPORAL_HARNESS_UI", "off")]).unwrap();
+        assert_eq!(c.ui, Some(false));
+        let mut ext = StackConfig::default();
+        ext.apply_env(&[
+            ("TEMPORAL_HARNESS_ADDRESS", "t:7233"),
+            ("TEMPORAL_HARNESS_UI_URL", "https://ui.example.com"),
+        ])
+        .unwrap();
+        let ui = ext.external.as_ref().and_then(|e| e.ui_url.as_deref());
+        assert_eq!(ui, Some("https://ui.example.com"));
+        let err = StackConfig::default()
+            .apply_env(&[
+                ("TEMPORAL_HARNESS_ADDRESS", "t:7233"),
+                ("TEMPORAL_HARNESS_UI_URL", "ui.example.com"),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TEMPORAL_HARNESS_UI_URL") && err.contains("Fix:"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_key_and_the_choices() {
         let err = StackConfig::default()
             .apply_env(&[("TEMPORAL_HARNESS_BACKEND", "kubernetes")])

@@ -215,6 +215,25 @@ mod tests {
     }
 
     #[test]
+    fn started_workflows_link_to_the_ui_or_say_how_to() {
+        let run = ProbeRun {
+            workflow_id: "v-probe".into(),
+            run_id: "r-1".into(),
+        };
+        let mut target = Target::new(TemporalTarget::plain("127.0.0.1:7233"), "default");
+        let without = report().with_workflows(&target, vec![run.clone()]);
+        let human = without.render(Format::Human);
+        assert!(human.contains("v-probe  run r-1"), "{human}");
+        assert!(human.contains("--ui-url"), "{human}");
+        target.ui_url = Some("https://ui.example.com/".into());
+        let with = report().with_workflows(&target, vec![run]);
+        let link = "https://ui.example.com/namespaces/default/workflows/v-probe/r-1/history";
+        assert!(with.render(Format::Human).contains(link));
+        assert_eq!(with.json()["workflows"][0]["ui_url"], link);
+        assert_eq!(with.json()["workflows"][0]["workflow_id"], "v-probe");
+    }
+
+    #[test]
     fn every_format_carries_the_results_and_no_password() {
         let r = report();
         assert_eq!(r.exit_code(), exit_codes::CHECK_FAILED);
