@@ -239,6 +239,21 @@ else
   done_
 fi
 
+# --- actionlint (the test suite lints the CI template with it) ---------------------------
+step "actionlint $ACTIONLINT_VERSION (Go build)"
+if [ -x "$TOOLS/actionlint" ] && [ "$(cat "$TOOLS/.actionlint.version" 2>/dev/null)" = "$ACTIONLINT_VERSION" ]; then
+  skip "in $TOOLS"
+else
+  albin="$CACHE/go/actionlint-$ACTIONLINT_VERSION"
+  run_logged go-build-actionlint env GOTOOLCHAIN="$GO_TOOLCHAIN" CGO_ENABLED=0 GOBIN="$albin" \
+    GOFLAGS=-buildvcs=false go install -trimpath -ldflags='-s -w' \
+    "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" ||
+    fail "go install actionlint failed (log above)" "check that the Go module proxy is reachable (go env GOPROXY)"
+  cp "$albin/actionlint" "$TOOLS/actionlint.tmp" && mv "$TOOLS/actionlint.tmp" "$TOOLS/actionlint"
+  echo "$ACTIONLINT_VERSION" >"$TOOLS/.actionlint.version"
+  done_
+fi
+
 # --- Local images ----------------------------------------------------------------------
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 build_image() { # <tag> <recipe dir> <files to add to the context...>
