@@ -25,8 +25,8 @@ fn lint(file: &Path) -> (bool, String) {
         .arg(file)
         .output()
         .expect("actionlint runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -35,7 +35,10 @@ fn the_ci_template_passes_actionlint_and_runs_in_shards() {
     let template =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/temporal-tests.yml");
     let (clean, findings) = lint(&template);
-    assert!(clean, "actionlint finds problems in the CI template:\n{findings}");
+    assert!(
+        clean,
+        "actionlint finds problems in the CI template:\n{findings}"
+    );
     let text = std::fs::read_to_string(&template).unwrap();
     for needed in [
         "cargo nextest archive",
