@@ -99,9 +99,17 @@ impl Failure {
         if ids.is_empty() {
             return self;
         }
-        let dir = std::env::temp_dir()
-            .join("temporal-harness-histories")
-            .join(runner.workflow_id("failed"));
+        // Per user and private: histories carry payloads, and a shared /tmp folder someone
+        // else created first would let them read (or replace) what a failing test writes.
+        let root = std::env::temp_dir().join(format!(
+            "temporal-harness-histories-{}",
+            crate::stack::euid()
+        ));
+        if let Err(e) = crate::stack::shared::ensure_private_root(&root) {
+            eprintln!("temporal-harness: histories not written: {e}");
+            return self;
+        }
+        let dir = root.join(runner.workflow_id("failed"));
         if std::fs::create_dir_all(&dir).is_err() {
             return self;
         }
