@@ -138,7 +138,7 @@ pub(crate) async fn boot(
         }
         Flavor::Postgres => {
             let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
-            let step = progress.start("PostgreSQL (local, from its data-folder template)");
+            let step = progress.start("PostgreSQL (local process)");
             let (admin, schema_ready) =
                 start_postgres(config, dir, &bins.pg_bin, &bins.sql_tool, &password).await?;
             step.done();
@@ -199,12 +199,19 @@ async fn start_postgres(
     let template = template_path(pg_bin);
     let mut from_template = usable_template(&template, owner);
     if !from_template {
-        match build_template(config, dir, pg_bin, sql_tool, owner, &template).await {
-            Ok(()) => from_template = true,
-            Err(e) => eprintln!(
-                "temporal-harness: no PostgreSQL template ({e}); booting with initdb and the \
+        // Checked again after the build: what is at the template's path when this build
+        // could not move its own there (another boot's, or something planted) must pass too.
+        let built = build_template(config, dir, pg_bin, sql_tool, owner, &template).await;
+        from_template = built.is_ok() && usable_template(&template, owner);
+        if !from_template {
+            let why = built.err().map_or_else(
+                || format!("{} is not a usable template", template.display()),
+                |e| e.to_string(),
+            );
+            eprintln!(
+                "temporal-harness: no PostgreSQL template ({why}); booting with initdb and the \
                  schema step instead"
-            ),
+            );
         }
     }
     let data = pg_data_root().join(format!("temporal-harness-pg-{}", dir.label()?));
