@@ -143,7 +143,11 @@ pub(crate) async fn boot(
                 start_postgres(config, dir, &bins.pg_bin, &bins.sql_tool, &password).await?;
             step.done();
 
-            let step = progress.start("Temporal schema (temporal-sql-tool)");
+            let step = progress.start(if schema_ready {
+                "Temporal schema (from the template, version check)"
+            } else {
+                "Temporal schema (temporal-sql-tool)"
+            });
             if !schema_ready {
                 setup_schema(&bins.sql_tool, &admin, &password, config.startup_timeout).await?;
             }
