@@ -290,7 +290,9 @@ async fn boot_postgres_flavor(
         .with_env_var("DYNAMIC_CONFIG_FILE_PATH", DYNAMIC_CONFIG_PATH)
         .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
         .start();
-    // The UI container starts alongside (it connects to the frontend only when asked).
+    // The UI container starts alongside the server: its first connection fails while the
+    // frontend boots, and gRPC's reconnect backoff makes it ready about 0.6 s after the
+    // frontend (the local backend starts its UI process afterwards instead, see PendingUi).
     let ui = async {
         match config.ui_enabled() {
             true => start_ui(config, label, plan, &network, &server_name, labels)

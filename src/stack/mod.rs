@@ -327,11 +327,11 @@ async fn boot(
     dir: &StackDir,
 ) -> Result<Endpoints, StackError> {
     let progress = Progress::new();
-    let (endpoints, watched) = match backend {
-        BackendKind::Containers => (containers::boot(config, dir, &progress).await?, None),
+    let (mut endpoints, watched, pending_ui) = match backend {
+        BackendKind::Containers => (containers::boot(config, dir, &progress).await?, None, None),
         BackendKind::Local => {
-            let (endpoints, watched) = local::boot(config, dir, &progress).await?;
-            (endpoints, Some(watched))
+            let (endpoints, watched, ui) = local::boot(config, dir, &progress).await?;
+            (endpoints, Some(watched), ui)
         }
         BackendKind::Auto | BackendKind::External => unreachable!("resolved before boot"),
     };
@@ -359,6 +359,9 @@ async fn boot(
         None => ready.await.map(drop).map_err(deadline)?,
     }
     step.done();
+    if let Some(ui) = pending_ui {
+        endpoints.ui_url = Some(ui.start(config, dir)?);
+    }
     if let Some(url) = &endpoints.ui_url {
         let step = progress.start(&format!("Temporal Web UI at {url}"));
         let log = match (backend, config.flavor) {
