@@ -1,20 +1,15 @@
-//! The local backend: PostgreSQL from initdb in a temp dir on a free port, and the CLI dev
-//! server or the full Temporal server (schema by temporal-sql-tool) as local processes.
-//!
-//! Processes run in their own session with output to log files, so they outlive the test
-//! process that started them and Ctrl-C of a test run does not reach them: the stack's
-//! keeper stops them (see `shared`).
+//! PostgreSQL for the local backend: a data folder copied from a template that already has
+//! Temporal's databases and schema (made once per PostgreSQL binary and schema version, with
+//! initdb and the schema step, which are also the fallback), the stack's own password set in
+//! single-user mode, then `postgres` on a free port.
 
-use super::ports::{ensure_free, free_low_ports, free_ports};
-use super::process::{euid, exited_early, spawn_service, tail, user_ids, Watched};
-use super::progress::Progress;
-use super::setup_steps::{
-    dev_server_ui_args, schema_steps, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
-};
-use super::shared::StackDir;
-use super::tools::find_tool;
-use super::{postgres, ui, Endpoints, StackError};
-use crate::config::{BackendKind, Flavor, StackConfig};
+use super::super::ports::free_ports;
+use super::super::process::{euid, exited_early, spawn_service, tail, user_ids};
+use super::super::setup_steps::{schema_steps, DB_USER};
+use super::super::shared::StackDir;
+use super::super::StackError;
+use super::super::{fnv1a, postgres};
+use crate::config::StackConfig;
 use crate::poll::{retry, Attempt};
 use crate::secret::{scrub, DbUrl, Secret};
 use crate::versions::Versions;
@@ -25,173 +20,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The binaries the local backend runs.
-struct Binaries {
-    temporal_cli: PathBuf,
-    server: PathBuf,
-    sql_tool: PathBuf,
-    pg_bin: PathBuf,
-    /// The Web UI server, when the stack gets a UI (the dev server carries its own).
-    ui_server: Option<PathBuf>,
-}
-
-/// Why the local backend cannot run `config`'s flavour, or `None` when it can.
-pub(crate) fn missing_binaries(config: &StackConfig) -> Option<StackError> {
-    binaries(config).err()
-}
-
-fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
-    let temporal_cli = find_tool(config, "temporal")?;
-    if config.flavor == Flavor::Dev {
-        return Ok(Binaries {
-            temporal_cli,
-            server: PathBuf::new(),
-            sql_tool: PathBuf::new(),
-            pg_bin: PathBuf::new(),
-            ui_server: None,
-        });
-    }
-    Ok(Binaries {
-        temporal_cli,
-        server: find_tool(config, "temporal-server")?,
-        sql_tool: find_tool(config, "temporal-sql-tool")?,
-        pg_bin: pg_bin_dir()?,
-        ui_server: match config.ui_enabled() {
-            true => Some(find_tool(config, "temporal-ui-server")?),
-            false => None,
-        },
-    })
-}
-
-/// PostgreSQL's server binaries: `TEMPORAL_HARNESS_PG_BIN`, Debian's newest
-/// `/usr/lib/postgresql/<major>/bin`, or `initdb` on `PATH`.
-fn pg_bin_dir() -> Result<PathBuf, StackError> {
-    if let Some(dir) = std::env::var_os("TEMPORAL_HARNESS_PG_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
-        .collect();
-    debian.sort();
-    if let Some((_, bin)) = debian.pop() {
-        return Ok(bin);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
-        .ok_or_else(|| StackError::MissingBinary {
-            name: "initdb/postgres (PostgreSQL server)".into(),
-            looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
-        })
-}
-
-/// Boots the configured flavour as local processes; returns the Temporal process to watch and
-/// the Web UI to start once Temporal answers (PostgreSQL flavour with the UI on).
-pub(crate) async fn boot(
-    config: &StackConfig,
-    dir: &StackDir,
-    progress: &Progress,
-) -> Result<(Endpoints, Watched, Option<PendingUi>), StackError> {
-    let bins = binaries(config)?;
-    let work = dir.path();
-    match config.flavor {
-        Flavor::Dev => {
-            let step = progress.start("Temporal dev server (local process)");
-            let [free, http, metrics, ui]: [u16; 4] = free_ports(4)?.try_into().expect("4 ports");
-            let port = frontend_port(config, free)?;
-            let mut cmd = Command::new(&bins.temporal_cli);
-            cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
-                .args(dev_server_ui_args(config.ui_enabled(), ui))
-                .args(DEV_SERVER_DYNAMIC_CONFIG)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--http-port",
-                    &http.to_string(),
-                ])
-                .args([
-                    "--metrics-port",
-                    &metrics.to_string(),
-                    "--log-level",
-                    "warn",
-                ]);
-            let log = work.join("temporal-dev.log");
-            let pid = spawn_service(dir, "Temporal dev server", cmd, &log, "TERM", None)?;
-            step.done();
-            let watched = Watched::new("Temporal dev server", pid, log, port);
-            let mut endpoints = Endpoints::without_postgres(
-                BackendKind::Local,
-                Some(Flavor::Dev),
-                format!("127.0.0.1:{port}"),
-                &config.namespace,
-                Some(http),
-                format!("local: {}", bins.temporal_cli.display()),
-            );
-            endpoints.ui_url = config
-                .ui_enabled()
-                .then(|| format!("http://127.0.0.1:{ui}"));
-            Ok((endpoints, watched, None))
-        }
-        Flavor::Postgres => {
-            let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
-            let step = progress.start("PostgreSQL (local process)");
-            let (admin, schema_ready) =
-                start_postgres(config, dir, &bins.pg_bin, &bins.sql_tool, &password).await?;
-            step.done();
-
-            let step = progress.start(if schema_ready {
-                "Temporal schema (from the template, version check)"
-            } else {
-                "Temporal schema (temporal-sql-tool)"
-            });
-            if !schema_ready {
-                setup_schema(&bins.sql_tool, &admin, &password, config.startup_timeout).await?;
-            }
-            let schema = postgres::check_schema(
-                &admin.with_database("temporal"),
-                &admin.with_database("temporal_visibility"),
-            )
-            .await?;
-            step.done();
-
-            let step = progress.start("Temporal server (local process)");
-            let (watched, http) = start_server(config, dir, &bins.server, &admin, &password)?;
-            step.done();
-            let ui = bins.ui_server.map(|binary| PendingUi {
-                binary,
-                frontend_port: watched.port(),
-            });
-            let endpoints = Endpoints::on_postgres(
-                BackendKind::Local,
-                format!("127.0.0.1:{}", watched.port()),
-                &config.namespace,
-                admin,
-                http,
-                format!(
-                    "local: {} on PostgreSQL {} (schema {}/{})",
-                    bins.server.display(),
-                    bins.pg_bin.display(),
-                    schema.temporal,
-                    schema.visibility
-                ),
-            );
-            Ok((endpoints, watched, ui))
-        }
-    }
-}
-
 /// PostgreSQL for one stack, from the data-folder template (made once per PostgreSQL binary
 /// and schema version: initdb, Temporal's databases and their schema, cleanly stopped) copied
 /// into a fresh folder, then `postgres` on a free port with the stack's own password; returns
 /// the admin URL. Without a usable template (none can be made here) it falls back to initdb
 /// and the schema step, and says so through the second value: `true` when the schema is
 /// already in place.
-async fn start_postgres(
+pub(super) async fn start_postgres(
     config: &StackConfig,
     dir: &StackDir,
     pg_bin: &Path,
@@ -244,7 +79,7 @@ fn template_path(pg_bin: &Path) -> PathBuf {
         v.schema_version,
         v.visibility_schema_version
     );
-    let key = super::fnv1a(identity.as_bytes());
+    let key = fnv1a(identity.as_bytes());
     pg_data_root().join(format!(
         "temporal-harness-pg-template-{}-{key:016x}",
         euid()
@@ -522,7 +357,7 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> Result<(), St
     Ok(())
 }
 
-async fn setup_schema(
+pub(super) async fn setup_schema(
     sql_tool: &Path,
     admin: &DbUrl,
     password: &Secret,
@@ -557,93 +392,6 @@ async fn setup_schema(
         }
     }
     Ok(())
-}
-
-/// Starts the full server on the local PostgreSQL; returns it (its frontend port) and the
-/// HTTP port.
-fn start_server(
-    config: &StackConfig,
-    dir: &StackDir,
-    server: &Path,
-    admin: &DbUrl,
-    password: &Secret,
-) -> Result<(Watched, u16), StackError> {
-    let pg_port = url::Url::parse(admin.expose())
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(5432);
-    let mut ports = free_low_ports(9)?;
-    ports[0] = frontend_port(config, ports[0])?;
-    let names = [
-        "FRONTEND_GRPC_PORT",
-        "FRONTEND_HTTP_PORT",
-        "FRONTEND_MEMBERSHIP_PORT",
-        "HISTORY_GRPC_PORT",
-        "HISTORY_MEMBERSHIP_PORT",
-        "MATCHING_GRPC_PORT",
-        "MATCHING_MEMBERSHIP_PORT",
-        "WORKER_GRPC_PORT",
-        "WORKER_MEMBERSHIP_PORT",
-    ];
-    let dynamic_config = dir.path().join("dynamicconfig.yaml");
-    fs::write(&dynamic_config, DYNAMIC_CONFIG)
-        .map_err(|e| StackError::state(&dynamic_config, e))?;
-    let mut cmd = Command::new(server);
-    cmd.arg("start")
-        .current_dir(dir.path())
-        .envs(names.iter().zip(&ports).map(|(k, p)| (*k, p.to_string())))
-        .env("BIND_ON_IP", "127.0.0.1")
-        .env("DB", "postgres12")
-        .env("DB_PORT", pg_port.to_string())
-        .env("POSTGRES_SEEDS", "127.0.0.1")
-        .env("POSTGRES_USER", DB_USER)
-        .env("POSTGRES_PWD", password.expose())
-        .env("DYNAMIC_CONFIG_FILE_PATH", &dynamic_config)
-        .env("LOG_LEVEL", "warn");
-    if std::env::var_os("USER").is_none() {
-        // Go's os/user needs it without cgo.
-        cmd.env("USER", "temporal");
-    }
-    let log = dir.path().join("temporal-server.log");
-    // Test data is throwaway: a graceful drain would only slow teardown by seconds.
-    let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
-    let watched = Watched::new("Temporal server", pid, log, ports[0]);
-    Ok((watched, ports[1]))
-}
-
-/// The Web UI server of a PostgreSQL stack, started once the frontend answers: started
-/// before, its first connection attempt fails and gRPC's reconnect backoff holds it back about
-/// 0.6 s more than the whole rest of the boot.
-pub(crate) struct PendingUi {
-    binary: PathBuf,
-    frontend_port: u16,
-}
-
-impl PendingUi {
-    /// Starts it; returns its URL.
-    pub(crate) fn start(self, config: &StackConfig, dir: &StackDir) -> Result<String, StackError> {
-        let port = free_ports(1)?[0];
-        // The UI server reads `<root>/<config dir>/<env>.yaml`: the stack's private folder.
-        let config_file = dir.path().join("ui.yaml");
-        let frontend = format!("127.0.0.1:{}", self.frontend_port);
-        let yaml = ui::local_config(&frontend, port, &config.namespace);
-        fs::write(&config_file, yaml).map_err(|e| StackError::state(&config_file, e))?;
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("--root")
-            .arg(dir.path())
-            .args(["--config", ".", "--env", "ui", "start"]);
-        let log = dir.path().join("temporal-ui.log");
-        spawn_service(dir, "Temporal Web UI", cmd, &log, "TERM", None)?;
-        Ok(format!("http://127.0.0.1:{port}"))
-    }
-}
-
-/// The configured frontend port (checked free), else `free`.
-fn frontend_port(config: &StackConfig, free: u16) -> Result<u16, StackError> {
-    match config.frontend_port {
-        Some(port) => ensure_free(port, "the Temporal frontend").map(|()| port),
-        None => Ok(free),
-    }
 }
 
 /// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.
