@@ -75,6 +75,30 @@ impl DbUrl {
         (!db.is_empty()).then(|| db.to_string())
     }
 
+    /// Whether the URL demands TLS (`sslmode=require`, `verify-ca` or `verify-full`).
+    pub fn requires_tls(&self) -> bool {
+        let (_, host) = self.split();
+        host.split_once('?').is_some_and(|(_, query)| {
+            query.split('&').any(|pair| {
+                matches!(
+                    pair.split_once('='),
+                    Some(("sslmode", "require" | "verify-ca" | "verify-full"))
+                )
+            })
+        })
+    }
+
+    /// `host:port` of the server (port 5432 when the URL names none).
+    pub fn server(&self) -> String {
+        let (_, host) = self.split();
+        let authority = host.split(['/', '?']).next().unwrap_or_default();
+        if authority.contains(':') && !authority.ends_with(']') {
+            authority.to_string()
+        } else {
+            format!("{authority}:5432")
+        }
+    }
+
     /// `(scheme and credentials, host and the rest)`, split where [`redact_url`] splits: the
     /// last `@` (a password may hold `@` and `/` unencoded, and a URL parser would take what
     /// follows them for the host), or after the scheme when there is no `@`. In the form

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
 use temporal_harness::exit_codes;
 use temporal_harness::secret::DbUrl;
-use temporal_harness::validation::{self, Databases, Filter, Format, Status, Target};
+use temporal_harness::validation::{
+    self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
+};
 use temporal_harness::StackConfig;
 
 /// Arguments of `validate`.
@@ -36,6 +38,29 @@ pub struct ValidateArgs {
     /// History shard count the deployment was created with.
     #[arg(long)]
     expect_shards: Option<i32>,
+    /// quick (reads of state, no workflow: seconds) or full (adds the workflow checks,
+    /// stages and canaries).
+    #[arg(long, default_value = "full", value_parser = super::choice::<Profile>())]
+    profile: Profile,
+    /// The server's Prometheus endpoint (`http://host:9090/metrics`) for the metrics checks.
+    #[arg(long)]
+    metrics_url: Option<String>,
+    /// A custom search attribute the workflows need, `NAME` or `NAME=TYPE` (repeatable).
+    #[arg(long = "search-attribute", value_name = "NAME[=TYPE]")]
+    search_attributes: Vec<String>,
+    /// The server's `persistence.datastores.<default>.sql.maxConns` (per service host).
+    #[arg(long, requires_all = ["sql_vis_max_conns", "hosts"])]
+    sql_max_conns: Option<u32>,
+    /// The server's `persistence.datastores.<visibility>.sql.maxConns` (per service host).
+    #[arg(long, requires_all = ["sql_max_conns", "hosts"])]
+    sql_vis_max_conns: Option<u32>,
+    /// Hosts per service: `frontend=2,history=3,matching=2,worker=1` (a single binary is
+    /// one of each).
+    #[arg(long, requires_all = ["sql_max_conns", "sql_vis_max_conns"])]
+    hosts: Option<String>,
+    /// Temporal's database connections must use TLS (also implied by `sslmode=require`).
+    #[arg(long)]
+    require_db_tls: bool,
     /// First retry interval of the error-handling stage (doubles per attempt).
     #[arg(long, default_value = "100ms")]
     retry_interval: String,
@@ -71,7 +96,7 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> i32 {
 pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     // Every check is decided before anything boots: a flag that would be ignored, or a filter
     // that selects nothing, is a usage error, never a green report of nothing.
-    let filter = match Filter::new(&args.only, &args.skip) {
+    let filter = match Filter::new(&args.only, &args.skip, args.profile) {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
@@ -83,9 +108,9 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     if args.list {
         for check in validation::registry()
             .iter()
-            .filter(|c| filter.selects(c.id))
+            .filter(|c| filter.selects(c))
         {
-            println!("{:<32} {}", check.id, check.description);
+            println!("{:<34} {:<5} {}", check.id, check.profile, check.description);
         }
         return exit_codes::SUCCESS;
     }
@@ -125,6 +150,9 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     if args.ui_url.is_some() {
         target.ui_url = args.ui_url.clone();
     }
+    if let Err(e) = apply_deployment_facts(&mut target, &args) {
+        return usage(e);
+    }
     // The table on stdout is the progress; other formats show progress on stderr.
     let live = format == Format::Human && args.output.is_none();
     if !live {
@@ -132,7 +160,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     }
     let validating = validation::validate(target, &filter, |r| {
         if !live {
-            eprintln!("  {} {} ({} ms)", r.status.label(), r.id, r.duration_ms);
+            eprintln!("  {} {} ({} ms)", r.label(), r.id, r.duration_ms);
         }
     });
     let report = tokio::select! {
@@ -165,6 +193,79 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         None => print!("{rendered}"),
     }
     report.exit_code()
+}
+
+/// What the operator states about the deployment: metrics endpoint, search attributes, pool
+/// sizes, TLS requirement. Each is checked here, so a typo is a usage error, not a check that
+/// silently judged something else.
+fn apply_deployment_facts(target: &mut Target, args: &ValidateArgs) -> Result<(), String> {
+    if let Some(url) = &args.metrics_url {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| format!("--metrics-url `{url}` is not a URL ({e})"))?;
+        if parsed.scheme() != "http" || parsed.host_str().is_none() {
+            return Err(format!(
+                "--metrics-url `{url}` must be http://host:port/metrics (the server's \
+                 Prometheus listener serves plain HTTP)"
+            ));
+        }
+        target.metrics_url = Some(url.clone());
+    }
+    for spec in &args.search_attributes {
+        let (name, kind) = match spec.split_once('=') {
+            Some((name, kind)) => (name, Some(kind.to_string())),
+            None => (spec.as_str(), None),
+        };
+        if name.is_empty() || kind.as_deref() == Some("") {
+            return Err(format!(
+                "--search-attribute `{spec}`: expected NAME or NAME=TYPE (e.g. CustomerId=Keyword)"
+            ));
+        }
+        target.search_attributes.push((name.to_string(), kind));
+    }
+    if let (Some(max_conns), Some(visibility_max_conns), Some(hosts)) =
+        (args.sql_max_conns, args.sql_vis_max_conns, &args.hosts)
+    {
+        target.connection_budget = Some(ConnectionBudget {
+            max_conns,
+            visibility_max_conns,
+            hosts: parse_hosts(hosts)?,
+        });
+    }
+    target.require_db_tls |= args.require_db_tls;
+    Ok(())
+}
+
+/// `frontend=2,history=3,...`: every role once, counts of at least 1.
+fn parse_hosts(text: &str) -> Result<Vec<(String, u32)>, String> {
+    const ROLES: [&str; 4] = ["frontend", "history", "matching", "worker"];
+    let mut hosts = Vec::new();
+    for part in text.split(',') {
+        let parsed = part
+            .split_once('=')
+            .and_then(|(role, n)| Some((role.trim(), n.trim().parse::<u32>().ok()?)));
+        match parsed {
+            Some((role, n)) if ROLES.contains(&role) && n > 0 => {
+                if hosts.iter().any(|(r, _): &(String, u32)| r == role) {
+                    return Err(format!("--hosts names {role} twice"));
+                }
+                hosts.push((role.to_string(), n));
+            }
+            _ => {
+                return Err(format!(
+                    "--hosts `{text}`: `{part}` is not ROLE=COUNT with a role of {} and a \
+                     count of at least 1",
+                    ROLES.join(", ")
+                ))
+            }
+        }
+    }
+    if let Some(missing) = ROLES.iter().find(|r| !hosts.iter().any(|(h, _)| h == *r)) {
+        return Err(format!(
+            "--hosts `{text}` leaves out {missing}: name every role (a single binary is \
+             frontend=1,history=1,matching=1,worker=1)"
+        ));
+    }
+    Ok(hosts)
 }
 
 fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {

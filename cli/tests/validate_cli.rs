@@ -42,8 +42,30 @@ fn the_embedded_stack_passes_every_check() {
     let report = json(&out);
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["failed"], 0, "{report:#}");
-    assert_eq!(report["summary"]["skipped"], 0, "{report:#}");
-    assert!(report["summary"]["passed"].as_u64().unwrap() >= 21);
+    // What a harness stack cannot show: a standby, a TLS frontend; a server that just booted
+    // may not have flushed its counters yet. Each says so; nothing else skips.
+    for check in report["checks"].as_array().unwrap() {
+        if check["status"] == "skipped" {
+            let allowed = match check["id"].as_str().unwrap() {
+                "postgres.replication" => "no standby",
+                "temporal.tls_certificate" => "plaintext",
+                "metrics.persistence_errors" => "yet",
+                other => panic!("{other} skipped: {check}"),
+            };
+            assert!(check["message"].as_str().unwrap().contains(allowed), "{check}");
+        }
+    }
+    assert!(report["summary"]["passed"].as_u64().unwrap() >= 40);
+    // Dashboards read values, not messages.
+    let measured = |id: &str, name: &str| {
+        let check = checks_with(&report, id).pop().expect(id);
+        assert!(check["measurements"][name].is_number(), "{check}");
+    };
+    measured("postgres.connection_budget", "pool_connections_needed");
+    measured("temporal.shards", "owned_shards");
+    measured("canary.timer", "timer_lateness_ms");
+    measured("canary.schedule", "schedule_fire_ms");
+    measured("metrics.persistence_latency", "persistence_p95_ms");
     assert!(report["target"]["temporal_db_url"]
         .as_str()
         .unwrap()
@@ -79,7 +101,11 @@ fn a_dev_server_skips_the_postgres_checks_with_the_reason() {
         );
     }
     for check in checks_with(&report, "temporal.") {
-        assert_eq!(check["status"], "passed", "{check}");
+        let expected = match check["id"].as_str().unwrap() {
+            "temporal.tls_certificate" => "skipped",
+            _ => "passed",
+        };
+        assert_eq!(check["status"], expected, "{check}");
     }
 }
 
@@ -329,7 +355,11 @@ fn junit_goes_to_the_output_file() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(out.stdout.is_empty());
     let xml = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(xml.matches("<testcase ").count(), 7, "{xml}");
+    let temporal = temporal_harness::validation::registry()
+        .iter()
+        .filter(|c| c.id.starts_with("temporal."))
+        .count();
+    assert_eq!(xml.matches("<testcase ").count(), temporal, "{xml}");
     assert!(xml.contains("name=\"temporal.health\""), "{xml}");
     std::fs::remove_dir_all(dir).unwrap();
 }

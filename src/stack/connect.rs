@@ -51,11 +51,26 @@ impl TemporalTarget {
     /// error before any network I/O). An API key implies TLS: without TLS files, the system's
     /// root certificates verify the server (as Temporal Cloud needs); a CA file replaces them.
     pub fn tls_options(&self) -> Result<Option<TlsOptions>, StackError> {
+        Ok(self.tls_pems()?.map(|pems| {
+            let client = pems.client.map(|(client_cert, client_private_key)| {
+                ClientTlsOptions::builder()
+                    .client_cert(client_cert)
+                    .client_private_key(client_private_key)
+                    .build()
+            });
+            TlsOptions::builder()
+                .maybe_server_root_ca_cert(pems.ca)
+                .maybe_domain(pems.server_name)
+                .maybe_client_tls_options(client)
+                .build()
+        }))
+    }
+
+    /// The TLS files' contents, read and checked; `None` for plaintext. One reading for every
+    /// client the harness opens (the SDK's, and validation's own gRPC and TLS probes).
+    pub fn tls_pems(&self) -> Result<Option<TlsPems>, StackError> {
         let Some(tls) = self.tls.as_ref().filter(|t| t.is_set()) else {
-            return Ok(self
-                .api_key
-                .is_some()
-                .then(|| TlsOptions::builder().build()));
+            return Ok(self.api_key.is_some().then(TlsPems::default));
         };
         let ca = read_pem(tls.ca.as_deref(), "CA", "TEMPORAL_HARNESS_TLS_CA")?;
         let cert = read_pem(
@@ -65,12 +80,7 @@ impl TemporalTarget {
         )?;
         let key = read_pem(tls.key.as_deref(), "key", "TEMPORAL_HARNESS_TLS_KEY")?;
         let client = match (cert, key) {
-            (Some(client_cert), Some(client_private_key)) => Some(
-                ClientTlsOptions::builder()
-                    .client_cert(client_cert)
-                    .client_private_key(client_private_key)
-                    .build(),
-            ),
+            (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
                 return Err(StackError::TlsFile {
@@ -81,13 +91,43 @@ impl TemporalTarget {
                 })
             }
         };
-        Ok(Some(
-            TlsOptions::builder()
-                .maybe_server_root_ca_cert(ca)
-                .maybe_domain(tls.server_name.clone())
-                .maybe_client_tls_options(client)
-                .build(),
-        ))
+        Ok(Some(TlsPems {
+            ca,
+            client,
+            server_name: tls.server_name.clone(),
+        }))
+    }
+
+    /// The host part of the address (what the server's certificate must name, unless a
+    /// server name is configured).
+    pub fn host(&self) -> &str {
+        let address = self.address.as_str();
+        match address.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => address,
+        }
+    }
+}
+
+/// A frontend's TLS material, read from the files a [`TlsFiles`] names.
+#[derive(Default, Clone)]
+pub struct TlsPems {
+    /// CA certificate(s) that verify the server; `None`: the system's roots.
+    pub ca: Option<Vec<u8>>,
+    /// Client certificate and key for mutual TLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+    /// Name to verify the server's certificate against, instead of the address's host.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for TlsPems {
+    // The client key is a secret: only say whether there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPems")
+            .field("ca", &self.ca.is_some())
+            .field("client", &self.client.is_some())
+            .field("server_name", &self.server_name)
+            .finish()
     }
 }
 

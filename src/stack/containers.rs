@@ -12,6 +12,7 @@ use super::setup_steps::{
 };
 use super::shared::StackDir;
 use super::shared::STACK_LABEL;
+use super::endpoints::metrics_url;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::error::BoxError;
@@ -31,6 +32,8 @@ use testcontainers_modules::postgres::Postgres;
 
 const FRONTEND_PORT: u16 = 7233;
 const HTTP_PORT: u16 = 7243;
+/// The server's Prometheus endpoint inside the container (the metrics checks read it).
+const METRICS_PORT: u16 = 9090;
 /// The dev server's own UI (the CLI's default, frontend port + 1000).
 const DEV_UI_PORT: u16 = 8233;
 const DYNAMIC_CONFIG_PATH: &str = "/etc/temporal/harness-dynamicconfig.yaml";
@@ -174,17 +177,19 @@ pub(crate) async fn boot(
                 "7233",
                 "--http-port",
                 "7243",
+                "--metrics-port",
+                "9090",
             ]
             .into_iter()
             .chain(DEV_SERVER_DYNAMIC_CONFIG)
             .map(String::from)
             .chain(dev_server_ui_args(config.ui_enabled(), DEV_UI_PORT));
-            let ui_port: &[u16] = if config.ui_enabled() {
-                &[DEV_UI_PORT]
+            let extra_ports: &[u16] = if config.ui_enabled() {
+                &[METRICS_PORT, DEV_UI_PORT]
             } else {
-                &[]
+                &[METRICS_PORT]
             };
-            let server = request(&plan.dev, &labels, config, ui_port)?
+            let server = request(&plan.dev, &labels, config, extra_ports)?
                 .with_cmd(args)
                 .start()
                 .await
@@ -193,6 +198,7 @@ pub(crate) async fn boot(
                 })?;
             let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
             let http = host_port(&server, HTTP_PORT).await?;
+            let metrics = host_port(&server, METRICS_PORT).await?;
             let ui_url = match config.ui_enabled() {
                 true => Some(format!(
                     "http://127.0.0.1:{}",
@@ -204,6 +210,7 @@ pub(crate) async fn boot(
             step.done();
             Ok(Endpoints {
                 ui_url,
+                metrics_url: Some(metrics_url(metrics)),
                 ..Endpoints::without_postgres(
                     BackendKind::Containers,
                     Some(Flavor::Dev),
@@ -256,6 +263,8 @@ async fn boot_postgres_flavor(
         .with_container_name(&pg_name)
         .with_labels(labels.clone())
         .with_startup_timeout(timeout)
+        // The module's own command (`-c fsync=off`) plus the stacks' connection limit.
+        .with_cmd(["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS])
         .start()
         .await
         .map_err(|e| start_error("PostgreSQL", &plan.postgres, timeout, e))?;
@@ -279,7 +288,7 @@ async fn boot_postgres_flavor(
 
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
     let server_name = temporal_container(label);
-    let server = request(&plan.server, labels, config, &[])?
+    let server = request(&plan.server, labels, config, &[METRICS_PORT])?
         .with_network(&network)
         .with_container_name(&server_name)
         .with_env_var("DB", "postgres12")
@@ -288,6 +297,7 @@ async fn boot_postgres_flavor(
         .with_env_var("POSTGRES_USER", DB_USER)
         .with_env_var("POSTGRES_PWD", password.expose())
         .with_env_var("DYNAMIC_CONFIG_FILE_PATH", DYNAMIC_CONFIG_PATH)
+        .with_env_var("PROMETHEUS_ENDPOINT", format!("0.0.0.0:{METRICS_PORT}"))
         .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
         .start();
     // The UI container starts alongside the server: its first connection fails while the
@@ -306,12 +316,14 @@ async fn boot_postgres_flavor(
         .map_err(|e| start_error("Temporal server", &plan.server, config.startup_timeout, e))?;
     let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
     let http = host_port(&server, HTTP_PORT).await?;
+    let metrics = host_port(&server, METRICS_PORT).await?;
     park(server);
     let ui_url = ui_url?;
     step.done();
 
     Ok(Endpoints {
         ui_url,
+        metrics_url: Some(metrics_url(metrics)),
         ..Endpoints::on_postgres(
             BackendKind::Containers,
             address,

@@ -28,6 +28,9 @@ pub struct Endpoints {
     pub http_url: Option<String>,
     /// The web UI, where there is one.
     pub ui_url: Option<String>,
+    /// The server's Prometheus metrics endpoint, where exposed.
+    #[serde(default)]
+    pub metrics_url: Option<String>,
     /// What runs it, for people (`containers: temporal-harness/temporal-server:1.32.2 ...`).
     pub description: String,
 }
@@ -53,6 +56,7 @@ impl Endpoints {
             app_db_url: None,
             http_url: http_port.map(|p| format!("http://127.0.0.1:{p}")),
             ui_url: None,
+            metrics_url: None,
             description,
         }
     }
@@ -102,9 +106,15 @@ impl Endpoints {
             "app_db_url": self.app_db_url.as_ref().map(DbUrl::redacted),
             "http_url": self.http_url,
             "ui_url": self.ui_url,
+            "metrics_url": self.metrics_url,
             "description": self.description,
         })
     }
+}
+
+/// The Prometheus endpoint of a server whose metrics listen on `port` of the loopback.
+pub(crate) fn metrics_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/metrics")
 }
 
 #[cfg(test)]
@@ -125,6 +135,7 @@ mod tests {
             app_db_url: None,
             http_url: None,
             ui_url: None,
+            metrics_url: None,
             description: "test".into(),
         };
         let shown = endpoints.summary().to_string();

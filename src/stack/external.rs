@@ -43,6 +43,7 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
         app_db_url: None,
         http_url: None,
         ui_url: ext.ui_url.clone(),
+        metrics_url: None,
         description: format!("external: {}", ext.address),
     })
 }

@@ -22,7 +22,7 @@ pub(crate) mod ui;
 
 pub use shared::BOOT_LOG;
 
-pub use connect::{connect, TemporalTarget};
+pub use connect::{connect, TemporalTarget, TlsPems};
 pub use control::{Outage, StackControl};
 pub use endpoints::Endpoints;
 pub use error::StackError;

@@ -13,6 +13,11 @@ use std::time::Duration;
 /// Databases a stack provides: Temporal's two and one for the tests' own tables.
 pub(crate) const DATABASES: [&str; 3] = ["temporal", "temporal_visibility", "app"];
 
+/// `max_connections` of the stacks' PostgreSQL: the server's four services may each open
+/// their pools (20 + 10 connections, the server image's defaults), 120 in all, beyond
+/// PostgreSQL's default of 100; `postgres.connection_budget` checks exactly this.
+pub(crate) const MAX_CONNECTIONS: &str = "max_connections=200";
+
 /// Opens one connection, mapping failures to errors that name the cause.
 pub(crate) async fn connect_once(
     url: &DbUrl,

@@ -7,16 +7,21 @@
 //! [`Session`] per run: one connection, one validation worker, one run of each workflow.
 
 mod activities;
+mod admin;
+mod canary;
 mod checks;
+mod context;
+pub mod releases;
 mod report;
 mod session;
 mod target;
 mod workflow;
 
 pub use activities::{ActivityReport, ValidationActivities};
+pub use canary::{CanaryRun, CanaryWorkflow};
 pub use report::{Format, Report, StartedWorkflow};
 pub use session::{Db, ProbeRun, Session};
-pub use target::{Databases, NoDatabases, Target};
+pub use target::{ConnectionBudget, Databases, NoDatabases, Target};
 pub use workflow::{
     CurrentStage, ProbeWorkflow, Stage, StageResult, ValidationInput, ValidationWorkflow,
     RETRY_ATTEMPTS,
@@ -38,6 +43,11 @@ pub enum Category {
     Integration,
     /// A stage of the validation workflow.
     Workflow,
+    /// The server's own metrics against thresholds.
+    Metrics,
+    /// A canary workflow measuring what users feel (timer accuracy, update and schedule
+    /// round trips, visibility delay).
+    Canary,
 }
 
 impl Category {
@@ -48,6 +58,8 @@ impl Category {
             Category::Temporal => "temporal",
             Category::Integration => "integration",
             Category::Workflow => "workflow",
+            Category::Metrics => "metrics",
+            Category::Canary => "canary",
         }
     }
 }
@@ -73,6 +85,21 @@ impl Status {
             Status::Skipped => "skip",
         }
     }
+}
+
+/// Which suites a check is part of: `--profile quick` runs the [`Profile::Quick`] checks
+/// (reads of state, no workflow: under 2 s on a warm stack), `--profile full` every check.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, strum::EnumString, strum::Display,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum Profile {
+    /// Reads of the deployment's state; in both profiles.
+    Quick,
+    /// Runs workflows or waits on the server; only in the full profile (the default).
+    #[default]
+    Full,
 }
 
 /// A check that did not pass: failed, or skipped, with the message.
@@ -110,6 +137,8 @@ pub struct Check {
     pub id: &'static str,
     /// What it looks at.
     pub category: Category,
+    /// The cheapest profile that runs it.
+    pub profile: Profile,
     /// What it checks, in one sentence.
     pub description: &'static str,
     run: CheckFn,
@@ -134,6 +163,21 @@ pub struct CheckResult {
     pub duration_ms: u64,
     /// What it found, or why it failed or was skipped.
     pub message: String,
+    /// Values it measured, by name (unit in the name: `lag_ms`), for dashboards.
+    pub measurements: std::collections::BTreeMap<String, f64>,
+    /// Warning thresholds it crossed while passing.
+    pub warnings: Vec<String>,
+}
+
+impl CheckResult {
+    /// The word the report shows: `warn` for a pass with warnings, else the status's.
+    pub fn label(&self) -> &'static str {
+        if self.status == Status::Passed && !self.warnings.is_empty() {
+            "warn"
+        } else {
+            self.status.label()
+        }
+    }
 }
 
 /// Longest a single check may take before it fails as timed out.
@@ -143,12 +187,14 @@ impl Check {
     pub(crate) fn new(
         id: &'static str,
         category: Category,
+        profile: Profile,
         description: &'static str,
         run: CheckFn,
     ) -> Check {
         Check {
             id,
             category,
+            profile,
             description,
             run,
         }
@@ -157,21 +203,27 @@ impl Check {
     /// Runs the check against the session's target, bounded by [`CHECK_TIMEOUT`].
     pub async fn run(&self, session: &Arc<Session>) -> CheckResult {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(CHECK_TIMEOUT, (self.run)(session.clone())).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(fail(format!("no answer within {CHECK_TIMEOUT:?}"))),
-        };
-        let (status, message) = match outcome {
+        let bounded = tokio::time::timeout(CHECK_TIMEOUT, (self.run)(session.clone()));
+        let (outcome, record) = context::recorded(bounded).await;
+        let outcome = outcome.unwrap_or_else(|_| Err(fail(format!("no answer within {CHECK_TIMEOUT:?}"))));
+        let (status, mut message) = match outcome {
             Ok(m) => (Status::Passed, m),
             Err(Verdict::Failed(m)) => (Status::Failed, m),
             Err(Verdict::Skipped(m)) => (Status::Skipped, m),
         };
+        if status == Status::Passed {
+            for warning in &record.warnings {
+                message.push_str(&format!("; warning: {warning}"));
+            }
+        }
         CheckResult {
             id: self.id.to_string(),
             category: self.category,
             status,
             duration_ms: started.elapsed().as_millis() as u64,
             message,
+            measurements: record.measurements,
+            warnings: record.warnings,
         }
     }
 }
@@ -179,9 +231,16 @@ impl Check {
 /// Every check, in the order they run.
 pub fn registry() -> Vec<Check> {
     let mut all = checks::postgres::checks();
+    all.extend(checks::postgres_health::checks());
     all.extend(checks::temporal::checks());
+    all.extend(checks::cluster::checks());
+    all.extend(checks::namespace::checks());
+    all.extend(checks::tls::checks());
     all.extend(checks::integration::checks());
     all.extend(checks::stages::checks());
+    all.extend(checks::canary::checks());
+    // Last: in the full profile they read the server's metrics after the run's own traffic.
+    all.extend(checks::metrics::checks());
     all
 }
 
@@ -190,6 +249,7 @@ pub fn registry() -> Vec<Check> {
 pub struct Filter {
     only: Vec<glob::Pattern>,
     skip: Vec<glob::Pattern>,
+    profile: Profile,
 }
 
 /// `--only`/`--skip` globs that would select nothing, or the wrong thing.
@@ -218,18 +278,21 @@ pub enum FilterError {
     },
     /// The filters together leave nothing to run.
     #[error(
-        "--only/--skip leave no check to run (of {total}). Fix: loosen the filters; \
-         `temporal-harness validate --list` shows the check ids"
+        "--only/--skip leave no check to run in profile {profile} (of {total}). Fix: loosen \
+         the filters or use --profile full; `temporal-harness validate --list` shows the \
+         check ids"
     )]
     NothingLeft {
         /// How many checks there are.
         total: usize,
+        /// The profile the filters applied to.
+        profile: Profile,
     },
 }
 
 impl Filter {
-    /// From `--only` and `--skip` globs; a bad glob is an error naming it.
-    pub fn new(only: &[String], skip: &[String]) -> Result<Filter, FilterError> {
+    /// From `--only` and `--skip` globs within `profile`; a bad glob is an error naming it.
+    pub fn new(only: &[String], skip: &[String], profile: Profile) -> Result<Filter, FilterError> {
         let parse = |globs: &[String]| {
             globs
                 .iter()
@@ -244,8 +307,10 @@ impl Filter {
         let filter = Filter {
             only: parse(only)?,
             skip: parse(skip)?,
+            profile,
         };
-        let ids: Vec<&str> = registry().iter().map(|c| c.id).collect();
+        let all = registry();
+        let ids: Vec<&str> = all.iter().map(|c| c.id).collect();
         // A glob that matches no check is a typo, not a request for fewer checks.
         for (flag, patterns) in [("--only", &filter.only), ("--skip", &filter.skip)] {
             if let Some(p) = patterns
@@ -258,15 +323,20 @@ impl Filter {
                 });
             }
         }
-        if !ids.iter().any(|id| filter.selects(id)) {
-            return Err(FilterError::NothingLeft { total: ids.len() });
+        if !all.iter().any(|c| filter.selects(c)) {
+            return Err(FilterError::NothingLeft {
+                total: ids.len(),
+                profile,
+            });
         }
         Ok(filter)
     }
 
-    /// Whether the check `id` runs.
-    pub fn selects(&self, id: &str) -> bool {
-        (self.only.is_empty() || self.only.iter().any(|p| p.matches(id)))
+    /// Whether `check` runs.
+    pub fn selects(&self, check: &Check) -> bool {
+        let id = check.id;
+        (self.profile == Profile::Full || check.profile == Profile::Quick)
+            && (self.only.is_empty() || self.only.iter().any(|p| p.matches(id)))
             && !self.skip.iter().any(|p| p.matches(id))
     }
 }
@@ -281,7 +351,7 @@ pub async fn validate(
     let started = Instant::now();
     let session = Session::new(target);
     let mut results = Vec::new();
-    for check in registry().iter().filter(|c| filter.selects(c.id)) {
+    for check in registry().iter().filter(|c| filter.selects(c)) {
         let result = check.run(&session).await;
         progress(&result);
         results.push(result);
@@ -302,14 +372,20 @@ pub async fn validate(
 mod tests {
     use super::*;
 
+    fn by_id(id: &str) -> Check {
+        registry().into_iter().find(|c| c.id == id).expect(id)
+    }
+
     #[test]
     fn the_registry_has_the_checks_the_suite_promises() {
         let all = registry();
         let count = |c| all.iter().filter(|k| k.category == c).count();
-        assert!(count(Category::Postgres) >= 8, "{all:?}");
-        assert!(count(Category::Temporal) >= 6, "{all:?}");
+        assert!(count(Category::Postgres) >= 16, "{all:?}");
+        assert!(count(Category::Temporal) >= 13, "{all:?}");
         assert!(count(Category::Integration) >= 2, "{all:?}");
         assert_eq!(count(Category::Workflow), 5);
+        assert_eq!(count(Category::Metrics), 4);
+        assert_eq!(count(Category::Canary), 4);
         let mut ids: Vec<_> = all.iter().map(|c| c.id).collect();
         ids.sort();
         ids.dedup();
@@ -320,39 +396,55 @@ mod tests {
                 Category::Temporal => "temporal.",
                 Category::Integration => "integration.",
                 Category::Workflow => "stage.",
+                Category::Metrics => "metrics.",
+                Category::Canary => "canary.",
             };
             assert!(check.id.starts_with(prefix), "{}", check.id);
+            // Whatever runs a workflow is too slow for the quick profile.
+            if matches!(check.category, Category::Workflow | Category::Canary) {
+                assert_eq!(check.profile, Profile::Full, "{}", check.id);
+            }
         }
     }
 
     #[test]
-    fn filters_select_by_glob() {
-        let f = Filter::new(&["postgres.*".into()], &["*.version".into()]).unwrap();
-        assert!(f.selects("postgres.tables"));
-        assert!(!f.selects("postgres.version"));
-        assert!(!f.selects("temporal.health"));
-        assert!(Filter::default().selects("anything"));
-        let err = Filter::new(&["[".into()], &[]).unwrap_err();
+    fn filters_select_by_glob_and_profile() {
+        let f = Filter::new(&["postgres.*".into()], &["*.version".into()], Profile::Full).unwrap();
+        assert!(f.selects(&by_id("postgres.tables")));
+        assert!(!f.selects(&by_id("postgres.version")));
+        assert!(!f.selects(&by_id("temporal.health")));
+        assert!(Filter::default().selects(&by_id("stage.connection")));
+        let quick = Filter::new(&[], &[], Profile::Quick).unwrap();
+        assert!(quick.selects(&by_id("temporal.health")));
+        assert!(!quick.selects(&by_id("stage.connection")));
+        assert!(!quick.selects(&by_id("canary.timer")));
+        let err = Filter::new(&["[".into()], &[], Profile::Full).unwrap_err();
         assert!(matches!(&err, FilterError::BadGlob { glob, .. } if glob == "["));
         assert!(err.to_string().contains("bad glob `[`"), "{err}");
+        assert_eq!("quick".parse::<Profile>(), Ok(Profile::Quick));
+        assert!("fast".parse::<Profile>().is_err());
     }
 
     #[test]
     fn a_filter_that_selects_nothing_is_refused() {
-        let err = Filter::new(&["nomatch*".into()], &[]).unwrap_err();
+        let full = Profile::Full;
+        let err = Filter::new(&["nomatch*".into()], &[], full).unwrap_err();
         assert!(
             err.to_string()
                 .contains("--only `nomatch*` matches no check"),
             "{err}"
         );
-        let err = Filter::new(&[], &["*".into()]).unwrap_err();
+        let err = Filter::new(&[], &["*".into()], full).unwrap_err();
         assert!(matches!(err, FilterError::NothingLeft { .. }), "{err}");
-        let err = Filter::new(&["postgres.*".into()], &["postgres.*".into()]).unwrap_err();
+        let err = Filter::new(&["postgres.*".into()], &["postgres.*".into()], full).unwrap_err();
         assert!(err.to_string().contains("leave no check to run"), "{err}");
-        let err = Filter::new(&[], &["postgre.*".into()]).unwrap_err();
+        let err = Filter::new(&[], &["postgre.*".into()], full).unwrap_err();
         assert!(
             matches!(&err, FilterError::MatchesNothing { flag: "--skip", pattern } if pattern == "postgre.*"),
             "{err}"
         );
+        // The canaries exist, but not in the quick profile: nothing left, and it says why.
+        let err = Filter::new(&["canary.*".into()], &[], Profile::Quick).unwrap_err();
+        assert!(err.to_string().contains("profile quick"), "{err}");
     }
 }

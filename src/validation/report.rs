@@ -114,7 +114,7 @@ impl Report {
             "TIME",
         );
         for c in &self.checks {
-            let status = c.status.label();
+            let status = c.label();
             out.push_str(&format!(
                 "{status:<6}  {:<width$}  {:>4} ms  {}\n",
                 c.id, c.duration_ms, c.message
@@ -202,6 +202,8 @@ mod tests {
             status,
             duration_ms: 3,
             message: message.into(),
+            measurements: Default::default(),
+            warnings: Vec::new(),
         };
         Report::new(
             &target,

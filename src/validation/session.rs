@@ -3,6 +3,8 @@
 //! nothing of it costs nothing, and a listing boots nothing.
 
 use super::activities::ValidationActivities;
+use super::admin::{AdminClient, DescribeClusterResponse};
+use super::canary::{CanaryRun, CanaryWorkflow};
 use super::target::Target;
 use super::workflow::{ProbeWorkflow, StageResult, ValidationInput, ValidationWorkflow};
 use super::Verdict;
@@ -12,8 +14,12 @@ use crate::worker_thread::WorkerThread;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
+use temporalio_client::tonic::{self, Request};
 use temporalio_client::{
     Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowStartOptions,
+};
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    GetSystemInfoRequest, GetSystemInfoResponse,
 };
 use tokio::sync::OnceCell;
 
@@ -21,7 +27,7 @@ use tokio::sync::OnceCell;
 /// black-holed address takes this long).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a workflow a check runs may take.
-const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which of Temporal's databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +54,14 @@ pub struct Session {
     target: Target,
     task_queue: String,
     connection: OnceCell<Result<Connection, Verdict>>,
+    system_info: OnceCell<Result<GetSystemInfoResponse, Verdict>>,
+    cluster: OnceCell<Result<(AdminClient, DescribeClusterResponse), Verdict>>,
     pools: [OnceCell<Result<PgPool, Verdict>>; 2],
     worker: OnceCell<Result<WorkerThread, Verdict>>,
     probe: OnceCell<Result<ProbeRun, Verdict>>,
     stages: OnceCell<Result<Vec<StageResult>, Verdict>>,
+    canary: OnceCell<Result<CanaryRun, Verdict>>,
+    metrics: OnceCell<Result<Vec<prometheus_parse::Sample>, Verdict>>,
     /// Every workflow this run started, in order.
     started: std::sync::Mutex<Vec<ProbeRun>>,
 }
@@ -64,10 +74,14 @@ impl Session {
             target,
             task_queue: format!("temporal-harness-validation-{suffix}"),
             connection: OnceCell::new(),
+            system_info: OnceCell::new(),
+            cluster: OnceCell::new(),
             pools: [OnceCell::new(), OnceCell::new()],
             worker: OnceCell::new(),
             probe: OnceCell::new(),
             stages: OnceCell::new(),
+            canary: OnceCell::new(),
+            metrics: OnceCell::new(),
             started: Default::default(),
         })
     }
@@ -93,6 +107,40 @@ impl Session {
             })
             .await
             .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The server's `GetSystemInfo` answer (version, capabilities), asked once.
+    pub async fn system_info(&self) -> Result<&GetSystemInfoResponse, Verdict> {
+        let connection = self.connection().await?;
+        self.system_info
+            .get_or_init(|| async {
+                connection
+                    .workflow_service()
+                    .get_system_info(Request::new(GetSystemInfoRequest {}))
+                    .await
+                    .map(|r| r.into_inner())
+                    .map_err(|s| failed(format!("GetSystemInfo failed: {}", s.message())))
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The AdminService and its `DescribeCluster` answer, asked once. A deployment that keeps
+    /// the AdminService from this caller makes the checks that need it skip, saying so.
+    pub async fn cluster(&self) -> Result<(&AdminClient, &DescribeClusterResponse), Verdict> {
+        self.connection().await?;
+        self.cluster
+            .get_or_init(|| async {
+                let admin =
+                    AdminClient::new(&self.target.temporal, CONNECT_TIMEOUT).map_err(failed)?;
+                let described = admin.describe_cluster().await.map_err(admin_refused)?;
+                Ok((admin, described))
+            })
+            .await
+            .as_ref()
+            .map(|(a, d)| (a, d))
             .map_err(Clone::clone)
     }
 
@@ -147,6 +195,7 @@ impl Session {
                 let options = Definitions::new()
                     .workflow::<ValidationWorkflow>()
                     .workflow::<ProbeWorkflow>()
+                    .workflow::<CanaryWorkflow>()
                     .activities(activities)
                     .worker_options(&self.task_queue)
                     .map_err(failed)?
@@ -220,7 +269,30 @@ impl Session {
         run.await.as_ref().map(Vec::as_slice).map_err(Clone::clone)
     }
 
-    fn note_started(&self, workflow_id: &str, run_id: &str) {
+    /// The canary workflow, run once; the canary checks read what it measured.
+    pub async fn canary(&self) -> Result<&CanaryRun, Verdict> {
+        self.worker().await?;
+        self.canary
+            .get_or_init(|| super::canary::run(self))
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The server's metrics, scraped by `fetch` on first use.
+    pub(crate) async fn metrics(
+        &self,
+        fetch: impl std::future::Future<Output = Result<Vec<prometheus_parse::Sample>, Verdict>>,
+    ) -> Result<&[prometheus_parse::Sample], Verdict> {
+        self.metrics
+            .get_or_init(|| fetch)
+            .await
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
+    }
+
+    pub(super) fn note_started(&self, workflow_id: &str, run_id: &str) {
         self.started
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -246,10 +318,33 @@ impl Session {
     }
 }
 
-async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, Verdict> {
+pub(super) async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, Verdict> {
     tokio::time::timeout(timeout, f)
         .await
         .map_err(|_| Verdict::Failed(format!("no result within {timeout:?}")))
+}
+
+/// Why an AdminService call did not answer: refused access skips (the check needs more
+/// than the caller may do), anything else fails.
+pub(crate) fn admin_refused(status: tonic::Status) -> Verdict {
+    match status.code() {
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Verdict::Skipped(format!(
+            "the AdminService refused this caller ({}): this check needs a role that may call \
+             temporal.server.api.adminservice (the `admin` role of the default authorizer, or \
+             a claim mapper granting it); run it with such credentials",
+            status.message()
+        )),
+        tonic::Code::Unimplemented => Verdict::Skipped(
+            "the frontend does not serve the AdminService (not a Temporal server, or a proxy \
+             in front of it passes only the WorkflowService)"
+                .into(),
+        ),
+        _ => Verdict::Failed(format!(
+            "AdminService call failed: {} ({:?})",
+            status.message(),
+            status.code()
+        )),
+    }
 }
 
 /// A failed check, worded by the error (each of the harness's errors names cause and fix).

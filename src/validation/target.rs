@@ -34,6 +34,59 @@ impl Databases {
     }
 }
 
+/// How many connections the server's pools may open: `maxConns` of each data store, times
+/// the services that open pools, times their hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionBudget {
+    /// `persistence.datastores.<default>.sql.maxConns` (per service host).
+    pub max_conns: u32,
+    /// `persistence.datastores.<visibility>.sql.maxConns` (per service host).
+    pub visibility_max_conns: u32,
+    /// Hosts per service role (`frontend`, `history`, `matching`, `worker`).
+    pub hosts: Vec<(String, u32)>,
+}
+
+impl ConnectionBudget {
+    /// The harness's own stacks: one process running the four services, each with the server
+    /// image's default pools (`SQL_MAX_CONNS` 20, `SQL_VIS_MAX_CONNS` 10).
+    pub fn harness_stack() -> Self {
+        ConnectionBudget {
+            max_conns: 20,
+            visibility_max_conns: 10,
+            hosts: ["frontend", "history", "matching", "worker"]
+                .map(|r| (r.to_string(), 1))
+                .to_vec(),
+        }
+    }
+
+    fn hosts(&self) -> i64 {
+        self.hosts.iter().map(|(_, n)| i64::from(*n)).sum()
+    }
+
+    /// The most connections the server may open to one PostgreSQL server: both stores' pools
+    /// when the databases share it, else the larger one's.
+    pub fn needed(&self, shared_server: bool) -> i64 {
+        let per_host = if shared_server {
+            i64::from(self.max_conns) + i64::from(self.visibility_max_conns)
+        } else {
+            i64::from(self.max_conns.max(self.visibility_max_conns))
+        };
+        per_host * self.hosts()
+    }
+
+    /// `20+10 per host x 4 hosts (frontend 1, history 1, ...)`.
+    pub fn describe(&self) -> String {
+        let hosts: Vec<String> = self.hosts.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        format!(
+            "maxConns {}+{} per service host x {} hosts ({})",
+            self.max_conns,
+            self.visibility_max_conns,
+            self.hosts(),
+            hosts.join(", ")
+        )
+    }
+}
+
 /// Why a target has no PostgreSQL to check: the persistence checks are skipped with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -56,6 +109,15 @@ pub struct Target {
     pub expected_shards: Option<i32>,
     /// First retry interval of the error-handling stage, in milliseconds.
     pub retry_initial_interval_ms: u64,
+    /// Custom search attributes the deployment's workflows need, with their types where
+    /// given (`Keyword`, `Int`, ...).
+    pub search_attributes: Vec<(String, Option<String>)>,
+    /// The server's Prometheus endpoint (`http://host:9090/metrics`), for the metrics checks.
+    pub metrics_url: Option<String>,
+    /// The server's pool sizes and host counts, for the connection budget.
+    pub connection_budget: Option<ConnectionBudget>,
+    /// Whether Temporal's database connections must use TLS.
+    pub require_db_tls: bool,
     /// What it is, for people.
     pub description: String,
 }
@@ -79,6 +141,10 @@ impl Target {
             ui_url: None,
             expected_shards: None,
             retry_initial_interval_ms: 100,
+            search_attributes: Vec::new(),
+            metrics_url: None,
+            connection_budget: None,
+            require_db_tls: false,
         }
     }
 
@@ -109,8 +175,18 @@ impl Target {
         if endpoints.backend != BackendKind::External && endpoints.flavor == Some(Flavor::Postgres)
         {
             target.expected_shards = Some(HARNESS_SHARDS);
+            target.connection_budget = Some(ConnectionBudget::harness_stack());
         }
+        target.metrics_url = endpoints.metrics_url.clone();
         target
+    }
+
+    /// Whether Temporal's two databases are on one PostgreSQL server (their connections then
+    /// share one `max_connections`).
+    pub fn databases_share_a_server(&self) -> bool {
+        self.databases
+            .as_ref()
+            .is_ok_and(|d| d.temporal.server() == d.visibility.server())
     }
 
     /// The Web UI page of a workflow run in the target's namespace, when there is a UI.

@@ -286,6 +286,8 @@ async fn run_postgres(
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
+            "-c",
+            postgres::MAX_CONNECTIONS,
         ]);
     as_owner(&mut cmd, owner);
     let log = data.join("postgres.log");

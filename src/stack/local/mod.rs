@@ -13,6 +13,7 @@ use super::progress::Progress;
 use super::setup_steps::{dev_server_ui_args, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::tools::find_tool;
+use super::endpoints::metrics_url;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::{DbUrl, Secret};
@@ -131,6 +132,7 @@ pub(crate) async fn boot(
             endpoints.ui_url = config
                 .ui_enabled()
                 .then(|| format!("http://127.0.0.1:{ui}"));
+            endpoints.metrics_url = Some(metrics_url(metrics));
             Ok((endpoints, watched, None))
         }
         Flavor::Postgres => {
@@ -156,13 +158,14 @@ pub(crate) async fn boot(
             step.done();
 
             let step = progress.start("Temporal server (local process)");
-            let (watched, http) = start_server(config, dir, &bins.server, &admin, &password)?;
+            let (watched, http, metrics) =
+                start_server(config, dir, &bins.server, &admin, &password)?;
             step.done();
             let ui = bins.ui_server.map(|binary| PendingUi {
                 binary,
                 frontend_port: watched.port(),
             });
-            let endpoints = Endpoints::on_postgres(
+            let mut endpoints = Endpoints::on_postgres(
                 BackendKind::Local,
                 format!("127.0.0.1:{}", watched.port()),
                 &config.namespace,
@@ -176,25 +179,26 @@ pub(crate) async fn boot(
                     schema.visibility
                 ),
             );
+            endpoints.metrics_url = Some(metrics_url(metrics));
             Ok((endpoints, watched, ui))
         }
     }
 }
 
-/// Starts the full server on the local PostgreSQL; returns it (its frontend port) and the
-/// HTTP port.
+/// Starts the full server on the local PostgreSQL; returns it (its frontend port), the
+/// HTTP port and the metrics port.
 fn start_server(
     config: &StackConfig,
     dir: &StackDir,
     server: &Path,
     admin: &DbUrl,
     password: &Secret,
-) -> Result<(Watched, u16), StackError> {
+) -> Result<(Watched, u16, u16), StackError> {
     let pg_port = url::Url::parse(admin.expose())
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(5432);
-    let mut ports = free_low_ports(9)?;
+    let mut ports = free_low_ports(10)?;
     ports[0] = frontend_port(config, ports[0])?;
     let names = [
         "FRONTEND_GRPC_PORT",
@@ -221,6 +225,7 @@ fn start_server(
         .env("POSTGRES_USER", DB_USER)
         .env("POSTGRES_PWD", password.expose())
         .env("DYNAMIC_CONFIG_FILE_PATH", &dynamic_config)
+        .env("PROMETHEUS_ENDPOINT", format!("127.0.0.1:{}", ports[9]))
         .env("LOG_LEVEL", "warn");
     if std::env::var_os("USER").is_none() {
         // Go's os/user needs it without cgo.
@@ -230,7 +235,7 @@ fn start_server(
     // Test data is throwaway: a graceful drain would only slow teardown by seconds.
     let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
     let watched = Watched::new("Temporal server", pid, log, ports[0]);
-    Ok((watched, ports[1]))
+    Ok((watched, ports[1], ports[9]))
 }
 
 /// The Web UI server of a PostgreSQL stack, started once the frontend answers: started

@@ -16,12 +16,14 @@ pub(crate) fn checks() -> Vec<Check> {
         check!(
             "integration.current_executions",
             Integration,
+            Full,
             "A workflow run through Temporal shows in current_executions as completed",
             current_executions
         ),
         check!(
             "integration.history_length",
             Integration,
+            Full,
             "The workflow's history length equals executions.next_event_id - 1",
             history_length
         ),

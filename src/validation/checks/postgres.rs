@@ -1,7 +1,8 @@
 //! PostgreSQL checks: the database Temporal persists to, on its own.
 
 use super::check;
-use crate::stack::check_schema;
+use crate::validation::context::warn;
+use crate::validation::releases::{self, Known};
 use crate::validation::{fail, Check, Checked, Db, Session, Verdict};
 use std::sync::Arc;
 
@@ -27,60 +28,77 @@ pub(crate) fn checks() -> Vec<Check> {
         check!(
             "postgres.connection",
             Postgres,
+            Quick,
             "Temporal's databases accept a login with the given credentials",
             connection
         ),
         check!(
             "postgres.version",
             Postgres,
+            Quick,
             "The server runs PostgreSQL 12 or newer (warns outside the versions Temporal tests)",
             version
         ),
         check!(
             "postgres.databases",
             Postgres,
+            Quick,
             "The temporal and temporal_visibility databases exist",
             databases
         ),
         check!(
             "postgres.schema_version",
             Postgres,
-            "Both schemas are at least the versions the server expects",
+            Quick,
+            "The temporal schema is the version the server's release expects",
             schema_version
+        ),
+        check!(
+            "postgres.visibility_schema_version",
+            Postgres,
+            Quick,
+            "The visibility schema is the version the server's release expects",
+            visibility_schema_version
         ),
         check!(
             "postgres.tables",
             Postgres,
+            Quick,
             "The tables the server needs exist in both databases",
             tables
         ),
         check!(
             "postgres.btree_gin",
             Postgres,
+            Quick,
             "The btree_gin extension is installed in the visibility database",
             btree_gin
         ),
         check!(
             "postgres.connections",
             Postgres,
+            Quick,
             "Connections in use are well below max_connections",
             connections
         ),
         check!(
             "postgres.long_sessions",
             Postgres,
+            Quick,
             "No session idles in a transaction or runs one query for long",
             long_sessions
         ),
         check!(
             "postgres.blocking_locks",
             Postgres,
+            Quick,
             "No session has waited long on another's lock",
             blocking_locks
         ),
         check!(
             "postgres.writable",
             Postgres,
+            Quick,
             "The server is a writable primary (not in recovery, not read-only)",
             writable
         ),
@@ -120,9 +138,8 @@ async fn version(session: Arc<Session>) -> Checked {
         )));
     }
     if !TESTED_MAJORS.contains(&major) {
-        return Ok(format!(
-            "PostgreSQL {text} (warning: Temporal is tested on {}-{}; run the suite after \
-             every upgrade)",
+        warn(format!(
+            "Temporal is tested on {}-{}; run the suite after every upgrade",
             TESTED_MAJORS.start(),
             TESTED_MAJORS.end()
         ));
@@ -157,20 +174,82 @@ async fn databases(session: Arc<Session>) -> Checked {
 }
 
 async fn schema_version(session: Arc<Session>) -> Checked {
-    let databases = session
-        .target()
-        .databases
-        .as_ref()
-        .map_err(|why| Verdict::Skipped(why.to_string()))?;
-    session.pool(Db::Temporal).await?;
-    let status = check_schema(&databases.temporal, &databases.visibility)
-        .await
-        .map_err(fail)?;
+    schema_of(&session, Db::Temporal).await
+}
+
+async fn visibility_schema_version(session: Arc<Session>) -> Checked {
+    schema_of(&session, Db::Visibility).await
+}
+
+/// The schema versions the deployment's server expects, and what that is based on: the
+/// server's own release (from `GetSystemInfo`) when it answers, else the pinned server.
+async fn expected_schemas(session: &Session) -> (&'static str, &'static str, String) {
     let pinned = crate::versions::Versions::pinned();
-    Ok(format!(
-        "temporal {} (expects {}), visibility {} (expects {})",
-        status.temporal, pinned.schema_version, status.visibility, pinned.visibility_schema_version
-    ))
+    let pinned_release = match releases::lookup(&pinned.temporal_server) {
+        Some(Known::Release(r)) => *r,
+        _ => *releases::RELEASES.last().expect("a release"),
+    };
+    let Ok(info) = session.system_info().await else {
+        return (
+            pinned_release.schema,
+            pinned_release.visibility,
+            format!(
+                "server {} (the pinned one: the frontend did not answer)",
+                pinned.temporal_server
+            ),
+        );
+    };
+    let version = &info.server_version;
+    match releases::lookup(version) {
+        Some(Known::Release(r)) => (r.schema, r.visibility, format!("server {version}")),
+        Some(Known::Newer(r)) => (
+            r.schema,
+            r.visibility,
+            format!("server {version} (newer than this harness knows: as for {})", r.read_from),
+        ),
+        Some(Known::TooOld) | None => (
+            releases::RELEASES[0].schema,
+            releases::RELEASES[0].visibility,
+            format!("server {version} (unsupported: as for the oldest supported release)"),
+        ),
+    }
+}
+
+async fn schema_of(session: &Session, db: Db) -> Checked {
+    let pool = session.pool(db).await?;
+    let (schema, visibility, basis) = expected_schemas(session).await;
+    let (kind, expected, folder) = match db {
+        Db::Temporal => ("temporal", schema, "temporal"),
+        Db::Visibility => ("visibility", visibility, "visibility"),
+    };
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT curr_version FROM schema_version \
+         WHERE version_partition = 0 AND db_name = current_database()",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(sql("reading schema_version"))?;
+    let Some(found) = found else {
+        return Err(fail(format!(
+            "the {kind} database has no schema_version row: load the schema with \
+             temporal-sql-tool setup-schema and update-schema (docs/deployment.md)"
+        )));
+    };
+    let (have, want) = (releases::schema_pair(&found), releases::schema_pair(expected));
+    if have < want {
+        return Err(fail(format!(
+            "{kind} schema {found} is behind {expected}, which {basis} expects: run \
+             `temporal-sql-tool --plugin postgres12 --db <db> update-schema --schema-dir \
+             schema/postgresql/v12/{folder}/versioned` from that release"
+        )));
+    }
+    if have > want {
+        warn(format!(
+            "newer than {expected}: expected while upgrading (schema first, then the \
+             server), not after a server rollback"
+        ));
+    }
+    Ok(format!("{kind} schema {found} ({basis} expects {expected})"))
 }
 
 async fn tables(session: Arc<Session>) -> Checked {
@@ -242,7 +321,10 @@ async fn connections(session: Arc<Session>) -> Checked {
             "{summary}: new connections will soon be refused; raise max_connections or lower \
              the server's maxConns"
         ))),
-        75..=89 => Ok(format!("{summary} (warning: above 75%)")),
+        75..=89 => {
+            warn("above 75%");
+            Ok(summary)
+        }
         _ => Ok(summary),
     }
 }
@@ -276,10 +358,8 @@ async fn long_sessions(session: Arc<Session>) -> Checked {
         )));
     }
     if !active.is_empty() {
-        return Ok(format!(
-            "warning: long-running queries: {}",
-            describe(&active)
-        ));
+        warn(format!("long-running queries: {}", describe(&active)));
+        return Ok("no session idle in a transaction over 1 min".into());
     }
     Ok("no session idle in a transaction over 1 min, no query running over 5 min".into())
 }

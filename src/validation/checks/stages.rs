@@ -9,30 +9,35 @@ pub(crate) fn checks() -> Vec<Check> {
         check!(
             "stage.connection",
             Workflow,
+            Full,
             "Stage 1: an activity reaches Temporal and PostgreSQL",
             connection
         ),
         check!(
             "stage.workflow_execution",
             Workflow,
+            Full,
             "Stage 2: the workflow runs a durable timer",
             workflow_execution
         ),
         check!(
             "stage.activity_execution",
             Workflow,
+            Full,
             "Stage 3: an activity's payload goes out and comes back",
             activity_execution
         ),
         check!(
             "stage.state_persistence",
             Workflow,
+            Full,
             "Stage 4: a marker persists in PostgreSQL; the workflow's row is found",
             state_persistence
         ),
         check!(
             "stage.error_handling",
             Workflow,
+            Full,
             "Stage 5: an activity succeeds on its last attempt under exponential retry",
             error_handling
         ),

@@ -26,42 +26,49 @@ pub(crate) fn checks() -> Vec<Check> {
         check!(
             "temporal.health",
             Temporal,
+            Quick,
             "gRPC health reports the WorkflowService SERVING",
             health
         ),
         check!(
             "temporal.system_info",
             Temporal,
+            Quick,
             "The server reports its version and capabilities",
             system_info
         ),
         check!(
             "temporal.cluster_info",
             Temporal,
+            Quick,
             "Persistence is PostgreSQL (where given) with the configured shard count",
             cluster_info
         ),
         check!(
             "temporal.namespace",
             Temporal,
+            Quick,
             "The namespace is registered",
             namespace
         ),
         check!(
             "temporal.pollers",
             Temporal,
+            Full,
             "A running worker shows as a poller on its task queue",
             pollers
         ),
         check!(
             "temporal.visibility",
             Temporal,
+            Full,
             "A finished workflow is found by list and count queries",
             visibility
         ),
         check!(
             "temporal.http",
             Temporal,
+            Quick,
             "The frontend's HTTP API answers for the namespace",
             http
         ),
