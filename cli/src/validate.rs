@@ -106,11 +106,11 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         }
     }
     if args.list {
-        for check in validation::registry()
-            .iter()
-            .filter(|c| filter.selects(c))
-        {
-            println!("{:<34} {:<5} {}", check.id, check.profile, check.description);
+        for check in validation::registry().iter().filter(|c| filter.selects(c)) {
+            println!(
+                "{:<34} {:<5} {}",
+                check.id, check.profile, check.description
+            );
         }
         return exit_codes::SUCCESS;
     }
@@ -308,4 +308,31 @@ fn deployment_flags_without_address(args: &ValidateArgs, config: &StackConfig) -
             flags.join(", ")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hosts;
+
+    #[test]
+    fn hosts_name_every_role_once_with_a_count() {
+        let hosts = parse_hosts("frontend=2,history=3,matching=2,worker=1").unwrap();
+        assert_eq!(hosts.iter().map(|(_, n)| n).sum::<u32>(), 8);
+        for (bad, says) in [
+            ("frontend=2,history=3,matching=2", "leaves out worker"),
+            (
+                "frontend=0,history=1,matching=1,worker=1",
+                "`frontend=0` is not ROLE=COUNT",
+            ),
+            (
+                "frontend=1,frontend=1,matching=1,worker=1",
+                "names frontend twice",
+            ),
+            ("web=1", "`web=1` is not ROLE=COUNT"),
+            ("history", "`history` is not ROLE=COUNT"),
+        ] {
+            let err = parse_hosts(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 }

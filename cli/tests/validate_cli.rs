@@ -52,7 +52,10 @@ fn the_embedded_stack_passes_every_check() {
                 "metrics.persistence_errors" => "yet",
                 other => panic!("{other} skipped: {check}"),
             };
-            assert!(check["message"].as_str().unwrap().contains(allowed), "{check}");
+            assert!(
+                check["message"].as_str().unwrap().contains(allowed),
+                "{check}"
+            );
         }
     }
     assert!(report["summary"]["passed"].as_u64().unwrap() >= 40);
@@ -362,4 +365,87 @@ fn junit_goes_to_the_output_file() {
     assert_eq!(xml.matches("<testcase ").count(), temporal, "{xml}");
     assert!(xml.contains("name=\"temporal.health\""), "{xml}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_quick_profile_runs_no_workflow_and_stated_facts_are_checked() {
+    let out = validate(
+        &[
+            "--profile",
+            "quick",
+            "--format",
+            "json",
+            "--search-attribute",
+            "WorkflowTypeNotRegistered=Keyword",
+        ],
+        &[],
+    );
+    let report = json(&out);
+    // The missing search attribute fails the run: a stated fact is checked, never ignored.
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["temporal.search_attributes"], "{report:#}");
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"temporal.membership"), "{ids:?}");
+    assert!(
+        !ids.iter()
+            .any(|id| id.starts_with("stage.") || id.starts_with("canary.")),
+        "{ids:?}"
+    );
+    assert!(report["workflows"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn deployment_facts_that_do_not_parse_are_usage_errors() {
+    for (args, says) in [
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--metrics-url",
+                "ftp://x",
+            ][..],
+            "must be http://host:port/metrics",
+        ),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--search-attribute",
+                "=Keyword",
+            ][..],
+            "expected NAME or NAME=TYPE",
+        ),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--sql-max-conns",
+                "20",
+                "--sql-vis-max-conns",
+                "10",
+                "--hosts",
+                "history=2",
+            ][..],
+            "leaves out frontend",
+        ),
+        (&["--profile", "fast"][..], "fast"),
+        (&["--sql-max-conns", "20"][..], "--sql-vis-max-conns"),
+    ] {
+        let out = validate(args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

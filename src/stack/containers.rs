@@ -5,6 +5,7 @@
 //! started them: the stack's keeper removes them (see `shared`). Their testcontainers
 //! handles are parked in [`PARKED`] so that dropping them never removes a shared container.
 
+use super::endpoints::metrics_url;
 use super::ports::ensure_free;
 use super::progress::Progress;
 use super::setup_steps::{
@@ -12,7 +13,6 @@ use super::setup_steps::{
 };
 use super::shared::StackDir;
 use super::shared::STACK_LABEL;
-use super::endpoints::metrics_url;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::error::BoxError;

@@ -141,7 +141,11 @@ pub(super) async fn run(session: &Session) -> Result<CanaryRun, Verdict> {
 }
 
 /// TimerFired minus (TimerStarted + the timer), from the run's history, in milliseconds.
-async fn timer_lateness(session: &Session, workflow_id: &str, run_id: &str) -> Result<i64, Verdict> {
+async fn timer_lateness(
+    session: &Session,
+    workflow_id: &str,
+    run_id: &str,
+) -> Result<i64, Verdict> {
     let history = session
         .connection()
         .await?
@@ -163,7 +167,10 @@ async fn timer_lateness(session: &Session, workflow_id: &str, run_id: &str) -> R
     let mut due = None;
     let mut fired = None;
     for event in &history.events {
-        let at = event.event_time.as_ref().map(|t| millis(t.seconds, t.nanos));
+        let at = event
+            .event_time
+            .as_ref()
+            .map(|t| millis(t.seconds, t.nanos));
         match &event.attributes {
             Some(Attributes::TimerStartedEventAttributes(a)) => {
                 let timer = a

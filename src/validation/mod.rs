@@ -90,7 +90,14 @@ impl Status {
 /// Which suites a check is part of: `--profile quick` runs the [`Profile::Quick`] checks
 /// (reads of state, no workflow: under 2 s on a warm stack), `--profile full` every check.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, strum::EnumString, strum::Display,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumString,
+    strum::Display,
     strum::VariantNames,
 )]
 #[strum(serialize_all = "lowercase")]
@@ -205,7 +212,8 @@ impl Check {
         let started = Instant::now();
         let bounded = tokio::time::timeout(CHECK_TIMEOUT, (self.run)(session.clone()));
         let (outcome, record) = context::recorded(bounded).await;
-        let outcome = outcome.unwrap_or_else(|_| Err(fail(format!("no answer within {CHECK_TIMEOUT:?}"))));
+        let outcome =
+            outcome.unwrap_or_else(|_| Err(fail(format!("no answer within {CHECK_TIMEOUT:?}"))));
         let (status, mut message) = match outcome {
             Ok(m) => (Status::Passed, m),
             Err(Verdict::Failed(m)) => (Status::Failed, m),

@@ -63,7 +63,10 @@ pub enum Known {
 
 /// `(major, minor)` of a version string such as `1.22.4`, `v1.32.0-159.0` or `1.29.1+build`.
 pub fn minor_of(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.trim().trim_start_matches('v').split(['.', '-', '+']);
+    let mut parts = version
+        .trim()
+        .trim_start_matches('v')
+        .split(['.', '-', '+']);
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
     Some((major, minor))
@@ -98,7 +101,7 @@ mod tests {
         assert_eq!(minor_of("v1.32.0-159.0"), Some((1, 32)));
         assert_eq!(minor_of("1.29.1+build"), Some((1, 29)));
         assert_eq!(minor_of("banana"), None);
-        assert_eq!(schema_pair("1.9") < schema_pair("1.13"), true);
+        assert!(schema_pair("1.9") < schema_pair("1.13"));
     }
 
     #[test]
@@ -125,7 +128,10 @@ mod tests {
     fn the_pinned_server_is_in_the_table_with_the_pinned_schema() {
         let pinned = crate::versions::Versions::pinned();
         let Some(Known::Release(r)) = lookup(&pinned.temporal_server) else {
-            panic!("the pinned server {} is not in RELEASES", pinned.temporal_server)
+            panic!(
+                "the pinned server {} is not in RELEASES",
+                pinned.temporal_server
+            )
         };
         assert_eq!(r.schema, pinned.schema_version);
         assert_eq!(r.visibility, pinned.visibility_schema_version);

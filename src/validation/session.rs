@@ -318,7 +318,10 @@ impl Session {
     }
 }
 
-pub(super) async fn within<F: std::future::Future>(timeout: Duration, f: F) -> Result<F::Output, Verdict> {
+pub(super) async fn within<F: std::future::Future>(
+    timeout: Duration,
+    f: F,
+) -> Result<F::Output, Verdict> {
     tokio::time::timeout(timeout, f)
         .await
         .map_err(|_| Verdict::Failed(format!("no result within {timeout:?}")))

@@ -7,13 +7,13 @@
 
 mod database;
 
+use super::endpoints::metrics_url;
 use super::ports::{ensure_free, free_low_ports, free_ports};
 use super::process::{spawn_service, Watched};
 use super::progress::Progress;
 use super::setup_steps::{dev_server_ui_args, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::tools::find_tool;
-use super::endpoints::metrics_url;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::{DbUrl, Secret};

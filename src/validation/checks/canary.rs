@@ -82,7 +82,10 @@ async fn timer(session: Arc<Session>) -> Checked {
     if late > TIMER_LATE_MS.0 {
         warn(format!("fired {late} ms late"));
     }
-    Ok(format!("a {} ms timer fired {late} ms after its due time", crate::validation::canary::CANARY_TIMER.as_millis()))
+    Ok(format!(
+        "a {} ms timer fired {late} ms after its due time",
+        crate::validation::canary::CANARY_TIMER.as_millis()
+    ))
 }
 
 async fn update(session: Arc<Session>) -> Checked {
@@ -112,7 +115,9 @@ async fn visibility_latency(session: Arc<Session>) -> Checked {
     if took > VISIBLE_MS.0 {
         warn(format!("{took} ms"));
     }
-    Ok(format!("visible in list queries {took} ms after the start returned"))
+    Ok(format!(
+        "visible in list queries {took} ms after the start returned"
+    ))
 }
 
 async fn schedule(session: Arc<Session>) -> Checked {

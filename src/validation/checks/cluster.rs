@@ -125,7 +125,11 @@ async fn shards(session: Arc<Session>) -> Checked {
              history hosts' logs ({})",
             unowned.len(),
             shown.join(", "),
-            if unowned.len() > shown.len() { ", ..." } else { "" },
+            if unowned.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            },
             per_host.join(", ")
         )));
     }
@@ -150,7 +154,9 @@ async fn shards(session: Arc<Session>) -> Checked {
             }
             summary.push_str(&format!("; {persisted} shard rows in the database"));
         }
-        Err(Verdict::Skipped(why)) => summary.push_str(&format!("; persisted count not read: {why}")),
+        Err(Verdict::Skipped(why)) => {
+            summary.push_str(&format!("; persisted count not read: {why}"))
+        }
         Err(failed) => return Err(failed),
     }
     Ok(summary)
@@ -167,7 +173,7 @@ const SDK_CAPABILITIES: [&str; 3] = [
 async fn server_version(session: Arc<Session>) -> Checked {
     let info = session.system_info().await?;
     let version = info.server_version.as_str();
-    let caps = info.capabilities.clone().unwrap_or_default();
+    let caps = info.capabilities.unwrap_or_default();
     let missing: Vec<&str> = SDK_CAPABILITIES
         .iter()
         .zip([
@@ -178,7 +184,10 @@ async fn server_version(session: Arc<Session>) -> Checked {
         .filter(|(_, on)| !on)
         .map(|(name, _)| *name)
         .collect();
-    let (oldest, newest) = (releases::RELEASES[0], releases::RELEASES[releases::RELEASES.len() - 1]);
+    let (oldest, newest) = (
+        releases::RELEASES[0],
+        releases::RELEASES[releases::RELEASES.len() - 1],
+    );
     let range = format!(
         "{}.{}-{}.{}",
         oldest.minor.0, oldest.minor.1, newest.minor.0, newest.minor.1

@@ -90,7 +90,11 @@ async fn fetch(session: &Session) -> Result<Vec<Sample>, Verdict> {
 fn parse(text: &str) -> Result<Vec<Sample>, String> {
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
         .map_err(|e| format!("not the Prometheus text format: {e}"))?;
-    if !scrape.samples.iter().any(|s| s.metric.starts_with("persistence_")) {
+    if !scrape
+        .samples
+        .iter()
+        .any(|s| s.metric.starts_with("persistence_"))
+    {
         return Err(
             "no persistence_* metric: this is not a Temporal server's metrics endpoint (or \
              the server has not started)"
@@ -114,7 +118,12 @@ fn sum(samples: &[Sample], metric: &str) -> f64 {
 
 /// The `q` quantile of a histogram summed over every series `keep` accepts (linear within
 /// the bucket, as Prometheus's histogram_quantile does); `None` without observations.
-fn quantile(samples: &[Sample], metric: &str, q: f64, keep: impl Fn(&Sample) -> bool) -> Option<(f64, f64)> {
+fn quantile(
+    samples: &[Sample],
+    metric: &str,
+    q: f64,
+    keep: impl Fn(&Sample) -> bool,
+) -> Option<(f64, f64)> {
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for sample in samples.iter().filter(|s| s.metric == metric && keep(s)) {
         if let Value::Histogram(counts) = &sample.value {
@@ -159,8 +168,8 @@ fn judge(value: f64, (warn_at, fail_at): (f64, f64), summary: String, fix: &str)
 
 async fn persistence_errors(session: Arc<Session>) -> Checked {
     let samples = scrape(&session).await?;
-    let requests = sum(&samples, "persistence_requests");
-    let errors = sum(&samples, "persistence_errors");
+    let requests = sum(samples, "persistence_requests");
+    let errors = sum(samples, "persistence_errors");
     if requests == 0.0 {
         // The server's reporter flushes counters about once a second: a server that just
         // started reports none yet (its histograms already have observations).
@@ -188,8 +197,10 @@ async fn persistence_errors(session: Arc<Session>) -> Checked {
 
 async fn persistence_latency(session: Arc<Session>) -> Checked {
     let samples = scrape(&session).await?;
-    let (p95, count) = quantile(&samples, "persistence_latency", 0.95, |_| true)
-        .ok_or_else(|| fail("persistence_latency has no observations: the server is not serving"))?;
+    let (p95, count) =
+        quantile(samples, "persistence_latency", 0.95, |_| true).ok_or_else(|| {
+            fail("persistence_latency has no observations: the server is not serving")
+        })?;
     measure("persistence_p95_ms", p95 * 1000.0);
     judge(
         p95,
@@ -206,9 +217,12 @@ async fn schedule_to_start(session: Arc<Session>) -> Checked {
             .get("task_type")
             .is_some_and(|t| t.to_ascii_lowercase().contains("workflow"))
     };
-    let Some((p95, count)) =
-        quantile(&samples, "task_schedule_to_start_latency", 0.95, workflow_tasks)
-    else {
+    let Some((p95, count)) = quantile(
+        samples,
+        "task_schedule_to_start_latency",
+        0.95,
+        workflow_tasks,
+    ) else {
         return Err(Verdict::Skipped(
             "no workflow task has been dispatched since the server started (run the full \
              profile, or validate after traffic)"
@@ -276,19 +290,19 @@ approximate_backlog_count{taskqueue=\"mail\"} 3
 
     #[test]
     fn sums_and_quantiles_read_the_exposition() {
-        let samples = parse(EXPOSITION).unwrap();
-        assert_eq!(sum(&samples, "persistence_requests"), 100.0);
-        assert_eq!(sum(&samples, "persistence_errors"), 4.0);
+        let samples = &parse(EXPOSITION).unwrap();
+        assert_eq!(sum(samples, "persistence_requests"), 100.0);
+        assert_eq!(sum(samples, "persistence_errors"), 4.0);
         // 100 calls: 50 under 1 ms, 40 more under 10 ms, 10 beyond: p50 is 1 ms, p95 is
         // in the +Inf bucket (reported as its lower bound, 10 ms).
-        let (p50, n) = quantile(&samples, "persistence_latency", 0.5, |_| true).unwrap();
+        let (p50, n) = quantile(samples, "persistence_latency", 0.5, |_| true).unwrap();
         assert_eq!(n, 100.0);
         assert!((p50 - 0.001).abs() < 1e-9, "{p50}");
-        let (p95, _) = quantile(&samples, "persistence_latency", 0.95, |_| true).unwrap();
+        let (p95, _) = quantile(samples, "persistence_latency", 0.95, |_| true).unwrap();
         assert!((p95 - 0.01).abs() < 1e-9, "{p95}");
-        let (p70, _) = quantile(&samples, "persistence_latency", 0.7, |_| true).unwrap();
+        let (p70, _) = quantile(samples, "persistence_latency", 0.7, |_| true).unwrap();
         assert!(p70 > 0.001 && p70 < 0.01, "{p70}");
-        assert!(quantile(&samples, "task_schedule_to_start_latency", 0.95, |_| true).is_none());
+        assert!(quantile(samples, "task_schedule_to_start_latency", 0.95, |_| true).is_none());
     }
 
     #[test]
@@ -296,7 +310,10 @@ approximate_backlog_count{taskqueue=\"mail\"} 3
         assert!(judge(0.5, (1.0, 2.0), "ok".into(), "fix").is_ok());
         assert!(judge(1.5, (1.0, 2.0), "warned".into(), "fix").is_ok());
         let err = judge(2.5, (1.0, 2.0), "12000 waiting".into(), "add workers").unwrap_err();
-        assert!(err.message().contains("12000 waiting: over 2; add workers"), "{err:?}");
+        assert!(
+            err.message().contains("12000 waiting: over 2; add workers"),
+            "{err:?}"
+        );
     }
 
     #[test]

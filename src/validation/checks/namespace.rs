@@ -186,7 +186,10 @@ async fn archival(session: Arc<Session>) -> Checked {
         ),
     ] {
         let enabled = state == ArchivalState::Enabled as i32;
-        measure(format!("{what}_archival_enabled"), f64::from(u8::from(enabled)));
+        measure(
+            format!("{what}_archival_enabled"),
+            f64::from(u8::from(enabled)),
+        );
         if enabled && uri.is_empty() {
             return Err(fail(format!(
                 "{what} archival is enabled with no URI: nothing can be archived; set \

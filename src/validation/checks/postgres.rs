@@ -205,7 +205,10 @@ async fn expected_schemas(session: &Session) -> (&'static str, &'static str, Str
         Some(Known::Newer(r)) => (
             r.schema,
             r.visibility,
-            format!("server {version} (newer than this harness knows: as for {})", r.read_from),
+            format!(
+                "server {version} (newer than this harness knows: as for {})",
+                r.read_from
+            ),
         ),
         Some(Known::TooOld) | None => (
             releases::RELEASES[0].schema,
@@ -235,7 +238,10 @@ async fn schema_of(session: &Session, db: Db) -> Checked {
              temporal-sql-tool setup-schema and update-schema (docs/deployment.md)"
         )));
     };
-    let (have, want) = (releases::schema_pair(&found), releases::schema_pair(expected));
+    let (have, want) = (
+        releases::schema_pair(&found),
+        releases::schema_pair(expected),
+    );
     if have < want {
         return Err(fail(format!(
             "{kind} schema {found} is behind {expected}, which {basis} expects: run \
@@ -249,7 +255,9 @@ async fn schema_of(session: &Session, db: Db) -> Checked {
              server), not after a server rollback"
         ));
     }
-    Ok(format!("{kind} schema {found} ({basis} expects {expected})"))
+    Ok(format!(
+        "{kind} schema {found} ({basis} expects {expected})"
+    ))
 }
 
 async fn tables(session: Arc<Session>) -> Checked {

@@ -93,7 +93,9 @@ fn fix_for(why: &rustls::Error) -> &'static str {
         rustls::Error::InvalidCertificate(E::Expired | E::ExpiredContext { .. }) => {
             "renew the certificate and reload the frontend"
         }
-        rustls::Error::InvalidCertificate(E::NotValidForName | E::NotValidForNameContext { .. }) => {
+        rustls::Error::InvalidCertificate(
+            E::NotValidForName | E::NotValidForNameContext { .. },
+        ) => {
             "issue it for the name clients use, or set the server name clients verify \
              (--tls-server-name / TEMPORAL_HARNESS_TLS_SERVER_NAME)"
         }
@@ -161,11 +163,18 @@ async fn handshake(
         let tcp = tokio::net::TcpStream::connect(address)
             .await
             .map_err(|e| format!("cannot reach {address}: {e}"))?;
-        connector.connect(server_name, tcp).await.map_err(|e| e.to_string())
+        connector
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|_| format!("no TLS handshake with {address} within {HANDSHAKE_TIMEOUT:?}"))?;
-    let seen = recorder.seen.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let seen = recorder
+        .seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     match (seen, connected) {
         (Some(inspected), _) => Ok(inspected),
         (None, Err(e)) => Err(format!(
