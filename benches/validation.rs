@@ -1,11 +1,11 @@
-//! The validation suite on a warm stack: the whole suite (every check, as `temporal-harness
-//! validate` runs it, a new session each round: connections and worker included) and the
-//! 5-stage workflow alone (start to result, default 100 ms retry interval, worker already
+//! The validation suite on a warm stack: the quick profile (reads of state, no workflow) and
+//! the full one (every check, as `temporal-harness validate` runs them, a new session each
+//! round: connections and worker included), alternating, and the 5-stage workflow alone (start to result, default 100 ms retry interval, worker already
 //! polling). Prints a table and one JSON line.
 //! Run: `cargo bench --bench validation` (add `-- ROUNDS`, default 5).
 
 use std::time::{Duration, Instant};
-use temporal_harness::validation::{validate, Filter, Session, Status, Target};
+use temporal_harness::validation::{validate, Filter, Profile, Session, Status, Target};
 use temporal_harness::{Stack, StackConfig};
 
 fn median(v: &[f64]) -> f64 {
@@ -25,18 +25,24 @@ async fn main() {
     let stack = Stack::acquire(&config).await.expect("stack");
     let acquire = t.elapsed().as_secs_f64();
     let target = Target::from_endpoints(stack.endpoints());
-    let (mut suite, mut workflow) = (Vec::new(), Vec::new());
-    let mut checks = 0;
+    let (mut quick, mut suite, mut workflow) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut quick_checks, mut checks) = (0, 0);
+    let quick_filter = Filter::new(&[], &[], Profile::Quick).expect("quick profile");
     for _ in 0..rounds {
-        let report = validate(target.clone(), &Filter::default(), |_| {}).await;
-        assert_eq!(
-            report.count(Status::Failed),
-            0,
-            "{}",
-            report.render(temporal_harness::validation::Format::Human)
-        );
-        checks = report.checks.len();
-        suite.push(report.duration.as_secs_f64());
+        for (filter, times, count) in [
+            (&quick_filter, &mut quick, &mut quick_checks),
+            (&Filter::default(), &mut suite, &mut checks),
+        ] {
+            let report = validate(target.clone(), filter, |_| {}).await;
+            assert_eq!(
+                report.count(Status::Failed),
+                0,
+                "{}",
+                report.render(temporal_harness::validation::Format::Human)
+            );
+            *count = report.checks.len();
+            times.push(report.duration.as_secs_f64());
+        }
 
         let session = Session::new(target.clone());
         session.worker().await.expect("worker");
@@ -53,7 +59,12 @@ async fn main() {
     println!("{:<44} {:>8.3}", "stack acquire (first: may boot)", acquire);
     println!(
         "{:<44} {:>8.3}",
-        format!("whole suite ({checks} checks)"),
+        format!("--profile quick ({quick_checks} checks)"),
+        median(&quick)
+    );
+    println!(
+        "{:<44} {:>8.3}",
+        format!("--profile full ({checks} checks)"),
         median(&suite)
     );
     println!(
@@ -64,7 +75,8 @@ async fn main() {
     println!(
         "{}",
         serde_json::json!({"bench": "validation", "rounds": rounds, "checks": checks,
-            "acquire_s": acquire, "suite_s": suite, "workflow_s": workflow})
+            "quick_checks": quick_checks, "acquire_s": acquire, "quick_s": quick,
+            "suite_s": suite, "workflow_s": workflow})
     );
     stack
         .shutdown(Duration::from_secs(60))
