@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// Under this many days to expiry, the check warns.
 pub const EXPIRY_WARN_DAYS: i64 = 30;
+/// Under this many days it fails: too close for a change window.
+pub const EXPIRY_FAIL_DAYS: i64 = 7;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) fn checks() -> Vec<Check> {
@@ -26,7 +28,7 @@ pub(crate) fn checks() -> Vec<Check> {
         "temporal.tls_certificate",
         Temporal,
         Quick,
-        "The frontend's certificate verifies for its name and has 30+ days to expiry",
+        "The frontend's certificate verifies for its name; under 30 days to expiry warns, 7 fails",
         tls_certificate
     )]
 }
@@ -67,6 +69,12 @@ async fn tls_certificate(session: Arc<Session>) -> Checked {
             "the certificate for `{name}` ({subject}, {expiry}) does not verify: {why}. Fix: \
              {}",
             fix_for(why)
+        )));
+    }
+    if days_left < EXPIRY_FAIL_DAYS {
+        return Err(fail(format!(
+            "the certificate for `{name}` ({subject}) {expiry}: under {EXPIRY_FAIL_DAYS} days \
+             left; renew it and reload the frontend now"
         )));
     }
     if days_left < EXPIRY_WARN_DAYS {
