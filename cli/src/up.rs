@@ -3,7 +3,7 @@
 
 use super::choice;
 use std::time::Duration;
-use temporal_harness::config::{BackendKind, Flavor};
+use temporal_harness::config::{BackendKind, Flavor, Topology};
 use temporal_harness::exit_codes;
 use temporal_harness::{Stack, StackConfig};
 
@@ -16,6 +16,10 @@ pub struct UpArgs {
     /// Temporal on PostgreSQL, or the CLI dev server alone.
     #[arg(long, value_parser = choice::<Flavor>())]
     flavor: Option<Flavor>,
+    /// `single` (one server process) or `cluster` (a process per service, two history
+    /// hosts; local backend, PostgreSQL flavour).
+    #[arg(long, value_parser = choice::<Topology>())]
+    topology: Option<Topology>,
     /// Host port of the Temporal frontend (default: a free one).
     #[arg(long)]
     port: Option<u16>,
@@ -36,6 +40,9 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
     }
     if let Some(f) = args.flavor {
         config.flavor = f;
+    }
+    if let Some(t) = args.topology {
+        config.topology = t;
     }
     config.keep |= args.keep;
     // People run `up` to look at things: the UI is on unless they said otherwise.

@@ -55,8 +55,8 @@ pub struct ValidateArgs {
     #[arg(long, requires_all = ["sql_max_conns", "hosts"])]
     sql_vis_max_conns: Option<u32>,
     /// Hosts per service: `frontend=2,history=3,matching=2,worker=1` (a single binary is
-    /// one of each).
-    #[arg(long, requires_all = ["sql_max_conns", "sql_vis_max_conns"])]
+    /// one of each): `temporal.membership` expects them, the connection budget counts them.
+    #[arg(long)]
     hosts: Option<String>,
     /// Temporal's database connections must use TLS (also implied by `sslmode=require`).
     #[arg(long)]
@@ -222,14 +222,18 @@ fn apply_deployment_facts(target: &mut Target, args: &ValidateArgs) -> Result<()
         }
         target.search_attributes.push((name.to_string(), kind));
     }
-    if let (Some(max_conns), Some(visibility_max_conns), Some(hosts)) =
-        (args.sql_max_conns, args.sql_vis_max_conns, &args.hosts)
-    {
-        target.connection_budget = Some(ConnectionBudget {
-            max_conns,
-            visibility_max_conns,
-            hosts: parse_hosts(hosts)?,
-        });
+    if let Some(hosts) = &args.hosts {
+        let hosts = parse_hosts(hosts)?;
+        target.expected_hosts = Some(hosts.clone());
+        if let (Some(max_conns), Some(visibility_max_conns)) =
+            (args.sql_max_conns, args.sql_vis_max_conns)
+        {
+            target.connection_budget = Some(ConnectionBudget {
+                max_conns,
+                visibility_max_conns,
+                hosts,
+            });
+        }
     }
     target.require_db_tls |= args.require_db_tls;
     Ok(())

@@ -17,6 +17,7 @@ pub const CONFIG_FILE: &str = "temporal-harness.toml";
 struct FileConfig {
     backend: Option<String>,
     flavor: Option<String>,
+    topology: Option<String>,
     images: Option<String>,
     namespace: Option<String>,
     port: Option<u16>,
@@ -142,6 +143,9 @@ fn apply_text(
     }
     if let Some(v) = file.flavor {
         config.flavor = parse_enum("flavor", &v)?;
+    }
+    if let Some(v) = file.topology {
+        config.topology = parse_enum("topology", &v)?;
     }
     if let Some(v) = file.images {
         config.images = parse_enum("images", &v)?;

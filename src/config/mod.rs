@@ -59,6 +59,32 @@ pub enum Flavor {
     Dev,
 }
 
+/// How the Temporal server is laid out (PostgreSQL flavour).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
+pub enum Topology {
+    /// One process runs every service (the default, and what the dev server is).
+    #[default]
+    Single,
+    /// Each service its own process, as production deploys them: a frontend, two history
+    /// hosts, matching and worker, sharing PostgreSQL (local backend).
+    Cluster,
+}
+
 /// Which container images the containers backend uses.
 #[derive(
     Debug,
@@ -210,6 +236,8 @@ pub struct StackConfig {
     pub backend: BackendKind,
     /// What Temporal server runs.
     pub flavor: Flavor,
+    /// One server process, or a cluster of one per service.
+    pub topology: Topology,
     /// Which images the containers backend uses.
     pub images: ImageSource,
     /// Official image references.
@@ -244,6 +272,7 @@ impl Default for StackConfig {
         StackConfig {
             backend: BackendKind::Auto,
             flavor: Flavor::Postgres,
+            topology: Topology::Single,
             images: ImageSource::Auto,
             official_images: OfficialImages::default(),
             namespace: "default".into(),
@@ -299,6 +328,9 @@ pub enum ConfigError {
          (or [external] address in temporal-harness.toml)"
     )]
     ExternalWithoutAddress,
+    /// A combination of settings the harness cannot run; the text names the fix.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl ConfigError {
@@ -358,6 +390,9 @@ impl StackConfig {
         }
         if let Some(v) = get("TEMPORAL_HARNESS_FLAVOR") {
             self.flavor = parse_enum("TEMPORAL_HARNESS_FLAVOR", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_TOPOLOGY") {
+            self.topology = parse_enum("TEMPORAL_HARNESS_TOPOLOGY", &v)?;
         }
         if let Some(v) = get("TEMPORAL_HARNESS_IMAGES") {
             self.images = parse_enum("TEMPORAL_HARNESS_IMAGES", &v)?;

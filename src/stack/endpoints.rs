@@ -1,7 +1,7 @@
 //! Where a ready stack answers, as every backend reports it and the state folder stores it.
 
 use super::TemporalTarget;
-use crate::config::{BackendKind, Flavor};
+use crate::config::{BackendKind, Flavor, Topology};
 use crate::secret::DbUrl;
 
 /// Where a ready stack answers. Serialised (with passwords) only to the stack's 0600 state
@@ -31,6 +31,9 @@ pub struct Endpoints {
     /// The server's Prometheus metrics endpoint, where exposed.
     #[serde(default)]
     pub metrics_url: Option<String>,
+    /// How the server is laid out (one process, or a process per service).
+    #[serde(default)]
+    pub topology: Topology,
     /// What runs it, for people (`containers: temporal-harness/temporal-server:1.32.2 ...`).
     pub description: String,
 }
@@ -57,6 +60,7 @@ impl Endpoints {
             http_url: http_port.map(|p| format!("http://127.0.0.1:{p}")),
             ui_url: None,
             metrics_url: None,
+            topology: Topology::Single,
             description,
         }
     }
@@ -107,6 +111,7 @@ impl Endpoints {
             "http_url": self.http_url,
             "ui_url": self.ui_url,
             "metrics_url": self.metrics_url,
+            "topology": self.topology,
             "description": self.description,
         })
     }
@@ -136,6 +141,7 @@ mod tests {
             http_url: None,
             ui_url: None,
             metrics_url: None,
+            topology: Topology::Single,
             description: "test".into(),
         };
         let shown = endpoints.summary().to_string();

@@ -44,6 +44,7 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
         http_url: None,
         ui_url: ext.ui_url.clone(),
         metrics_url: None,
+        topology: Default::default(),
         description: format!("external: {}", ext.address),
     })
 }

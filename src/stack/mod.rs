@@ -26,6 +26,7 @@ pub use connect::{connect, TemporalTarget, TlsPems};
 pub use control::{Outage, StackControl};
 pub use endpoints::Endpoints;
 pub use error::StackError;
+pub use local::{ClusterControl, CLUSTER_NODES};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
@@ -33,7 +34,7 @@ pub(crate) use process::euid;
 pub use test_server::TestServer;
 pub use tools::default_tools_dir;
 
-use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::config::{BackendKind, Flavor, StackConfig, Topology};
 use crate::error::BoxError;
 use progress::Progress;
 use shared::StackDir;
@@ -188,6 +189,26 @@ impl Stack {
             }
             _ => Err(unsupported(format!(
                 "this stack is {}",
+                self.endpoints.description
+            ))),
+        }
+    }
+
+    /// Kill, pause and restart control over the nodes of a local cluster stack
+    /// (`topology = "cluster"`). Use it on a stack of your own (a private `state_dir`).
+    pub fn cluster(&self) -> Result<ClusterControl, StackError> {
+        let unsupported = |reason: String| StackError::NotControllable {
+            action: "control the cluster's nodes".into(),
+            source: reason.into(),
+        };
+        match &self.dir {
+            Some(dir) if self.endpoints.backend == BackendKind::Local => {
+                ClusterControl::new(dir.clone()).map_err(|_| {
+                    unsupported("this stack is not a cluster (topology single)".into())
+                })
+            }
+            _ => Err(unsupported(format!(
+                "this stack is {}: the cluster topology runs on the local backend",
                 self.endpoints.description
             ))),
         }
@@ -382,6 +403,9 @@ async fn boot(
 /// Picks the backend for `auto`: containers when Docker answers, else local when the
 /// binaries exist; one line says which and why.
 async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
+    if config.topology == Topology::Cluster {
+        return cluster_backend(config);
+    }
     if config.backend != BackendKind::Auto {
         return Ok(config.backend);
     }
@@ -412,6 +436,33 @@ async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError
     }
 }
 
+/// The cluster topology runs the full server's services as local processes on PostgreSQL;
+/// any other combination is refused, naming the fix.
+fn cluster_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
+    let refuse = |why: &str| {
+        Err(StackError::Config(crate::config::ConfigError::Unsupported(
+            format!(
+                "topology = \"cluster\" {why}. Fix: TEMPORAL_HARNESS_BACKEND=local \
+             TEMPORAL_HARNESS_FLAVOR=postgres, or TEMPORAL_HARNESS_TOPOLOGY=single"
+            ),
+        )))
+    };
+    if config.flavor != Flavor::Postgres {
+        return refuse("needs the PostgreSQL flavour (the dev server is one process)");
+    }
+    match config.backend {
+        BackendKind::Local => Ok(BackendKind::Local),
+        BackendKind::Auto => {
+            eprintln!(
+                "temporal-harness: backend local (the cluster topology runs as local processes)"
+            );
+            Ok(BackendKind::Local)
+        }
+        BackendKind::Containers => refuse("runs on the local backend (containers: not yet)"),
+        BackendKind::External => refuse("describes stacks the harness boots, not a deployment"),
+    }
+}
+
 /// Stable key of a configuration: the same settings share one stack.
 fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
     let backend_name = match backend {
@@ -424,7 +475,8 @@ fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
         Flavor::Dev => "dev",
     };
     let identity = format!(
-        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        config.topology,
         config.frontend_port,
         config.images,
         config.official_images,

@@ -1,6 +1,6 @@
 //! What a validation run checks: a Temporal frontend and, where reachable, its PostgreSQL.
 
-use crate::config::{BackendKind, Flavor};
+use crate::config::{BackendKind, Flavor, Topology};
 use crate::secret::DbUrl;
 use crate::stack::{Endpoints, TemporalTarget};
 
@@ -47,15 +47,25 @@ pub struct ConnectionBudget {
 }
 
 impl ConnectionBudget {
-    /// The harness's own stacks: one process running the four services, each with the server
-    /// image's default pools (`SQL_MAX_CONNS` 20, `SQL_VIS_MAX_CONNS` 10).
-    pub fn harness_stack() -> Self {
+    /// The harness's own stacks: one host per service (two history hosts on the cluster
+    /// topology), each with the server image's default pools (`SQL_MAX_CONNS` 20,
+    /// `SQL_VIS_MAX_CONNS` 10).
+    pub fn harness_stack(topology: Topology) -> Self {
+        let history = match topology {
+            Topology::Single => 1,
+            Topology::Cluster => 2,
+        };
         ConnectionBudget {
             max_conns: 20,
             visibility_max_conns: 10,
-            hosts: ["frontend", "history", "matching", "worker"]
-                .map(|r| (r.to_string(), 1))
-                .to_vec(),
+            hosts: [
+                ("frontend", 1),
+                ("history", history),
+                ("matching", 1),
+                ("worker", 1),
+            ]
+            .map(|(r, n)| (r.to_string(), n))
+            .to_vec(),
         }
     }
 
@@ -116,6 +126,8 @@ pub struct Target {
     pub metrics_url: Option<String>,
     /// The server's pool sizes and host counts, for the connection budget.
     pub connection_budget: Option<ConnectionBudget>,
+    /// Hosts per service role the deployment should have in membership.
+    pub expected_hosts: Option<Vec<(String, u32)>>,
     /// Whether Temporal's database connections must use TLS.
     pub require_db_tls: bool,
     /// What it is, for people.
@@ -144,6 +156,7 @@ impl Target {
             search_attributes: Vec::new(),
             metrics_url: None,
             connection_budget: None,
+            expected_hosts: None,
             require_db_tls: false,
         }
     }
@@ -175,7 +188,9 @@ impl Target {
         if endpoints.backend != BackendKind::External && endpoints.flavor == Some(Flavor::Postgres)
         {
             target.expected_shards = Some(HARNESS_SHARDS);
-            target.connection_budget = Some(ConnectionBudget::harness_stack());
+            let budget = ConnectionBudget::harness_stack(endpoints.topology);
+            target.expected_hosts = Some(budget.hosts.clone());
+            target.connection_budget = Some(budget);
         }
         target.metrics_url = endpoints.metrics_url.clone();
         target

@@ -6,20 +6,23 @@
 //! keeper stops them (see `shared`).
 
 mod database;
+mod server;
+
+pub use server::{ClusterControl, CLUSTER_NODES};
 
 use super::endpoints::metrics_url;
-use super::ports::{ensure_free, free_low_ports, free_ports};
+use super::ports::{ensure_free, free_ports};
 use super::process::{spawn_service, Watched};
 use super::progress::Progress;
-use super::setup_steps::{dev_server_ui_args, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG};
+use super::setup_steps::{dev_server_ui_args, DEV_SERVER_DYNAMIC_CONFIG};
 use super::shared::StackDir;
 use super::tools::find_tool;
 use super::{postgres, ui, Endpoints, StackError};
-use crate::config::{BackendKind, Flavor, StackConfig};
-use crate::secret::{DbUrl, Secret};
+use crate::config::{BackendKind, Flavor, StackConfig, Topology};
+use crate::secret::Secret;
 use database::{setup_schema, start_postgres};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The binaries the local backend runs.
@@ -157,9 +160,20 @@ pub(crate) async fn boot(
             .await?;
             step.done();
 
-            let step = progress.start("Temporal server (local process)");
+            let (what, layout) = match config.topology {
+                Topology::Single => ("Temporal server (local process)".to_string(), String::new()),
+                Topology::Cluster => {
+                    let nodes: Vec<&str> = CLUSTER_NODES.iter().map(|(n, _)| *n).collect();
+                    let nodes = nodes.join(", ");
+                    (
+                        format!("Temporal cluster (local processes: {nodes})"),
+                        format!(" as a cluster ({nodes})"),
+                    )
+                }
+            };
+            let step = progress.start(&what);
             let (watched, http, metrics) =
-                start_server(config, dir, &bins.server, &admin, &password)?;
+                server::start(config, dir, &bins.server, &admin, &password)?;
             step.done();
             let ui = bins.ui_server.map(|binary| PendingUi {
                 binary,
@@ -172,7 +186,7 @@ pub(crate) async fn boot(
                 admin,
                 http,
                 format!(
-                    "local: {} on PostgreSQL {} (schema {}/{})",
+                    "local: {}{layout} on PostgreSQL {} (schema {}/{})",
                     bins.server.display(),
                     bins.pg_bin.display(),
                     schema.temporal,
@@ -180,62 +194,10 @@ pub(crate) async fn boot(
                 ),
             );
             endpoints.metrics_url = Some(metrics_url(metrics));
+            endpoints.topology = config.topology;
             Ok((endpoints, watched, ui))
         }
     }
-}
-
-/// Starts the full server on the local PostgreSQL; returns it (its frontend port), the
-/// HTTP port and the metrics port.
-fn start_server(
-    config: &StackConfig,
-    dir: &StackDir,
-    server: &Path,
-    admin: &DbUrl,
-    password: &Secret,
-) -> Result<(Watched, u16, u16), StackError> {
-    let pg_port = url::Url::parse(admin.expose())
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(5432);
-    let mut ports = free_low_ports(10)?;
-    ports[0] = frontend_port(config, ports[0])?;
-    let names = [
-        "FRONTEND_GRPC_PORT",
-        "FRONTEND_HTTP_PORT",
-        "FRONTEND_MEMBERSHIP_PORT",
-        "HISTORY_GRPC_PORT",
-        "HISTORY_MEMBERSHIP_PORT",
-        "MATCHING_GRPC_PORT",
-        "MATCHING_MEMBERSHIP_PORT",
-        "WORKER_GRPC_PORT",
-        "WORKER_MEMBERSHIP_PORT",
-    ];
-    let dynamic_config = dir.path().join("dynamicconfig.yaml");
-    fs::write(&dynamic_config, DYNAMIC_CONFIG)
-        .map_err(|e| StackError::state(&dynamic_config, e))?;
-    let mut cmd = Command::new(server);
-    cmd.arg("start")
-        .current_dir(dir.path())
-        .envs(names.iter().zip(&ports).map(|(k, p)| (*k, p.to_string())))
-        .env("BIND_ON_IP", "127.0.0.1")
-        .env("DB", "postgres12")
-        .env("DB_PORT", pg_port.to_string())
-        .env("POSTGRES_SEEDS", "127.0.0.1")
-        .env("POSTGRES_USER", DB_USER)
-        .env("POSTGRES_PWD", password.expose())
-        .env("DYNAMIC_CONFIG_FILE_PATH", &dynamic_config)
-        .env("PROMETHEUS_ENDPOINT", format!("127.0.0.1:{}", ports[9]))
-        .env("LOG_LEVEL", "warn");
-    if std::env::var_os("USER").is_none() {
-        // Go's os/user needs it without cgo.
-        cmd.env("USER", "temporal");
-    }
-    let log = dir.path().join("temporal-server.log");
-    // Test data is throwaway: a graceful drain would only slow teardown by seconds.
-    let pid = spawn_service(dir, "Temporal server", cmd, &log, "KILL", None)?;
-    let watched = Watched::new("Temporal server", pid, log, ports[0]);
-    Ok((watched, ports[1], ports[9]))
 }
 
 /// The Web UI server of a PostgreSQL stack, started once the frontend answers: started

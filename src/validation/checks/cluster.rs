@@ -46,16 +46,24 @@ async fn membership(session: Arc<Session>) -> Checked {
         .as_ref()
         .map(|m| m.rings.as_slice())
         .unwrap_or_default();
+    let expected = session.target().expected_hosts.clone().unwrap_or_default();
     let mut found = Vec::new();
     let mut missing = Vec::new();
+    let mut short = Vec::new();
     for role in ROLES {
         let members = rings
             .iter()
             .find(|r| r.role == role)
             .map_or(0, |r| r.members.len().max(r.member_count as usize));
         measure(format!("{role}_hosts"), members as f64);
+        let wanted = expected
+            .iter()
+            .find(|(r, _)| r == role)
+            .map_or(1, |(_, n)| *n as usize);
         if members == 0 {
             missing.push(role);
+        } else if members < wanted {
+            short.push(format!("{role} has {members} of {wanted} hosts"));
         }
         found.push(format!("{role} {members}"));
     }
@@ -71,6 +79,14 @@ async fn membership(session: Arc<Session>) -> Checked {
                 .map(|r| role_duty(r))
                 .collect::<Vec<_>>()
                 .join(", ")
+        )));
+    }
+    if !short.is_empty() {
+        return Err(fail(format!(
+            "{} in the membership ring ({summary}): the others are down or cannot reach the \
+             ring (their logs; `tdbg membership list-hosts`); the cluster runs with less \
+             capacity and a history host's shards moved to the rest",
+            short.join(", ")
         )));
     }
     Ok(format!("hosts per role: {summary}"))

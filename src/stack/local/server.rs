@@ -1,0 +1,307 @@
+//! The full Temporal server as local processes: one process running every service, or (the
+//! cluster topology) one process per service as production deploys them, with two history
+//! hosts, all sharing the stack's PostgreSQL and finding each other through the membership
+//! table there. A cluster's nodes are recorded in the stack's private folder, so
+//! [`ClusterControl`] can kill, pause and restart them for fault tests.
+
+use super::super::ports::free_low_ports;
+use super::super::process::{process_alive, spawn_service, Watched};
+use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG};
+use super::super::shared::StackDir;
+use super::super::{readiness, StackError};
+use super::frontend_port;
+use crate::config::{StackConfig, Topology};
+use crate::poll::{retry, Attempt};
+use crate::secret::{DbUrl, Secret};
+use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The port variables of the server's config template, in the order of the port list.
+const PORT_VARS: [&str; 9] = [
+    "FRONTEND_GRPC_PORT",
+    "FRONTEND_HTTP_PORT",
+    "FRONTEND_MEMBERSHIP_PORT",
+    "HISTORY_GRPC_PORT",
+    "HISTORY_MEMBERSHIP_PORT",
+    "MATCHING_GRPC_PORT",
+    "MATCHING_MEMBERSHIP_PORT",
+    "WORKER_GRPC_PORT",
+    "WORKER_MEMBERSHIP_PORT",
+];
+/// Index of the metrics port, then of the second history host's two ports.
+const METRICS: usize = 9;
+const HISTORY_2: usize = 10;
+
+/// The nodes of the cluster topology: name and the service it runs.
+pub const CLUSTER_NODES: [(&str, &str); 5] = [
+    ("frontend", "frontend"),
+    ("history-1", "history"),
+    ("history-2", "history"),
+    ("matching", "matching"),
+    ("worker", "worker"),
+];
+
+/// Where a cluster's node specs are kept (0600: their environment holds the database
+/// password, like the endpoints file).
+const NODES_FILE: &str = "cluster-nodes.json";
+
+/// How to start one node again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct NodeSpec {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    pid: i32,
+}
+
+/// Starts the server (one process, or the cluster); returns the frontend to watch, the HTTP
+/// port and the metrics port (the frontend's, on a cluster).
+pub(super) fn start(
+    config: &StackConfig,
+    dir: &StackDir,
+    server: &Path,
+    admin: &DbUrl,
+    password: &Secret,
+) -> Result<(Watched, u16, u16), StackError> {
+    let pg_port = url::Url::parse(admin.expose())
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(5432);
+    let mut ports = free_low_ports(12)?;
+    ports[0] = frontend_port(config, ports[0])?;
+    let dynamic_config = dir.path().join("dynamicconfig.yaml");
+    fs::write(&dynamic_config, DYNAMIC_CONFIG)
+        .map_err(|e| StackError::state(&dynamic_config, e))?;
+    let mut env: Vec<(String, String)> = PORT_VARS
+        .iter()
+        .zip(&ports)
+        .map(|(k, p)| (k.to_string(), p.to_string()))
+        .collect();
+    env.extend(
+        [
+            ("BIND_ON_IP", "127.0.0.1".to_string()),
+            ("DB", "postgres12".into()),
+            ("DB_PORT", pg_port.to_string()),
+            ("POSTGRES_SEEDS", "127.0.0.1".into()),
+            ("POSTGRES_USER", DB_USER.into()),
+            ("POSTGRES_PWD", password.expose().into()),
+            (
+                "DYNAMIC_CONFIG_FILE_PATH",
+                dynamic_config.display().to_string(),
+            ),
+            ("LOG_LEVEL", "warn".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    if std::env::var_os("USER").is_none() {
+        // Go's os/user needs it without cgo.
+        env.push(("USER".into(), "temporal".into()));
+    }
+    let metrics = (
+        "PROMETHEUS_ENDPOINT".to_string(),
+        format!("127.0.0.1:{}", ports[METRICS]),
+    );
+    let frontend = match config.topology {
+        Topology::Single => {
+            let mut env = env;
+            env.push(metrics);
+            spawn(dir, server, "server", vec!["start".into()], env)?
+        }
+        Topology::Cluster => {
+            let mut nodes = Vec::new();
+            let mut frontend = None;
+            for (name, service) in CLUSTER_NODES {
+                let mut node_env = env.clone();
+                match name {
+                    // Only the frontend serves metrics: one listener per port.
+                    "frontend" => node_env.push(metrics.clone()),
+                    "history-2" => node_env.extend([
+                        ("HISTORY_GRPC_PORT".into(), ports[HISTORY_2].to_string()),
+                        (
+                            "HISTORY_MEMBERSHIP_PORT".into(),
+                            ports[HISTORY_2 + 1].to_string(),
+                        ),
+                    ]),
+                    _ => {}
+                }
+                let args = vec!["start".into(), "--service".into(), service.into()];
+                let spec = spawn(dir, server, name, args, node_env)?;
+                if name == "frontend" {
+                    frontend = Some(spec.clone());
+                }
+                nodes.push(spec);
+            }
+            write_nodes(dir, &nodes)?;
+            frontend.expect("the cluster has a frontend")
+        }
+    };
+    let watched = Watched::new(
+        service_name(&frontend.name),
+        frontend.pid,
+        log_file(dir, &frontend.name),
+        ports[0],
+    );
+    Ok((watched, ports[1], ports[METRICS]))
+}
+
+fn spawn(
+    dir: &StackDir,
+    server: &Path,
+    name: &str,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+) -> Result<NodeSpec, StackError> {
+    let mut cmd = Command::new(server);
+    cmd.args(&args)
+        .current_dir(dir.path())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let log = log_file(dir, name);
+    let service = service_name(name);
+    // Test data is throwaway: a graceful drain would only slow teardown by seconds.
+    let pid = spawn_service(dir, service, cmd, &log, "KILL", None)?;
+    Ok(NodeSpec {
+        name: name.into(),
+        program: server.into(),
+        args,
+        env,
+        pid,
+    })
+}
+
+fn log_file(dir: &StackDir, name: &str) -> PathBuf {
+    match name {
+        "server" => dir.path().join("temporal-server.log"),
+        node => dir.path().join(format!("temporal-{node}.log")),
+    }
+}
+
+fn service_name(name: &str) -> &'static str {
+    match name {
+        "server" => "Temporal server",
+        "frontend" => "Temporal frontend",
+        "history-1" => "Temporal history-1",
+        "history-2" => "Temporal history-2",
+        "matching" => "Temporal matching",
+        _ => "Temporal worker service",
+    }
+}
+
+fn write_nodes(dir: &StackDir, nodes: &[NodeSpec]) -> Result<(), StackError> {
+    let path = dir.path().join(NODES_FILE);
+    let json = serde_json::to_vec(nodes).expect("node specs serialise");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| StackError::state(&path, e))?;
+    std::io::Write::write_all(&mut file, &json).map_err(|e| StackError::state(&path, e))
+}
+
+fn read_nodes(dir: &StackDir) -> Result<Vec<NodeSpec>, StackError> {
+    let path = dir.path().join(NODES_FILE);
+    let bytes = fs::read(&path).map_err(|e| StackError::state(&path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| StackError::state(&path, e))
+}
+
+/// Kill, pause and restart control over the nodes of a local cluster stack. Use it on a stack
+/// of your own (a private `state_dir`): other tests on a shared stack would see the faults.
+#[derive(Debug, Clone)]
+pub struct ClusterControl {
+    dir: StackDir,
+}
+
+impl ClusterControl {
+    /// Control over the cluster in `dir`; fails when the stack there is not a cluster.
+    pub(crate) fn new(dir: StackDir) -> Result<Self, StackError> {
+        read_nodes(&dir)?;
+        Ok(ClusterControl { dir })
+    }
+
+    /// The nodes' names: `frontend`, `history-1`, `history-2`, `matching`, `worker`.
+    pub fn nodes(&self) -> Vec<String> {
+        CLUSTER_NODES.iter().map(|(n, _)| n.to_string()).collect()
+    }
+
+    fn node(&self, name: &str) -> Result<(Vec<NodeSpec>, usize), StackError> {
+        let nodes = read_nodes(&self.dir)?;
+        let index = nodes.iter().position(|n| n.name == name).ok_or_else(|| {
+            StackError::NotControllable {
+                action: format!("find node `{name}`"),
+                source: format!("the cluster's nodes are {}", self.nodes().join(", ")).into(),
+            }
+        })?;
+        Ok((nodes, index))
+    }
+
+    fn signal(&self, name: &str, signal: i32, action: &str) -> Result<i32, StackError> {
+        let (nodes, i) = self.node(name)?;
+        let pid = nodes[i].pid;
+        // SAFETY: kill(2) with a pid this stack started; no memory is shared.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(StackError::NotControllable {
+                action: format!("{action} {name} (pid {pid})"),
+                source: std::io::Error::last_os_error().into(),
+            });
+        }
+        Ok(pid)
+    }
+
+    /// Kills node `name` (SIGKILL, as a crash) and waits until it is gone.
+    pub async fn kill(&self, name: &str) -> Result<(), StackError> {
+        let pid = self.signal(name, libc::SIGKILL, "kill")?;
+        retry(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            |_| async move {
+                match process_alive(pid) {
+                    false => Attempt::Done(()),
+                    true => Attempt::Again(StackError::NotControllable {
+                        action: format!("kill {name}"),
+                        source: format!("pid {pid} still runs 10 s after SIGKILL").into(),
+                    }),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Freezes node `name` (SIGSTOP): its connections stay open and nothing answers.
+    pub fn pause(&self, name: &str) -> Result<(), StackError> {
+        self.signal(name, libc::SIGSTOP, "pause").map(drop)
+    }
+
+    /// Thaws node `name` after [`ClusterControl::pause`].
+    pub fn resume(&self, name: &str) -> Result<(), StackError> {
+        self.signal(name, libc::SIGCONT, "resume").map(drop)
+    }
+
+    /// Kills node `name` if it runs and starts it again with the same ports and settings; the
+    /// frontend is waited for until it serves the namespace again (at most `timeout`).
+    pub async fn restart(&self, name: &str, timeout: Duration) -> Result<(), StackError> {
+        let (mut nodes, i) = self.node(name)?;
+        if process_alive(nodes[i].pid) {
+            self.kill(name).await?;
+        }
+        let spec = nodes[i].clone();
+        nodes[i] = spawn(&self.dir, &spec.program, &spec.name, spec.args, spec.env)?;
+        write_nodes(&self.dir, &nodes)?;
+        if name == "frontend" {
+            let endpoints = self
+                .dir
+                .endpoints()
+                .ok_or_else(|| StackError::NotControllable {
+                    action: "restart the frontend".into(),
+                    source: "the stack's endpoints file is gone".into(),
+                })?;
+            readiness::wait_ready(&endpoints.temporal, &endpoints.namespace, false, timeout)
+                .await?;
+        }
+        Ok(())
+    }
+}

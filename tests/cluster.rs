@@ -1,0 +1,179 @@
+//! The cluster topology: frontend, two history hosts, matching and worker as separate local
+//! processes on one PostgreSQL. It runs workflows and validates whole; a killed history host
+//! fails `temporal.membership` while its shards move to the other one; restarted nodes
+//! (history, matching, the frontend) rejoin and workflows keep running; nothing is left.
+
+mod common;
+
+use std::time::{Duration, Instant};
+use temporal_harness::config::{BackendKind, Flavor, Topology};
+use temporal_harness::validation::{registry, CheckResult, Session, Status, Target};
+use temporal_harness::{Stack, StackConfig};
+
+const BOUND: Duration = Duration::from_secs(90);
+
+async fn cluster(name: &str) -> (Stack, StackConfig) {
+    let mut config = common::config(BackendKind::Local, Flavor::Postgres);
+    config.topology = Topology::Cluster;
+    config.ui = Some(false);
+    config.state_dir = common::private_state_dir(name);
+    let stack = Stack::acquire(&config).await.expect("cluster stack");
+    (stack, config)
+}
+
+async fn check(stack: &Stack, id: &str) -> CheckResult {
+    let check = registry().into_iter().find(|c| c.id == id).expect(id);
+    let session = Session::new(Target::from_endpoints(stack.endpoints()));
+    let result = check.run(&session).await;
+    session.close();
+    result
+}
+
+/// Runs check `id` until `done` accepts its result, at most [`BOUND`]; the server notices a
+/// dead host in seconds (its membership gossip), not at once.
+async fn until(stack: &Stack, id: &str, done: impl Fn(&CheckResult) -> bool) -> CheckResult {
+    let started = Instant::now();
+    loop {
+        let result = check(stack, id).await;
+        if done(&result) {
+            println!("{id}: {:?} after {:.2?}", result.status, started.elapsed());
+            return result;
+        }
+        assert!(
+            started.elapsed() < BOUND,
+            "{id} after {BOUND:?}: {result:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every process the stack registered for teardown (PostgreSQL and the five nodes, and each
+/// restart's new process), read before shutdown.
+fn registered_pids(config: &StackConfig) -> Vec<i32> {
+    let stacks = std::fs::read_dir(&config.state_dir).expect("state folder");
+    let mut pids = Vec::new();
+    for stack in stacks.flatten().filter(|e| e.path().is_dir()) {
+        let text = std::fs::read_to_string(stack.path().join("pids")).unwrap_or_default();
+        pids.extend(
+            text.lines()
+                .filter_map(|l| l.split(' ').next()?.parse::<i32>().ok()),
+        );
+    }
+    assert!(pids.len() >= 6, "{pids:?}");
+    pids
+}
+
+fn no_process_left(pids: &[i32]) {
+    // A zombie is gone as far as the stack is concerned; /proc/PID/stat says which.
+    let alive: Vec<_> = pids
+        .iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        })
+        .collect();
+    assert!(alive.is_empty(), "processes of the stack left: {alive:?}");
+}
+
+#[tokio::test]
+async fn a_cluster_runs_workflows_and_validates_whole() {
+    let (stack, config) = cluster("whole").await;
+    assert!(
+        stack.endpoints().description.contains("as a cluster"),
+        "{}",
+        stack.endpoints().description
+    );
+    let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+    assert_eq!(greeting, "Hello, stack!");
+    let membership = check(&stack, "temporal.membership").await;
+    assert_eq!(membership.status, Status::Passed, "{membership:?}");
+    assert_eq!(membership.measurements["history_hosts"], 2.0);
+    let shards = check(&stack, "temporal.shards").await;
+    assert!(
+        shards
+            .message
+            .contains("all 4 shards owned (2 history host(s)"),
+        "{shards:?}"
+    );
+    let budget = check(&stack, "postgres.connection_budget").await;
+    assert_eq!(budget.measurements["pool_connections_needed"], 150.0);
+    let pids = registered_pids(&config);
+    stack.shutdown(Duration::from_secs(60)).await.expect("down");
+    no_process_left(&pids);
+}
+
+#[tokio::test]
+async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() {
+    let (stack, config) = cluster("faults").await;
+    let nodes = stack.cluster().expect("cluster control");
+
+    nodes.kill("history-2").await.expect("kill history-2");
+    let down = until(&stack, "temporal.membership", |r| {
+        r.status == Status::Failed
+    })
+    .await;
+    assert!(
+        down.message.contains("history has 1 of 2 hosts"),
+        "{down:?}"
+    );
+    // The survivor takes over every shard; workflows run on it.
+    let moved = until(&stack, "temporal.shards", |r| r.status == Status::Passed).await;
+    assert!(
+        moved
+            .message
+            .contains("all 4 shards owned (1 history host(s)"),
+        "{moved:?}"
+    );
+    common::run_greeting(stack.endpoints()).await;
+
+    nodes
+        .restart("history-2", BOUND)
+        .await
+        .expect("restart history-2");
+    until(&stack, "temporal.membership", |r| {
+        r.status == Status::Passed
+    })
+    .await;
+    until(&stack, "temporal.shards", |r| {
+        r.message.contains("(2 history host(s)")
+    })
+    .await;
+
+    for node in ["matching", "frontend"] {
+        nodes.restart(node, BOUND).await.expect(node);
+        let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+        assert_eq!(greeting, "Hello, stack!", "after restarting {node}");
+    }
+    let error = nodes.kill("history-3").await.unwrap_err().to_string();
+    assert!(error.contains("history-1, history-2"), "{error}");
+
+    let pids = registered_pids(&config);
+    stack.shutdown(Duration::from_secs(60)).await.expect("down");
+    no_process_left(&pids);
+}
+
+#[tokio::test]
+async fn the_cluster_topology_refuses_what_it_cannot_run() {
+    for (backend, flavor, says) in [
+        (
+            BackendKind::Local,
+            Flavor::Dev,
+            "needs the PostgreSQL flavour",
+        ),
+        (
+            BackendKind::Containers,
+            Flavor::Postgres,
+            "runs on the local backend",
+        ),
+    ] {
+        let mut config = common::config(backend, flavor);
+        config.topology = Topology::Cluster;
+        config.state_dir = common::private_state_dir("refused");
+        let error = Stack::acquire(&config).await.unwrap_err().to_string();
+        assert!(error.contains(says), "{error}");
+        assert!(
+            error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
+            "{error}"
+        );
+    }
+}
