@@ -210,6 +210,27 @@ else
   done_
 fi
 
+# The server's own config template, from the same module version: stacks with persistence
+# faults start the server from it with a faultInjection section added (the server's
+# embedded copy cannot be extended).
+step "temporal-server $TEMPORAL_SERVER_VERSION config template"
+template="$TOOLS/temporal-server-config-template.yaml"
+if [ -f "$template" ] &&
+  [ "$(cat "$TOOLS/.temporal-server-config.version" 2>/dev/null)" = "$TEMPORAL_SERVER_VERSION" ]; then
+  skip "in $TOOLS"
+else
+  module="$(env GOTOOLCHAIN="$GO_TOOLCHAIN" go env GOMODCACHE)/go.temporal.io/server@v$TEMPORAL_SERVER_VERSION"
+  if [ ! -f "$module/common/config/config_template_embedded.yaml" ]; then
+    run_logged go-mod-download env GOTOOLCHAIN="$GO_TOOLCHAIN" GOFLAGS=-mod=mod \
+      go mod download "go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" ||
+      fail "go mod download go.temporal.io/server@v$TEMPORAL_SERVER_VERSION failed" \
+        "check that the Go module proxy is reachable (go env GOPROXY)"
+  fi
+  install -m 0644 "$module/common/config/config_template_embedded.yaml" "$template"
+  echo "$TEMPORAL_SERVER_VERSION" >"$TOOLS/.temporal-server-config.version"
+  done_
+fi
+
 # --- Temporal Web UI server from its Go module ----------------------------------------
 # Built in fixtures/ui-server, a module of our own that swaps two dependency versions the
 # module proxy here refuses (see its go.mod); the upstream config template comes with it.

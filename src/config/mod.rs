@@ -238,6 +238,10 @@ pub struct StackConfig {
     pub flavor: Flavor,
     /// One server process, or a cluster of one per service.
     pub topology: Topology,
+    /// Faults the server's persistence layer injects (local backend, PostgreSQL flavour).
+    /// Set by code only (the fault harness), never from the environment: the shared stack of
+    /// a run never gets faults. Part of the stack's identity.
+    pub persistence_faults: Vec<crate::stack::PersistenceFault>,
     /// Which images the containers backend uses.
     pub images: ImageSource,
     /// Official image references.
@@ -273,6 +277,7 @@ impl Default for StackConfig {
             backend: BackendKind::Auto,
             flavor: Flavor::Postgres,
             topology: Topology::Single,
+            persistence_faults: Vec::new(),
             images: ImageSource::Auto,
             official_images: OfficialImages::default(),
             namespace: "default".into(),

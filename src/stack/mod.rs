@@ -8,6 +8,7 @@ mod endpoints;
 mod error;
 mod external;
 mod local;
+pub mod persistence_faults;
 mod ports;
 mod postgres;
 mod process;
@@ -27,6 +28,7 @@ pub use control::{Outage, StackControl};
 pub use endpoints::Endpoints;
 pub use error::StackError;
 pub use local::{ClusterControl, CLUSTER_NODES};
+pub use persistence_faults::{PersistenceError, PersistenceFault, Store};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
@@ -403,8 +405,8 @@ async fn boot(
 /// Picks the backend for `auto`: containers when Docker answers, else local when the
 /// binaries exist; one line says which and why.
 async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
-    if config.topology == Topology::Cluster {
-        return cluster_backend(config);
+    if config.topology == Topology::Cluster || !config.persistence_faults.is_empty() {
+        return local_only_backend(config);
     }
     if config.backend != BackendKind::Auto {
         return Ok(config.backend);
@@ -436,16 +438,28 @@ async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError
     }
 }
 
-/// The cluster topology runs the full server's services as local processes on PostgreSQL;
-/// any other combination is refused, naming the fix.
-fn cluster_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
+/// The cluster topology and persistence faults run the full server as local processes on
+/// PostgreSQL; any other combination is refused, naming the fix.
+fn local_only_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
+    let what = if config.topology == Topology::Cluster {
+        "topology = \"cluster\""
+    } else {
+        "a stack with persistence faults"
+    };
+    let unsupported =
+        |text: String| Err(StackError::Config(crate::config::ConfigError::Unsupported(text)));
+    if let Err(e) = persistence_faults::validate(&config.persistence_faults) {
+        return unsupported(e.to_string());
+    }
     let refuse = |why: &str| {
-        Err(StackError::Config(crate::config::ConfigError::Unsupported(
-            format!(
-                "topology = \"cluster\" {why}. Fix: TEMPORAL_HARNESS_BACKEND=local \
-             TEMPORAL_HARNESS_FLAVOR=postgres, or TEMPORAL_HARNESS_TOPOLOGY=single"
-            ),
-        )))
+        unsupported(format!(
+            "{what} {why}. Fix: TEMPORAL_HARNESS_BACKEND=local TEMPORAL_HARNESS_FLAVOR=postgres{}",
+            if config.topology == Topology::Cluster {
+                ", or TEMPORAL_HARNESS_TOPOLOGY=single"
+            } else {
+                ""
+            }
+        ))
     };
     if config.flavor != Flavor::Postgres {
         return refuse("needs the PostgreSQL flavour (the dev server is one process)");
@@ -454,7 +468,7 @@ fn cluster_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
         BackendKind::Local => Ok(BackendKind::Local),
         BackendKind::Auto => {
             eprintln!(
-                "temporal-harness: backend local (the cluster topology runs as local processes)"
+                "temporal-harness: backend local ({what} runs as local processes)"
             );
             Ok(BackendKind::Local)
         }
@@ -475,8 +489,9 @@ fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
         Flavor::Dev => "dev",
     };
     let identity = format!(
-        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         config.topology,
+        config.persistence_faults,
         config.frontend_port,
         config.images,
         config.official_images,

@@ -8,7 +8,8 @@ use super::super::ports::free_low_ports;
 use super::super::process::{process_alive, spawn_service, Watched};
 use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG};
 use super::super::shared::StackDir;
-use super::super::{readiness, StackError};
+use super::super::tools::find_tool;
+use super::super::{persistence_faults, readiness, StackError};
 use super::frontend_port;
 use crate::config::{StackConfig, Topology};
 use crate::poll::{retry, Attempt};
@@ -105,11 +106,18 @@ pub(super) fn start(
         "PROMETHEUS_ENDPOINT".to_string(),
         format!("127.0.0.1:{}", ports[METRICS]),
     );
+    // With persistence faults, the server starts from its template with them added.
+    let mut start: Vec<String> = Vec::new();
+    if !config.persistence_faults.is_empty() {
+        let file = faulty_config(config, dir)?;
+        start.extend(["--config-file".into(), file.display().to_string()]);
+    }
+    start.push("start".into());
     let frontend = match config.topology {
         Topology::Single => {
             let mut env = env;
             env.push(metrics);
-            spawn(dir, server, "server", vec!["start".into()], env)?
+            spawn(dir, server, "server", start, env)?
         }
         Topology::Cluster => {
             let mut nodes = Vec::new();
@@ -128,7 +136,8 @@ pub(super) fn start(
                     ]),
                     _ => {}
                 }
-                let args = vec!["start".into(), "--service".into(), service.into()];
+                let mut args = start.clone();
+                args.extend(["--service".into(), service.into()]);
                 let spec = spawn(dir, server, name, args, node_env)?;
                 if name == "frontend" {
                     frontend = Some(spec.clone());
@@ -147,6 +156,26 @@ pub(super) fn start(
     );
     Ok((watched, ports[1], ports[METRICS]))
 }
+
+/// Writes the server's config template with the configured persistence faults to the stack's
+/// folder; returns its path.
+fn faulty_config(config: &StackConfig, dir: &StackDir) -> Result<PathBuf, StackError> {
+    let template_path = find_tool(config, TEMPLATE)?;
+    let template =
+        fs::read_to_string(&template_path).map_err(|e| StackError::state(&template_path, e))?;
+    let rendered = persistence_faults::render(&template, &config.persistence_faults).map_err(
+        |why| StackError::ServiceFailed {
+            service: "Temporal server".into(),
+            source: format!("{}: {why}", template_path.display()).into(),
+        },
+    )?;
+    let path = dir.path().join("server-config.yaml");
+    fs::write(&path, rendered).map_err(|e| StackError::state(&path, e))?;
+    Ok(path)
+}
+
+/// The server's config template, installed next to `temporal-server` by provisioning.
+const TEMPLATE: &str = "temporal-server-config-template.yaml";
 
 fn spawn(
     dir: &StackDir,
