@@ -16,7 +16,9 @@ async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> Stack {
     config.ui = Some(false);
     config.state_dir = common::private_state_dir(name);
     config.persistence_faults = faults;
-    Stack::acquire(&config).await.expect("stack with persistence faults")
+    Stack::acquire(&config)
+        .await
+        .expect("stack with persistence faults")
 }
 
 #[tokio::test]
@@ -55,7 +57,10 @@ async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
     };
     println!("{}: {}", result.id, result.message);
     assert_eq!(result.status, Status::Failed, "{result:?}");
-    assert!(result.measurements["persistence_error_rate"] > 0.05, "{result:?}");
+    assert!(
+        result.measurements["persistence_error_rate"] > 0.05,
+        "{result:?}"
+    );
     stack.shutdown(Duration::from_secs(60)).await.unwrap();
 }
 
@@ -71,12 +76,24 @@ async fn bad_persistence_faults_and_backends_are_refused_with_the_fix() {
         seed: 1,
     }];
     let error = Stack::acquire(&config).await.unwrap_err().to_string();
-    assert!(error.contains("ShardStore has no method GetWorkflowExecution"), "{error}");
-    assert!(error.contains("Fix: use one of Store::methods()"), "{error}");
+    assert!(
+        error.contains("ShardStore has no method GetWorkflowExecution"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Fix: use one of Store::methods()"),
+        "{error}"
+    );
 
     config.persistence_faults[0].method = "UpdateShard";
     config.backend = BackendKind::Containers;
     let error = Stack::acquire(&config).await.unwrap_err().to_string();
-    assert!(error.contains("a stack with persistence faults runs on the local backend"), "{error}");
-    assert!(error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"), "{error}");
+    assert!(
+        error.contains("a stack with persistence faults runs on the local backend"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
+        "{error}"
+    );
 }

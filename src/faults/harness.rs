@@ -12,8 +12,8 @@ use crate::config::{BackendKind, Flavor, TlsFiles};
 use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
-use crate::stack::Stack;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
+use crate::stack::{PersistenceFault, Stack};
 use crate::worker_thread::{WorkerError, WorkerThread};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +33,8 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct Violation {
     /// The schedule.
     pub schedule: Schedule,
+    /// The server's persistence faults, when the harness has any.
+    pub persistence: Vec<PersistenceFault>,
     /// Every invariant that failed, with what was seen.
     pub failures: Vec<String>,
 }
@@ -42,6 +44,16 @@ impl fmt::Display for Violation {
         writeln!(f, "invariants violated:")?;
         for failure in &self.failures {
             writeln!(f, "  - {failure}")?;
+        }
+        if !self.persistence.is_empty() {
+            writeln!(
+                f,
+                "persistence faults (FaultHarness::with_persistence_faults):\nvec!["
+            )?;
+            for fault in &self.persistence {
+                writeln!(f, "    {fault},")?;
+            }
+            writeln!(f, "]")?;
         }
         write!(
             f,
@@ -64,6 +76,7 @@ pub struct FaultHarness {
     client: Client,
     applied: Mutex<BTreeMap<&'static str, usize>>,
     private_state: Option<std::path::PathBuf>,
+    persistence: Vec<PersistenceFault>,
 }
 
 impl FaultHarness {
@@ -91,6 +104,29 @@ impl FaultHarness {
         let stack = Stack::acquire(&config).await?;
         let control = stack.control().await?;
         Self::over(stack, Some(control), Some(private)).await
+    }
+
+    /// On a local stack of its own whose server injects `faults` at its persistence layer
+    /// (ambiguous writes, timeouts, lost shard ownership, overload, unavailability): each
+    /// set of persistence faults is a server configuration, so each gets its own stack
+    /// (about 1 s to boot locally); worker, network and activity faults apply on top.
+    pub async fn with_persistence_faults(
+        faults: Vec<PersistenceFault>,
+    ) -> Result<FaultHarness, StackError> {
+        let mut config = StackConfig::load()?;
+        config.backend = BackendKind::Local;
+        config.flavor = Flavor::Postgres;
+        config.ui = Some(false);
+        config.persistence_faults = faults.clone();
+        let private = std::env::temp_dir().join(format!(
+            "temporal-harness-faults-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        config.state_dir = private.clone();
+        let stack = Stack::acquire(&config).await?;
+        let mut harness = Self::over(stack, None, Some(private)).await?;
+        harness.persistence = faults;
+        Ok(harness)
     }
 
     async fn over(
@@ -126,6 +162,7 @@ impl FaultHarness {
             client,
             applied: Mutex::default(),
             private_state,
+            persistence: Vec::new(),
         })
     }
 
@@ -153,8 +190,15 @@ impl FaultHarness {
     pub async fn run(&self, workload: &Workload, schedule: &Schedule) -> Result<(), Violation> {
         let violation = |failures: Vec<String>| Violation {
             schedule: schedule.clone(),
+            persistence: self.persistence.clone(),
             failures,
         };
+        self.count(
+            self.persistence
+                .iter()
+                .map(|f| (f.error.kind(), 1))
+                .collect(),
+        );
         if schedule.needs_exclusive_stack() && self.control.is_none() {
             return Err(violation(vec![
                 "the schedule restarts the server or PostgreSQL: run it on \

@@ -26,8 +26,11 @@ mod proxy;
 mod strategy;
 mod workload;
 
+pub use crate::stack::{PersistenceError, PersistenceFault, Store};
 pub use harness::{FaultHarness, Violation};
 pub use model::{ActivityFailure, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;
-pub use strategy::{faults, schedules, FaultKinds, ScheduleSpace};
+pub use strategy::{
+    faults, persistence_faults, schedules, FaultKinds, PersistenceSpace, ScheduleSpace,
+};
 pub use workload::{effect_key, Delivery, Effects, FaultPoints, Job, Workload};

@@ -2,7 +2,7 @@
 //! rest, so a failing schedule ends as the fewest, simplest faults that still fail.
 
 use super::model::{ActivityFailure, Fault, NetworkFault, Schedule, TimedFault, Trigger};
-use crate::stack::Outage;
+use crate::stack::{Outage, PersistenceError, PersistenceFault, Store};
 use proptest::prelude::*;
 
 /// Which kinds of fault a generated schedule may hold.
@@ -220,4 +220,76 @@ mod tests {
         while tree.simplify() {}
         assert!(tree.current().faults.is_empty(), "{}", tree.current());
     }
+}
+
+/// The persistence faults to generate: which methods of which stores, which errors, how
+/// many faults and how high a rate.
+#[derive(Debug, Clone)]
+pub struct PersistenceSpace {
+    /// `(store, method)` pairs a fault may target.
+    pub targets: Vec<(Store, &'static str)>,
+    /// Errors a fault may inject.
+    pub errors: Vec<PersistenceError>,
+    /// Most faults in one set.
+    pub max_faults: usize,
+    /// Highest rate, in percent.
+    pub max_percent: u8,
+}
+
+impl PersistenceSpace {
+    /// Every method a workload exercises of the execution, shard and task stores, every
+    /// error kind, up to 2 faults at up to `max_percent`%. The namespace store is left out:
+    /// its failures are fatal while a server starts (a server that cannot list namespaces
+    /// exits), which says nothing of the workload.
+    pub fn workload(max_percent: u8) -> Self {
+        let targets = [Store::ExecutionStore, Store::ShardStore, Store::TaskStore]
+            .into_iter()
+            .flat_map(|store| store.methods().iter().map(move |m| (store, *m)))
+            .collect();
+        PersistenceSpace {
+            targets,
+            errors: PersistenceError::ALL.to_vec(),
+            max_faults: 2,
+            max_percent,
+        }
+    }
+
+    /// Only `method` of `store`, with every error kind.
+    pub fn method(store: Store, method: &'static str, max_percent: u8) -> Self {
+        PersistenceSpace {
+            targets: vec![(store, method)],
+            ..Self::workload(max_percent)
+        }
+    }
+}
+
+/// Sets of persistence faults from `space`. Shrinks toward fewer faults, lower rates, the
+/// first target and the first error kind.
+pub fn persistence_faults(
+    space: &PersistenceSpace,
+) -> impl Strategy<Value = Vec<PersistenceFault>> {
+    let one = (
+        proptest::sample::select(space.targets.clone()),
+        proptest::sample::select(space.errors.clone()),
+        1..=space.max_percent.max(1),
+        1u32..1000,
+    )
+        .prop_map(|((store, method), error, percent, seed)| PersistenceFault {
+            store,
+            method,
+            error,
+            percent,
+            seed,
+        });
+    proptest::collection::vec(one, 1..=space.max_faults.max(1)).prop_map(|mut faults| {
+        // One fault per method and error: the server's config holds one rate for each.
+        let mut seen = Vec::new();
+        faults.retain(|f| {
+            let key = (f.store, f.method, f.error);
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
+        faults
+    })
 }

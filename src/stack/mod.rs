@@ -446,8 +446,11 @@ fn local_only_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
     } else {
         "a stack with persistence faults"
     };
-    let unsupported =
-        |text: String| Err(StackError::Config(crate::config::ConfigError::Unsupported(text)));
+    let unsupported = |text: String| {
+        Err(StackError::Config(crate::config::ConfigError::Unsupported(
+            text,
+        )))
+    };
     if let Err(e) = persistence_faults::validate(&config.persistence_faults) {
         return unsupported(e.to_string());
     }
@@ -467,9 +470,7 @@ fn local_only_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
     match config.backend {
         BackendKind::Local => Ok(BackendKind::Local),
         BackendKind::Auto => {
-            eprintln!(
-                "temporal-harness: backend local ({what} runs as local processes)"
-            );
+            eprintln!("temporal-harness: backend local ({what} runs as local processes)");
             Ok(BackendKind::Local)
         }
         BackendKind::Containers => refuse("runs on the local backend (containers: not yet)"),

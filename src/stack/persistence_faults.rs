@@ -77,6 +77,17 @@ impl PersistenceError {
         PersistenceError::Unavailable,
     ];
 
+    /// A short name of its kind, for statistics.
+    pub fn kind(self) -> &'static str {
+        match self {
+            PersistenceError::Timeout => "persistence timeout",
+            PersistenceError::ExecuteAndTimeout => "persistence execute-and-timeout",
+            PersistenceError::ShardOwnershipLost => "persistence shard ownership lost",
+            PersistenceError::ResourceExhausted => "persistence resource exhausted",
+            PersistenceError::Unavailable => "persistence unavailable",
+        }
+    }
+
     /// The server's name of the error.
     pub fn name(self) -> &'static str {
         match self {
@@ -167,9 +178,14 @@ pub(crate) fn config_section(faults: &[PersistenceFault]) -> String {
     stores.dedup();
     stores.sort_by_key(|s| s.name());
     stores.dedup();
-    let mut out = String::from("            faultInjection:\n                targets:\n                    dataStores:\n");
+    let mut out = String::from(
+        "            faultInjection:\n                targets:\n                    dataStores:\n",
+    );
     for store in stores {
-        out.push_str(&format!("                        {}:\n                            methods:\n", store.name()));
+        out.push_str(&format!(
+            "                        {}:\n                            methods:\n",
+            store.name()
+        ));
         let mut methods: Vec<&str> = faults
             .iter()
             .filter(|f| f.store == store)
@@ -233,7 +249,11 @@ mod tests {
     #[test]
     fn the_section_nests_store_method_and_errors() {
         let section = config_section(&[
-            fault("UpdateWorkflowExecution", PersistenceError::ExecuteAndTimeout, 20),
+            fault(
+                "UpdateWorkflowExecution",
+                PersistenceError::ExecuteAndTimeout,
+                20,
+            ),
             fault("UpdateWorkflowExecution", PersistenceError::Timeout, 5),
             PersistenceFault {
                 store: Store::ShardStore,
@@ -266,9 +286,13 @@ mod tests {
     #[test]
     fn bad_faults_are_refused_with_the_fix() {
         let err = validate(&[fault("NoSuchMethod", PersistenceError::Timeout, 5)]).unwrap_err();
-        assert!(err.to_string().contains("ExecutionStore has no method NoSuchMethod"), "{err}");
-        let err = validate(&[fault("GetWorkflowExecution", PersistenceError::Timeout, 0)])
-            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ExecutionStore has no method NoSuchMethod"),
+            "{err}"
+        );
+        let err =
+            validate(&[fault("GetWorkflowExecution", PersistenceError::Timeout, 0)]).unwrap_err();
         assert!(err.to_string().contains("from 1 to 100"), "{err}");
         let twice = fault("GetWorkflowExecution", PersistenceError::Timeout, 5);
         assert!(validate(&[twice, twice]).is_err());
@@ -277,18 +301,37 @@ mod tests {
 
     #[test]
     fn rendering_needs_the_templates_shape() {
-        let template = format!("# enable-template\npersistence:\n    datastores:\n        {ANCHOR}            sql:\n");
-        let rendered =
-            render(&template, &[fault("GetWorkflowExecution", PersistenceError::Unavailable, 50)])
-                .unwrap();
-        assert!(rendered.contains("        default:\n            faultInjection:\n"), "{rendered}");
-        assert!(rendered.ends_with("Unavailable: 0.50\n            sql:\n"), "{rendered}");
+        let template = format!(
+            "# enable-template\npersistence:\n    datastores:\n        {ANCHOR}            sql:\n"
+        );
+        let rendered = render(
+            &template,
+            &[fault(
+                "GetWorkflowExecution",
+                PersistenceError::Unavailable,
+                50,
+            )],
+        )
+        .unwrap();
+        assert!(
+            rendered.contains("        default:\n            faultInjection:\n"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.ends_with("Unavailable: 0.50\n            sql:\n"),
+            "{rendered}"
+        );
         assert!(render("# enable-template\nlog:\n", &[]).is_err());
     }
 
     #[test]
     fn display_is_rust_that_rebuilds_the_fault() {
-        let shown = fault("AppendHistoryNodes", PersistenceError::ResourceExhausted, 30).to_string();
+        let shown = fault(
+            "AppendHistoryNodes",
+            PersistenceError::ResourceExhausted,
+            30,
+        )
+        .to_string();
         assert_eq!(
             shown,
             "PersistenceFault { store: Store::ExecutionStore, method: \"AppendHistoryNodes\", \

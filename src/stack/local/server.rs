@@ -163,12 +163,13 @@ fn faulty_config(config: &StackConfig, dir: &StackDir) -> Result<PathBuf, StackE
     let template_path = find_tool(config, TEMPLATE)?;
     let template =
         fs::read_to_string(&template_path).map_err(|e| StackError::state(&template_path, e))?;
-    let rendered = persistence_faults::render(&template, &config.persistence_faults).map_err(
-        |why| StackError::ServiceFailed {
-            service: "Temporal server".into(),
-            source: format!("{}: {why}", template_path.display()).into(),
-        },
-    )?;
+    let rendered =
+        persistence_faults::render(&template, &config.persistence_faults).map_err(|why| {
+            StackError::ServiceFailed {
+                service: "Temporal server".into(),
+                source: format!("{}: {why}", template_path.display()).into(),
+            }
+        })?;
     let path = dir.path().join("server-config.yaml");
     fs::write(&path, rendered).map_err(|e| StackError::state(&path, e))?;
     Ok(path)
