@@ -20,11 +20,22 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::tonic::Request;
 use temporalio_client::{Client, ClientOptions};
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::enums::v1::{
+    EventType, TaskQueueType, WorkflowExecutionStatus,
+};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    DescribeTaskQueueRequest, ListWorkflowExecutionsRequest,
+};
 
 /// Longest one case may take before it fails as hung.
 const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long visibility may lag history once the workflows closed.
+const VISIBILITY_BOUND: Duration = Duration::from_secs(10);
+/// How long the task queue's backlog may take to drain once the workflows closed.
+const BACKLOG_BOUND: Duration = Duration::from_secs(30);
 /// Pause between polls of a workflow's progress.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -267,6 +278,7 @@ impl FaultHarness {
         let mut failures: Vec<String> = applied.err().iter().map(ToString::to_string).collect();
         failures.extend(results.into_iter().flatten());
         failures.extend(self.check_invariants(workload, ids).await);
+        failures.extend(self.check_server_state(task_queue, ids).await);
         if failures.is_empty() {
             Ok(())
         } else {
@@ -443,6 +455,11 @@ impl FaultHarness {
                     if completions != 1 {
                         failures.push(format!("{id}: completed {completions} times, not once"));
                     }
+                    failures.extend(
+                        super::invariants::history_invariants(&history)
+                            .into_iter()
+                            .map(|found| format!("{id}: {found}")),
+                    );
                 }
             }
             for (name, delivery) in &workload.deliveries {
@@ -460,6 +477,86 @@ impl FaultHarness {
         }
         if let Err(e) = workload.definitions.replay(&self.client, ids).await {
             failures.push(format!("replay: {e}"));
+        }
+        failures
+    }
+
+    /// What the server says after the run: visibility agrees with history (one record per
+    /// workflow, completed) within [`VISIBILITY_BOUND`], and the task queue's backlog drains
+    /// to nothing within [`BACKLOG_BOUND`].
+    async fn check_server_state(&self, task_queue: &str, ids: &[String]) -> Vec<String> {
+        let mut failures = Vec::new();
+        let service = self.client.connection().workflow_service();
+        for id in ids {
+            let query = format!("WorkflowId = '{id}'");
+            let agreed = retry(VISIBILITY_BOUND, POLL, |_| {
+                let mut service = service.clone();
+                let query = query.clone();
+                async move {
+                    let listed = service
+                        .list_workflow_executions(Request::new(ListWorkflowExecutionsRequest {
+                            namespace: self.namespace.clone(),
+                            page_size: 10,
+                            query,
+                            ..Default::default()
+                        }))
+                        .await;
+                    let statuses: Vec<i32> = match listed {
+                        Ok(l) => l.into_inner().executions.iter().map(|e| e.status).collect(),
+                        Err(e) => return Attempt::Again(format!("list failed: {}", e.message())),
+                    };
+                    if statuses == [WorkflowExecutionStatus::Completed as i32] {
+                        Attempt::Done(())
+                    } else {
+                        Attempt::Again(format!(
+                            "visibility shows {} record(s) with status {statuses:?}, history one \
+                             completed run",
+                            statuses.len()
+                        ))
+                    }
+                }
+            })
+            .await;
+            if let Err(why) = agreed {
+                failures.push(format!("{id}: after {VISIBILITY_BOUND:?} {why}"));
+            }
+        }
+        for kind in [TaskQueueType::Workflow, TaskQueueType::Activity] {
+            let drained = retry(BACKLOG_BOUND, POLL, |_| {
+                let mut service = service.clone();
+                async move {
+                    let described = service
+                        .describe_task_queue(Request::new(DescribeTaskQueueRequest {
+                            namespace: self.namespace.clone(),
+                            task_queue: Some(TaskQueue {
+                                name: task_queue.into(),
+                                ..Default::default()
+                            }),
+                            task_queue_type: kind as i32,
+                            report_stats: true,
+                            ..Default::default()
+                        }))
+                        .await;
+                    match described.map(|d| d.into_inner().stats) {
+                        Ok(Some(stats)) if stats.approximate_backlog_count == 0 => {
+                            Attempt::Done(())
+                        }
+                        Ok(Some(stats)) => Attempt::Again(format!(
+                            "{} task(s) still waiting",
+                            stats.approximate_backlog_count
+                        )),
+                        Ok(None) => Attempt::Fail("the server reports no backlog".to_string()),
+                        Err(e) => Attempt::Again(format!("describe failed: {}", e.message())),
+                    }
+                }
+            })
+            .await;
+            if let Err(why) = drained {
+                failures.push(format!(
+                    "{kind:?} task queue {task_queue}: backlog not drained within \
+                     {BACKLOG_BOUND:?}: {why}"
+                ));
+            }
         }
         failures
     }

@@ -21,6 +21,7 @@
 //! exactly once where the workload says the activity is idempotent; every history replays.
 
 mod harness;
+pub mod invariants;
 mod model;
 mod proxy;
 mod strategy;

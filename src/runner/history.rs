@@ -174,6 +174,35 @@ impl History {
         self.count(EventType::TimerFired)
     }
 
+    /// Each fired timer's lateness in milliseconds: its `TimerFired` time minus its
+    /// `TimerStarted` time plus its duration (negative: it fired early), by timer ID.
+    pub fn timer_lateness_ms(&self) -> Vec<(String, i64)> {
+        let millis = |seconds: i64, nanos: i32| seconds * 1000 + i64::from(nanos) / 1_000_000;
+        let at = |e: &HistoryEvent| e.event_time.as_ref().map(|t| millis(t.seconds, t.nanos));
+        let mut due = std::collections::HashMap::new();
+        let mut lateness = Vec::new();
+        for event in &self.events {
+            match &event.attributes {
+                Some(Attributes::TimerStartedEventAttributes(a)) => {
+                    let length = a
+                        .start_to_fire_timeout
+                        .as_ref()
+                        .map_or(0, |d| millis(d.seconds, d.nanos));
+                    if let Some(t) = at(event) {
+                        due.insert(a.timer_id.clone(), t + length);
+                    }
+                }
+                Some(Attributes::TimerFiredEventAttributes(a)) => {
+                    if let (Some(fired), Some(due)) = (at(event), due.get(&a.timer_id)) {
+                        lateness.push((a.timer_id.clone(), fired - due));
+                    }
+                }
+                _ => {}
+            }
+        }
+        lateness
+    }
+
     fn scheduled_activity_type(&self, event_id: i64) -> Option<&str> {
         self.events
             .iter()
@@ -226,6 +255,14 @@ impl History {
             .map(|e| format!("{:>4} {}", e.event_id, super::snapshot::summary(e)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// `workflow_id`'s history made of `history`'s events (as a test builds one).
+    pub fn from_proto(workflow_id: &str, history: ProtoHistory) -> History {
+        History {
+            workflow_id: workflow_id.into(),
+            events: history.events,
+        }
     }
 
     /// A history from a file's bytes in Temporal's JSON format (or the SDK types' JSON); the

@@ -6,16 +6,13 @@
 
 use super::session::{within, Session, WORKFLOW_TIMEOUT};
 use super::Verdict;
+use crate::runner::History;
 use std::time::{Duration, Instant};
 use temporalio_client::tonic::Request;
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
 };
-use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    GetWorkflowExecutionHistoryRequest, ListWorkflowExecutionsRequest,
-};
+use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowResult};
 
@@ -146,47 +143,14 @@ async fn timer_lateness(
     workflow_id: &str,
     run_id: &str,
 ) -> Result<i64, Verdict> {
-    let history = session
-        .connection()
-        .await?
-        .workflow_service()
-        .get_workflow_execution_history(Request::new(GetWorkflowExecutionHistoryRequest {
-            namespace: session.target().namespace.clone(),
-            execution: Some(WorkflowExecution {
-                workflow_id: workflow_id.into(),
-                run_id: run_id.into(),
-            }),
-            ..Default::default()
-        }))
+    let history = History::fetch_run(&session.client().await?, workflow_id, Some(run_id.into()))
         .await
-        .map_err(|s| Verdict::Failed(format!("reading the canary's history: {}", s.message())))?
-        .into_inner()
-        .history
-        .unwrap_or_default();
-    let millis = |seconds: i64, nanos: i32| seconds * 1000 + i64::from(nanos) / 1_000_000;
-    let mut due = None;
-    let mut fired = None;
-    for event in &history.events {
-        let at = event
-            .event_time
-            .as_ref()
-            .map(|t| millis(t.seconds, t.nanos));
-        match &event.attributes {
-            Some(Attributes::TimerStartedEventAttributes(a)) => {
-                let timer = a
-                    .start_to_fire_timeout
-                    .as_ref()
-                    .map_or(0, |d| millis(d.seconds, d.nanos));
-                due = at.map(|t| t + timer);
-            }
-            Some(Attributes::TimerFiredEventAttributes(_)) => fired = at,
-            _ => {}
-        }
-    }
-    match (due, fired) {
-        (Some(due), Some(fired)) => Ok(fired - due),
-        _ => Err(Verdict::Failed(
-            "the canary's history has no TimerStarted/TimerFired pair".into(),
-        )),
-    }
+        .map_err(|e| Verdict::Failed(format!("reading the canary's history: {e}")))?;
+    history
+        .timer_lateness_ms()
+        .first()
+        .map(|(_, late)| *late)
+        .ok_or_else(|| {
+            Verdict::Failed("the canary's history has no TimerStarted/TimerFired pair".into())
+        })
 }
