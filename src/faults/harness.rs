@@ -4,16 +4,16 @@
 //! there); the harness's own client goes through a second, never-faulted proxy, so both
 //! follow the server to its new address after a restart.
 
-use super::model::{Fault, NetworkFault, Schedule, TimedFault, Trigger};
+use super::model::{ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 use super::proxy::Proxy;
 use super::workload::{effect_key, Awaited, Delivery, Workload};
 use crate::config::StackConfig;
-use crate::config::{BackendKind, Flavor, TlsFiles};
+use crate::config::{BackendKind, Flavor, TlsFiles, Topology};
 use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
-use crate::stack::{PersistenceFault, Stack};
+use crate::stack::{ClusterControl, PersistenceFault, Stack};
 use crate::worker_thread::{WorkerError, WorkerThread};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -88,6 +88,7 @@ pub struct FaultHarness {
     applied: Mutex<BTreeMap<&'static str, usize>>,
     private_state: Option<std::path::PathBuf>,
     persistence: Vec<PersistenceFault>,
+    cluster: Option<ClusterControl>,
 }
 
 impl FaultHarness {
@@ -140,6 +141,27 @@ impl FaultHarness {
         Ok(harness)
     }
 
+    /// On a cluster of its own (frontend, two history hosts, matching and worker as local
+    /// processes on PostgreSQL): cluster nodes killed or frozen, on top of the shared kinds.
+    /// Boots in about 1 s; tear it down with [`FaultHarness::shutdown`].
+    pub async fn cluster() -> Result<FaultHarness, StackError> {
+        let mut config = StackConfig::load()?;
+        config.backend = BackendKind::Local;
+        config.flavor = Flavor::Postgres;
+        config.topology = Topology::Cluster;
+        config.ui = Some(false);
+        let private = std::env::temp_dir().join(format!(
+            "temporal-harness-faults-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        config.state_dir = private.clone();
+        let stack = Stack::acquire(&config).await?;
+        let nodes = stack.cluster()?;
+        let mut harness = Self::over(stack, None, Some(private)).await?;
+        harness.cluster = Some(nodes);
+        Ok(harness)
+    }
+
     async fn over(
         stack: Stack,
         control: Option<StackControl>,
@@ -174,6 +196,7 @@ impl FaultHarness {
             applied: Mutex::default(),
             private_state,
             persistence: Vec::new(),
+            cluster: None,
         })
     }
 
@@ -210,6 +233,12 @@ impl FaultHarness {
                 .map(|f| (f.error.kind(), 1))
                 .collect(),
         );
+        if schedule.needs_cluster() && self.cluster.is_none() {
+            return Err(violation(vec![
+                "the schedule kills or freezes cluster nodes: run it on FaultHarness::cluster()"
+                    .into(),
+            ]));
+        }
         if schedule.needs_exclusive_stack() && self.control.is_none() {
             return Err(violation(vec![
                 "the schedule restarts the server or PostgreSQL: run it on \
@@ -401,6 +430,11 @@ impl FaultHarness {
                 .as_ref()
                 .ok_or("this fault needs a stack of its own: FaultHarness::exclusive()")
         };
+        let cluster = || {
+            self.cluster
+                .as_ref()
+                .ok_or("this fault needs a cluster of its own: FaultHarness::cluster()")
+        };
         match *fault {
             TimedFault::WorkerCrash => {
                 let mut slot = worker.lock().await;
@@ -440,6 +474,24 @@ impl FaultHarness {
                     }
                     NetworkFault::Reset => proxy.reset_connections(),
                 }
+            }
+            TimedFault::NodeDown { node, millis } => {
+                let nodes = cluster()?;
+                nodes.kill(node.name()).await?;
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                nodes.restart(node.name(), Duration::from_secs(90)).await?;
+                if node == ClusterNode::Frontend {
+                    // Connections through the proxies went to the process that died.
+                    for proxy in [&self.worker_proxy, &self.client_proxy] {
+                        proxy.reset_connections();
+                    }
+                }
+            }
+            TimedFault::NodeFreeze { node, millis } => {
+                let nodes = cluster()?;
+                nodes.pause(node.name())?;
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                nodes.resume(node.name())?;
             }
         }
         Ok(())

@@ -29,7 +29,7 @@ mod workload;
 
 pub use crate::stack::{PersistenceError, PersistenceFault, Store};
 pub use harness::{FaultHarness, Violation};
-pub use model::{ActivityFailure, Fault, NetworkFault, Schedule, TimedFault, Trigger};
+pub use model::{ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;
 pub use strategy::{
     faults, persistence_faults, schedules, FaultKinds, PersistenceSpace, ScheduleSpace,

@@ -41,6 +41,34 @@ pub enum NetworkFault {
     Reset,
 }
 
+/// A node of the cluster topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterNode {
+    /// The frontend.
+    Frontend,
+    /// The first history host.
+    History1,
+    /// The second history host.
+    History2,
+    /// Matching.
+    Matching,
+    /// The worker service (system workflows).
+    Worker,
+}
+
+impl ClusterNode {
+    /// The node's name, as [`crate::stack::ClusterControl`] knows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterNode::Frontend => "frontend",
+            ClusterNode::History1 => "history-1",
+            ClusterNode::History2 => "history-2",
+            ClusterNode::Matching => "matching",
+            ClusterNode::Worker => "worker",
+        }
+    }
+}
+
 /// A fault applied at a moment ([`Trigger`]) rather than on an activity attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimedFault {
@@ -62,6 +90,22 @@ pub enum TimedFault {
         /// For how long (ignored by [`NetworkFault::Reset`]).
         millis: u64,
     },
+    /// A node of the cluster topology is killed (a crash), and started again after
+    /// `millis` (a history host's shards move to the other and back).
+    NodeDown {
+        /// Which node.
+        node: ClusterNode,
+        /// How long it stays down.
+        millis: u64,
+    },
+    /// A node of the cluster topology is frozen (SIGSTOP: its connections stay open and
+    /// nothing answers) for `millis`, then thawed.
+    NodeFreeze {
+        /// Which node.
+        node: ClusterNode,
+        /// How long it stays frozen.
+        millis: u64,
+    },
 }
 
 impl TimedFault {
@@ -70,6 +114,14 @@ impl TimedFault {
         matches!(
             self,
             TimedFault::ServerRestart | TimedFault::PostgresOutage { .. }
+        )
+    }
+
+    /// Whether it acts on a node of the cluster topology (so it needs a cluster of its own).
+    pub fn needs_cluster(&self) -> bool {
+        matches!(
+            self,
+            TimedFault::NodeDown { .. } | TimedFault::NodeFreeze { .. }
         )
     }
 
@@ -98,6 +150,18 @@ impl TimedFault {
                 fault: NetworkFault::Reset,
                 ..
             } => "network reset",
+            TimedFault::NodeDown { node, .. } => match node {
+                ClusterNode::Frontend => "frontend down",
+                ClusterNode::History1 | ClusterNode::History2 => "history host down",
+                ClusterNode::Matching => "matching down",
+                ClusterNode::Worker => "worker service down",
+            },
+            TimedFault::NodeFreeze { node, .. } => match node {
+                ClusterNode::Frontend => "frontend frozen",
+                ClusterNode::History1 | ClusterNode::History2 => "history host frozen",
+                ClusterNode::Matching => "matching frozen",
+                ClusterNode::Worker => "worker service frozen",
+            },
         }
     }
 }
@@ -176,6 +240,13 @@ impl Schedule {
             .iter()
             .any(|f| matches!(f, Fault::Timed { fault, .. } if fault.needs_exclusive_stack()))
     }
+
+    /// Whether any fault acts on a cluster node.
+    pub fn needs_cluster(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f, Fault::Timed { fault, .. } if fault.needs_cluster()))
+    }
 }
 
 /// Rust code that rebuilds the schedule (with `use temporal_harness::faults::*;` and
@@ -222,6 +293,12 @@ impl fmt::Display for Schedule {
                             };
                             format!("TimedFault::Network {{ fault: {net}, millis: {millis} }}")
                         }
+                        TimedFault::NodeDown { node, millis } => format!(
+                            "TimedFault::NodeDown {{ node: ClusterNode::{node:?}, millis: {millis} }}"
+                        ),
+                        TimedFault::NodeFreeze { node, millis } => format!(
+                            "TimedFault::NodeFreeze {{ node: ClusterNode::{node:?}, millis: {millis} }}"
+                        ),
                     };
                     format!("Fault::Timed {{ trigger: {trigger}, fault: {fault} }}")
                 }
@@ -268,6 +345,13 @@ mod tests {
                 fault: TimedFault::Network {
                     fault: NetworkFault::Latency { millis: 20 },
                     millis: 500
+                }
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(90),
+                fault: TimedFault::NodeDown {
+                    node: ClusterNode::History2,
+                    millis: 300
                 }
             },
         ]));

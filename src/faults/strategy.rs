@@ -1,7 +1,9 @@
 //! proptest strategies over fault schedules. Shrinking removes faults and simplifies the
 //! rest, so a failing schedule ends as the fewest, simplest faults that still fail.
 
-use super::model::{ActivityFailure, Fault, NetworkFault, Schedule, TimedFault, Trigger};
+use super::model::{
+    ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger,
+};
 use crate::stack::{Outage, PersistenceError, PersistenceFault, Store};
 use proptest::prelude::*;
 
@@ -18,6 +20,9 @@ pub struct FaultKinds {
     pub server_restart: bool,
     /// PostgreSQL outages (needs an exclusive stack on PostgreSQL).
     pub postgres: bool,
+    /// Cluster nodes killed or frozen (needs a cluster of its own:
+    /// [`super::FaultHarness::cluster`]).
+    pub cluster: bool,
 }
 
 impl FaultKinds {
@@ -29,12 +34,21 @@ impl FaultKinds {
         network: true,
         server_restart: false,
         postgres: false,
+        cluster: false,
     };
 
-    /// Every kind (needs a stack of the test's own: [`super::FaultHarness::exclusive`]).
+    /// Every kind of a single-process stack (needs a stack of the test's own:
+    /// [`super::FaultHarness::exclusive`]).
     pub const ALL: FaultKinds = FaultKinds {
         server_restart: true,
         postgres: true,
+        ..FaultKinds::SHARED
+    };
+
+    /// The shared kinds and cluster nodes down or frozen (needs a cluster of the test's own:
+    /// [`super::FaultHarness::cluster`]).
+    pub const CLUSTER: FaultKinds = FaultKinds {
+        cluster: true,
         ..FaultKinds::SHARED
     };
 }
@@ -112,6 +126,23 @@ fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
                 .boxed(),
         );
     }
+    if kinds.cluster {
+        let node = prop_oneof![
+            3 => Just(ClusterNode::History2),
+            1 => Just(ClusterNode::History1),
+            2 => Just(ClusterNode::Matching),
+            1 => Just(ClusterNode::Frontend),
+            1 => Just(ClusterNode::Worker),
+        ];
+        options.push(
+            (node, any::<bool>(), 100u64..=1500)
+                .prop_map(|(node, down, millis)| match down {
+                    true => TimedFault::NodeDown { node, millis },
+                    false => TimedFault::NodeFreeze { node, millis },
+                })
+                .boxed(),
+        );
+    }
     proptest::strategy::Union::new(options).boxed()
 }
 
@@ -138,7 +169,7 @@ fn activity(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
 /// One fault of the space's kinds.
 pub fn faults(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
     let k = space.kinds;
-    let any_timed = k.worker_crash || k.network || k.server_restart || k.postgres;
+    let any_timed = k.worker_crash || k.network || k.server_restart || k.postgres || k.cluster;
     let timed_fault = (trigger(space), timed(k))
         .prop_map(|(trigger, fault)| Fault::Timed { trigger, fault })
         .boxed();
@@ -155,7 +186,7 @@ pub fn faults(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
 /// Schedules of 0 to `space.max_faults` faults (only empty ones when no kind is enabled).
 pub fn schedules(space: &ScheduleSpace) -> BoxedStrategy<Schedule> {
     let k = space.kinds;
-    if !(k.activity || k.worker_crash || k.network || k.server_restart || k.postgres) {
+    if !(k.activity || k.worker_crash || k.network || k.server_restart || k.postgres || k.cluster) {
         return Just(Schedule::default()).boxed();
     }
     proptest::collection::vec(faults(space), 0..=space.max_faults)

@@ -111,6 +111,40 @@ fn workflows_survive_server_restarts_and_database_outages() {
     }
 }
 
+#[test]
+fn workflows_survive_cluster_node_faults() {
+    let rt = runtime();
+    let harness = rt
+        .block_on(FaultHarness::cluster())
+        .expect("cluster harness");
+    check_property(&harness, &order_workload(2), FaultKinds::CLUSTER, cases(3));
+    // A history host down while the first order waits, then matching frozen.
+    let schedule = Schedule::new(vec![
+        Fault::Timed {
+            trigger: Trigger::AfterEvent { job: 0, event: 5 },
+            fault: TimedFault::NodeDown {
+                node: ClusterNode::History2,
+                millis: 800,
+            },
+        },
+        Fault::Timed {
+            trigger: Trigger::AfterActivities {
+                job: 1,
+                completed: 1,
+            },
+            fault: TimedFault::NodeFreeze {
+                node: ClusterNode::Matching,
+                millis: 500,
+            },
+        },
+    ]);
+    if let Err(v) = rt.block_on(harness.run(&order_workload(2), &schedule)) {
+        panic!("{v}");
+    }
+    eprintln!("faults exercised: {:?}", harness.exercised());
+    rt.block_on(harness.shutdown()).unwrap();
+}
+
 /// Schedules found worth keeping, pasted from the printed form.
 #[test]
 #[serial_test::serial(exclusive_stack)]
