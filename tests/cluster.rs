@@ -100,6 +100,7 @@ async fn a_cluster_runs_workflows_and_validates_whole() {
     let pids = registered_pids(&config);
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
     no_process_left(&pids);
+    std::fs::remove_dir_all(&config.state_dir).expect("the test's state folder");
 }
 
 #[tokio::test]
@@ -150,6 +151,7 @@ async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() 
     let pids = registered_pids(&config);
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
     no_process_left(&pids);
+    std::fs::remove_dir_all(&config.state_dir).expect("the test's state folder");
 }
 
 #[tokio::test]
@@ -175,5 +177,7 @@ async fn the_cluster_topology_refuses_what_it_cannot_run() {
             error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
             "{error}"
         );
+        // Refused before anything booted; only the state folder may exist.
+        let _ = std::fs::remove_dir_all(&config.state_dir);
     }
 }

@@ -11,21 +11,23 @@ use temporal_harness::stack::{PersistenceError, PersistenceFault, Store};
 use temporal_harness::validation::{registry, Session, Status, Target};
 use temporal_harness::Stack;
 
-async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> Stack {
+/// A stack of the test's own with `faults`, and its state folder (removed by the test).
+async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> (Stack, std::path::PathBuf) {
     let mut config = common::config(BackendKind::Local, Flavor::Postgres);
     config.ui = Some(false);
     config.state_dir = common::private_state_dir(name);
     config.persistence_faults = faults;
-    Stack::acquire(&config)
+    let stack = Stack::acquire(&config)
         .await
-        .expect("stack with persistence faults")
+        .expect("stack with persistence faults");
+    (stack, config.state_dir)
 }
 
 #[tokio::test]
 async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
     // The history service's queue processors read their tasks all the time: a steady stream
     // of calls, most of them failing, which they survive (they read again).
-    let stack = stack_with(
+    let (stack, state_dir) = stack_with(
         "metrics",
         vec![PersistenceFault {
             store: Store::ExecutionStore,
@@ -62,6 +64,7 @@ async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
         "{result:?}"
     );
     stack.shutdown(Duration::from_secs(60)).await.unwrap();
+    std::fs::remove_dir_all(state_dir).expect("the test's state folder");
 }
 
 #[tokio::test]
@@ -96,4 +99,6 @@ async fn bad_persistence_faults_and_backends_are_refused_with_the_fix() {
         error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
         "{error}"
     );
+    // Refused before anything booted; only the state folder may exist.
+    let _ = std::fs::remove_dir_all(&config.state_dir);
 }
