@@ -242,6 +242,10 @@ pub struct StackConfig {
     /// Set by code only (the fault harness), never from the environment: the shared stack of
     /// a run never gets faults. Part of the stack's identity.
     pub persistence_faults: Vec<crate::stack::PersistenceFault>,
+    /// A streaming-replication standby beside PostgreSQL, for failover
+    /// ([`crate::stack::Stack::failover`]; local backend, PostgreSQL flavour). Part of the
+    /// stack's identity.
+    pub postgres_standby: bool,
     /// Which images the containers backend uses.
     pub images: ImageSource,
     /// Official image references.
@@ -278,6 +282,7 @@ impl Default for StackConfig {
             flavor: Flavor::Postgres,
             topology: Topology::Single,
             persistence_faults: Vec::new(),
+            postgres_standby: false,
             images: ImageSource::Auto,
             official_images: OfficialImages::default(),
             namespace: "default".into(),
@@ -398,6 +403,9 @@ impl StackConfig {
         }
         if let Some(v) = get("TEMPORAL_HARNESS_TOPOLOGY") {
             self.topology = parse_enum("TEMPORAL_HARNESS_TOPOLOGY", &v)?;
+        }
+        if let Some(v) = get("TEMPORAL_HARNESS_POSTGRES_STANDBY") {
+            self.postgres_standby = parse_bool("TEMPORAL_HARNESS_POSTGRES_STANDBY", &v)?;
         }
         if let Some(v) = get("TEMPORAL_HARNESS_IMAGES") {
             self.images = parse_enum("TEMPORAL_HARNESS_IMAGES", &v)?;

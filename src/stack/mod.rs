@@ -27,7 +27,7 @@ pub use connect::{connect, TemporalTarget, TlsPems};
 pub use control::{Outage, StackControl};
 pub use endpoints::Endpoints;
 pub use error::StackError;
-pub use local::{ClusterControl, CLUSTER_NODES};
+pub use local::{ClusterControl, FailoverControl, CLUSTER_NODES};
 pub use persistence_faults::{PersistenceError, PersistenceFault, Store};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
@@ -211,6 +211,26 @@ impl Stack {
             }
             _ => Err(unsupported(format!(
                 "this stack is {}: the cluster topology runs on the local backend",
+                self.endpoints.description
+            ))),
+        }
+    }
+
+    /// Failover control over a local stack's PostgreSQL and its standby
+    /// (`postgres_standby`). Use it on a stack of your own (a private `state_dir`).
+    pub fn failover(&self) -> Result<FailoverControl, StackError> {
+        let unsupported = |reason: String| StackError::NotControllable {
+            action: "fail PostgreSQL over".into(),
+            source: reason.into(),
+        };
+        match &self.dir {
+            Some(dir) if self.endpoints.backend == BackendKind::Local => {
+                FailoverControl::new(dir.clone()).map_err(|_| {
+                    unsupported("this stack has no standby (postgres_standby is off)".into())
+                })
+            }
+            _ => Err(unsupported(format!(
+                "this stack is {}: a standby runs on the local backend",
                 self.endpoints.description
             ))),
         }
@@ -405,7 +425,10 @@ async fn boot(
 /// Picks the backend for `auto`: containers when Docker answers, else local when the
 /// binaries exist; one line says which and why.
 async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
-    if config.topology == Topology::Cluster || !config.persistence_faults.is_empty() {
+    if config.topology == Topology::Cluster
+        || !config.persistence_faults.is_empty()
+        || config.postgres_standby
+    {
         return local_only_backend(config);
     }
     if config.backend != BackendKind::Auto {
@@ -443,6 +466,8 @@ async fn resolve_backend(config: &StackConfig) -> Result<BackendKind, StackError
 fn local_only_backend(config: &StackConfig) -> Result<BackendKind, StackError> {
     let what = if config.topology == Topology::Cluster {
         "topology = \"cluster\""
+    } else if config.postgres_standby {
+        "a PostgreSQL standby"
     } else {
         "a stack with persistence faults"
     };
@@ -490,9 +515,10 @@ fn stack_key(config: &StackConfig, backend: BackendKind) -> String {
         Flavor::Dev => "dev",
     };
     let identity = format!(
-        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{backend_name}|{flavor}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         config.topology,
         config.persistence_faults,
+        config.postgres_standby,
         config.frontend_port,
         config.images,
         config.official_images,

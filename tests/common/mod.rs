@@ -54,37 +54,48 @@ pub fn private_state_dir(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("th-test-{name}-{}", uuid::Uuid::new_v4().simple()))
 }
 
-/// Runs `GreetWorkflow` through a real worker on `endpoints`; returns (workflow id, result).
-pub async fn run_greeting(endpoints: &Endpoints) -> (String, String) {
+async fn client(endpoints: &Endpoints) -> Client {
     let connection = temporal_harness::stack::connect(&endpoints.temporal, Duration::from_secs(10))
         .await
         .expect("connect");
-    let client = Client::new(
+    Client::new(
         connection,
         ClientOptions::new(endpoints.namespace.clone()).build(),
     )
-    .expect("client");
-    let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+    .expect("client")
+}
+
+/// Starts `GreetWorkflow` with no worker polling yet; returns (workflow id, task queue).
+pub async fn start_greeting(endpoints: &Endpoints) -> (String, String) {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let task_queue = format!("tq-{id}");
-    let workflow_id = format!("greet-{id}");
-    let options = WorkerOptions::new(task_queue.clone())
+    let (task_queue, workflow_id) = (format!("tq-{id}"), format!("greet-{id}"));
+    client(endpoints)
+        .await
+        .start_workflow(
+            GreetWorkflow::run,
+            "stack".to_string(),
+            WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build(),
+        )
+        .await
+        .expect("start workflow");
+    (workflow_id, task_queue)
+}
+
+/// Runs a worker on `task_queue` until `workflow_id` (a `GreetWorkflow`) completes; returns
+/// its result.
+pub async fn finish_greeting(endpoints: &Endpoints, workflow_id: &str, task_queue: &str) -> String {
+    let client = client(endpoints).await;
+    let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+    let options = WorkerOptions::new(task_queue.to_string())
         .register_workflow::<GreetWorkflow>()
         .expect("register workflow")
         .register_activities(Greeter)
         .build();
     let mut worker = Worker::new(&runtime, client.clone(), options).expect("worker");
     let stop = worker.shutdown_handle();
+    let handle = client.get_workflow_handle::<GreetWorkflow>(workflow_id);
     // Worker::run is !Send: drive it in this task, next to the client side.
     let (ran, result) = tokio::join!(worker.run(), async {
-        let handle = client
-            .start_workflow(
-                GreetWorkflow::run,
-                "stack".to_string(),
-                WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build(),
-            )
-            .await
-            .expect("start workflow");
         let result = handle
             .get_result(WorkflowGetResultOptions::default())
             .await
@@ -93,6 +104,13 @@ pub async fn run_greeting(endpoints: &Endpoints) -> (String, String) {
         result
     });
     ran.expect("worker ran");
+    result
+}
+
+/// Runs `GreetWorkflow` through a real worker on `endpoints`; returns (workflow id, result).
+pub async fn run_greeting(endpoints: &Endpoints) -> (String, String) {
+    let (workflow_id, task_queue) = start_greeting(endpoints).await;
+    let result = finish_greeting(endpoints, &workflow_id, &task_queue).await;
     (workflow_id, result)
 }
 

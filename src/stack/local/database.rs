@@ -32,7 +32,7 @@ pub(super) async fn start_postgres(
     pg_bin: &Path,
     sql_tool: &Path,
     password: &Secret,
-) -> Result<(DbUrl, bool), StackError> {
+) -> Result<(DbUrl, bool, (i32, PathBuf)), StackError> {
     // PostgreSQL refuses to run as root: run it as the `postgres` user then.
     let owner = postgres_owner()?;
     let template = template_path(pg_bin);
@@ -61,11 +61,16 @@ pub(super) async fn start_postgres(
     } else {
         init_cluster(pg_bin, &data, password, owner)?;
     }
-    let admin = run_postgres(config, dir, pg_bin, &data, password, owner).await?;
+    let mode = match config.postgres_standby {
+        true => PgMode::Replicated,
+        false => PgMode::Throwaway,
+    };
+    let (admin, pid) =
+        run_postgres(config, dir, pg_bin, &data, password, owner, (mode, None)).await?;
     if !from_template {
         postgres::create_databases(&admin).await?;
     }
-    Ok((admin, from_template))
+    Ok((admin, from_template, (pid, data)))
 }
 
 /// `<temp>/temporal-harness-pg-template-<uid>-<key>`, the key naming the PostgreSQL binaries,
@@ -89,7 +94,7 @@ fn template_path(pg_bin: &Path) -> PathBuf {
 /// Where PostgreSQL data folders go: `/dev/shm` (memory) when it is there, else the temp
 /// folder. Test data is throwaway, and on this project's machines copying the template into a
 /// disk-backed /tmp took 2.2 s against 0.15 s into /dev/shm.
-fn pg_data_root() -> PathBuf {
+pub(super) fn pg_data_root() -> PathBuf {
     let shm = Path::new("/dev/shm");
     // SAFETY: access(2) on a NUL-terminated path literal.
     let writable = shm.is_dir() && unsafe { libc::access(c"/dev/shm".as_ptr(), libc::W_OK) } == 0;
@@ -134,7 +139,16 @@ async fn build_template(
     // A password nobody learns: every stack sets its own before PostgreSQL listens.
     let throwaway = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     init_cluster(pg_bin, &building, &throwaway, owner)?;
-    let admin = run_postgres(config, dir, pg_bin, &building, &throwaway, owner).await?;
+    let (admin, _) = run_postgres(
+        config,
+        dir,
+        pg_bin,
+        &building,
+        &throwaway,
+        owner,
+        (PgMode::Throwaway, None),
+    )
+    .await?;
     let made = async {
         postgres::create_databases(&admin).await?;
         setup_schema(sql_tool, &admin, &throwaway, config.startup_timeout).await
@@ -154,7 +168,7 @@ async fn build_template(
 }
 
 /// `data` afresh, private to PostgreSQL's user and removed at teardown; returns its `pgdata`.
-fn fresh_private_dir(
+pub(super) fn fresh_private_dir(
     dir: &StackDir,
     data: &Path,
     owner: Option<(u32, u32)>,
@@ -261,34 +275,42 @@ fn set_password(
     Ok(())
 }
 
-/// `postgres` on `<data>/pgdata`, on a free port (registered for teardown); returns the
-/// admin URL once it accepts `password`.
-async fn run_postgres(
+/// How a PostgreSQL of a stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PgMode {
+    /// Throwaway test data: durability costs time and buys nothing.
+    Throwaway,
+    /// Part of a primary/standby pair: commits wait for the standby (once it is named), and
+    /// full-page writes stay on (base backups need them). `fsync` stays off: the faults the
+    /// harness injects kill processes, and the operating system keeps what they wrote.
+    Replicated,
+}
+
+/// `postgres` on `<data>/pgdata`, on `port` or a free one (registered for teardown); returns
+/// the admin URL once it accepts `password`, and its pid.
+pub(super) async fn run_postgres(
     config: &StackConfig,
     dir: &StackDir,
     pg_bin: &Path,
     data: &Path,
     password: &Secret,
     owner: Option<(u32, u32)>,
-) -> Result<DbUrl, StackError> {
-    let port = free_ports(1)?[0];
+    (mode, port): (PgMode, Option<u16>),
+) -> Result<(DbUrl, i32), StackError> {
+    let port = match port {
+        Some(port) => port,
+        None => free_ports(1)?[0],
+    };
     let mut cmd = Command::new(pg_bin.join("postgres"));
     cmd.arg("-D")
         .arg(data.join("pgdata"))
         .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
         .arg("-k")
         .arg(data)
-        // Throwaway test data: durability costs time and buys nothing.
-        .args([
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            postgres::MAX_CONNECTIONS,
-        ]);
+        .args(["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS]);
+    if mode == PgMode::Throwaway {
+        cmd.args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+    }
     as_owner(&mut cmd, owner);
     let log = data.join("postgres.log");
     let pid = spawn_service(dir, "PostgreSQL", cmd, &log, "INT", owner)?;
@@ -310,7 +332,7 @@ async fn run_postgres(
         },
     )
     .await;
-    ready.map(|()| admin).map_err(|e| {
+    ready.map(|()| (admin, pid)).map_err(|e| {
         e.at_startup_deadline(
             "PostgreSQL",
             config.startup_timeout,
@@ -397,7 +419,7 @@ pub(super) async fn setup_schema(
 }
 
 /// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.
-fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
+pub(super) fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
     if euid() != 0 {
         return Ok(None);
     }
@@ -413,7 +435,7 @@ fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
     Ok(Some(ids))
 }
 
-fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
+pub(super) fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid).env("HOME", std::env::temp_dir());
     }

@@ -6,8 +6,10 @@
 //! keeper stops them (see `shared`).
 
 mod database;
+mod replication;
 mod server;
 
+pub use replication::FailoverControl;
 pub use server::{ClusterControl, CLUSTER_NODES};
 
 use super::endpoints::metrics_url;
@@ -141,7 +143,7 @@ pub(crate) async fn boot(
         Flavor::Postgres => {
             let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
             let step = progress.start("PostgreSQL (local process)");
-            let (admin, schema_ready) =
+            let (admin, schema_ready, primary) =
                 start_postgres(config, dir, &bins.pg_bin, &bins.sql_tool, &password).await?;
             step.done();
 
@@ -159,6 +161,13 @@ pub(crate) async fn boot(
             )
             .await?;
             step.done();
+
+            if config.postgres_standby {
+                let step = progress.start("PostgreSQL standby (streaming replication)");
+                replication::start_standby(config, dir, &bins.pg_bin, &admin, &password, primary)
+                    .await?;
+                step.done();
+            }
 
             let (what, layout) = match config.topology {
                 Topology::Single => ("Temporal server (local process)".to_string(), String::new()),

@@ -1,0 +1,276 @@
+//! A streaming-replication standby beside a local stack's PostgreSQL, and failing over to it:
+//! the primary is killed, the standby promoted and moved to the primary's address (the port
+//! the server knows), as a virtual IP moves in production. Commits wait for the standby
+//! (`synchronous_standby_names = '*'`), so what the server was told is committed survives.
+
+use super::super::process::process_alive;
+use super::super::shared::StackDir;
+use super::super::{postgres, StackError};
+use super::database::{
+    as_owner, fresh_private_dir, pg_data_root, postgres_owner, run_postgres, PgMode,
+};
+use crate::config::StackConfig;
+use crate::poll::{retry, Attempt};
+use crate::secret::{DbUrl, Secret};
+use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Where the pair is recorded in the stack's folder (0600).
+const NODES_FILE: &str = "postgres-nodes.json";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Node {
+    pid: i32,
+    port: u16,
+    data: PathBuf,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Pair {
+    pg_bin: PathBuf,
+    primary: Node,
+    standby: Option<Node>,
+}
+
+fn failed(action: &str, why: impl Into<crate::error::BoxError>) -> StackError {
+    StackError::NotControllable {
+        action: action.into(),
+        source: why.into(),
+    }
+}
+
+fn port_of(url: &DbUrl) -> u16 {
+    url::Url::parse(url.expose())
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(5432)
+}
+
+/// Starts a standby of the primary at `admin` (its data in `primary_data`, its pid
+/// `primary_pid`), waits until it streams synchronously, and records the pair.
+pub(super) async fn start_standby(
+    config: &StackConfig,
+    dir: &StackDir,
+    pg_bin: &Path,
+    admin: &DbUrl,
+    password: &Secret,
+    primary: (i32, PathBuf),
+) -> Result<(), StackError> {
+    let owner = postgres_owner()?;
+    let data = pg_data_root().join(format!("temporal-harness-pg-{}-standby", dir.label()?));
+    let pgdata = fresh_private_dir(dir, &data, owner)?;
+    let mut backup = Command::new(pg_bin.join("pg_basebackup"));
+    backup
+        .args(["-h", "127.0.0.1", "-p", &port_of(admin).to_string()])
+        .args(["-U", super::super::setup_steps::DB_USER, "-D"])
+        .arg(&pgdata)
+        .args(["-X", "stream", "-R", "--no-sync", "-w"])
+        // The password through the environment, never the arguments.
+        .env("PGPASSWORD", password.expose())
+        .stdin(Stdio::null());
+    as_owner(&mut backup, owner);
+    let out = backup
+        .output()
+        .map_err(|e| failed("run pg_basebackup", e))?;
+    if !out.status.success() {
+        return Err(StackError::ServiceFailed {
+            service: "PostgreSQL standby (pg_basebackup)".into(),
+            source: crate::secret::scrub(&String::from_utf8_lossy(&out.stderr), password).into(),
+        });
+    }
+    let (standby_url, standby_pid) = run_postgres(
+        config,
+        dir,
+        pg_bin,
+        &data,
+        password,
+        owner,
+        (PgMode::Replicated, None),
+    )
+    .await?;
+    // From now on a commit returns once the standby has it.
+    let mut conn = postgres::connect_once(admin, Duration::from_secs(10)).await?;
+    for statement in [
+        "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        "SELECT pg_reload_conf()",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| failed("make replication synchronous", e))?;
+    }
+    drop(conn);
+    let synchronous = retry(
+        config.startup_timeout,
+        Duration::from_millis(20),
+        |_| async move {
+            let state: Option<String> = match postgres::connect_once(admin, Duration::from_secs(5))
+                .await
+            {
+                Ok(mut conn) => sqlx::query_scalar(
+                    "SELECT sync_state::text FROM pg_stat_replication WHERE state = 'streaming'",
+                )
+                .fetch_optional(&mut conn)
+                .await
+                .ok()
+                .flatten(),
+                Err(_) => None,
+            };
+            match state.as_deref() {
+                Some("sync") => Attempt::Done(()),
+                other => Attempt::Again(failed(
+                    "wait for the standby",
+                    format!("replication state {other:?}, not sync"),
+                )),
+            }
+        },
+    )
+    .await;
+    synchronous?;
+    write_pair(
+        dir,
+        &Pair {
+            pg_bin: pg_bin.into(),
+            primary: Node {
+                pid: primary.0,
+                port: port_of(admin),
+                data: primary.1,
+            },
+            standby: Some(Node {
+                pid: standby_pid,
+                port: port_of(&standby_url),
+                data,
+            }),
+        },
+    )
+}
+
+fn write_pair(dir: &StackDir, pair: &Pair) -> Result<(), StackError> {
+    let path = dir.path().join(NODES_FILE);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| StackError::state(&path, e))?;
+    std::io::Write::write_all(&mut file, &serde_json::to_vec(pair).expect("serialises"))
+        .map_err(|e| StackError::state(&path, e))
+}
+
+fn read_pair(dir: &StackDir) -> Result<Pair, StackError> {
+    let path = dir.path().join(NODES_FILE);
+    let bytes = fs::read(&path).map_err(|e| StackError::state(&path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| StackError::state(&path, e))
+}
+
+/// Fails a local stack's PostgreSQL over to its standby. Use it on a stack of your own
+/// (`postgres_standby` and a private `state_dir`): every test on the stack sees the outage.
+#[derive(Debug, Clone)]
+pub struct FailoverControl {
+    dir: StackDir,
+}
+
+impl FailoverControl {
+    /// Control over the pair in `dir`; fails when the stack there has no standby record.
+    pub(crate) fn new(dir: StackDir) -> Result<Self, StackError> {
+        read_pair(&dir)?;
+        Ok(FailoverControl { dir })
+    }
+
+    /// Whether a standby still waits to take over.
+    pub fn has_standby(&self) -> bool {
+        read_pair(&self.dir).is_ok_and(|p| p.standby.is_some())
+    }
+
+    /// Kills the primary (SIGKILL, as a crash), promotes the standby and starts it on the
+    /// primary's port; returns once it accepts logins there, at most `timeout`.
+    pub async fn fail_over(&self, timeout: Duration) -> Result<(), StackError> {
+        let action = "fail PostgreSQL over";
+        let mut pair = read_pair(&self.dir)?;
+        let standby = pair
+            .standby
+            .take()
+            .ok_or_else(|| failed(action, "there is no standby left: it took over already"))?;
+        let endpoints = self
+            .dir
+            .endpoints()
+            .ok_or_else(|| failed(action, "the stack's endpoints file is gone"))?;
+        let admin = endpoints
+            .postgres_url
+            .ok_or_else(|| failed(action, "the stack has no PostgreSQL"))?;
+        let owner = postgres_owner()?;
+        kill_and_wait(pair.primary.pid, libc::SIGKILL, timeout).await?;
+        let mut promote = Command::new(pair.pg_bin.join("pg_ctl"));
+        promote
+            .args(["promote", "-w", "-t", "30", "-D"])
+            .arg(standby.data.join("pgdata"))
+            .stdin(Stdio::null());
+        as_owner(&mut promote, owner);
+        let out = promote
+            .output()
+            .map_err(|e| failed("run pg_ctl promote", e))?;
+        if !out.status.success() {
+            return Err(failed(
+                "promote the standby",
+                String::from_utf8_lossy(&out.stderr).to_string(),
+            ));
+        }
+        // Moved to the primary's port: the server reconnects to the address it knows.
+        kill_and_wait(standby.pid, libc::SIGINT, timeout).await?;
+        let password = password_of(&admin)?;
+        let config = StackConfig {
+            startup_timeout: timeout,
+            ..StackConfig::default()
+        };
+        let (_, pid) = run_postgres(
+            &config,
+            &self.dir,
+            &pair.pg_bin,
+            &standby.data,
+            &password,
+            owner,
+            (PgMode::Replicated, Some(pair.primary.port)),
+        )
+        .await?;
+        pair.primary = Node {
+            pid,
+            port: pair.primary.port,
+            data: standby.data,
+        };
+        write_pair(&self.dir, &pair)
+    }
+}
+
+fn password_of(url: &DbUrl) -> Result<Secret, StackError> {
+    let parsed =
+        url::Url::parse(url.expose()).map_err(|e| failed("read the stack's password", e))?;
+    let password = parsed.password().unwrap_or_default();
+    let decoded = percent_decode(password);
+    Ok(Secret::new(decoded))
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("p={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn kill_and_wait(pid: i32, signal: i32, timeout: Duration) -> Result<(), StackError> {
+    // SAFETY: kill(2) on a pid this stack started.
+    unsafe { libc::kill(pid, signal) };
+    retry(timeout, Duration::from_millis(10), |_| async move {
+        match process_alive(pid) {
+            false => Attempt::Done(()),
+            true => Attempt::Again(failed(
+                "stop PostgreSQL",
+                format!("pid {pid} still runs after signal {signal}"),
+            )),
+        }
+    })
+    .await
+}
