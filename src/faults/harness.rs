@@ -13,7 +13,7 @@ use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
-use crate::stack::{ClusterControl, PersistenceFault, Stack};
+use crate::stack::{ClusterControl, FailoverControl, PersistenceFault, Stack};
 use crate::worker_thread::{WorkerError, WorkerThread};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -89,6 +89,7 @@ pub struct FaultHarness {
     private_state: Option<std::path::PathBuf>,
     persistence: Vec<PersistenceFault>,
     cluster: Option<ClusterControl>,
+    failover: Option<FailoverControl>,
 }
 
 impl FaultHarness {
@@ -162,6 +163,27 @@ impl FaultHarness {
         Ok(harness)
     }
 
+    /// On a local stack of its own whose PostgreSQL has a synchronous streaming standby: one
+    /// [`TimedFault::PostgresFailover`] per harness (the standby is used up), on top of the
+    /// shared kinds. Boots in about 3 s (the base backup).
+    pub async fn failover() -> Result<FaultHarness, StackError> {
+        let mut config = StackConfig::load()?;
+        config.backend = BackendKind::Local;
+        config.flavor = Flavor::Postgres;
+        config.postgres_standby = true;
+        config.ui = Some(false);
+        let private = std::env::temp_dir().join(format!(
+            "temporal-harness-faults-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        config.state_dir = private.clone();
+        let stack = Stack::acquire(&config).await?;
+        let control = stack.failover()?;
+        let mut harness = Self::over(stack, None, Some(private)).await?;
+        harness.failover = Some(control);
+        Ok(harness)
+    }
+
     async fn over(
         stack: Stack,
         control: Option<StackControl>,
@@ -197,6 +219,7 @@ impl FaultHarness {
             private_state,
             persistence: Vec::new(),
             cluster: None,
+            failover: None,
         })
     }
 
@@ -233,6 +256,11 @@ impl FaultHarness {
                 .map(|f| (f.error.kind(), 1))
                 .collect(),
         );
+        if schedule.needs_standby() && self.failover.is_none() {
+            return Err(violation(vec![
+                "the schedule fails PostgreSQL over: run it on FaultHarness::failover()".into(),
+            ]));
+        }
         if schedule.needs_cluster() && self.cluster.is_none() {
             return Err(violation(vec![
                 "the schedule kills or freezes cluster nodes: run it on FaultHarness::cluster()"
@@ -474,6 +502,13 @@ impl FaultHarness {
                     }
                     NetworkFault::Reset => proxy.reset_connections(),
                 }
+            }
+            TimedFault::PostgresFailover => {
+                self.failover
+                    .as_ref()
+                    .ok_or("this fault needs a standby of its own: FaultHarness::failover()")?
+                    .fail_over(Duration::from_secs(90))
+                    .await?;
             }
             TimedFault::NodeDown { node, millis } => {
                 let nodes = cluster()?;

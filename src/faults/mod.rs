@@ -32,6 +32,7 @@ pub use harness::{FaultHarness, Violation};
 pub use model::{ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;
 pub use strategy::{
-    faults, persistence_faults, schedules, FaultKinds, PersistenceSpace, ScheduleSpace,
+    failover_schedules, faults, persistence_faults, schedules, FaultKinds, PersistenceSpace,
+    ScheduleSpace,
 };
 pub use workload::{effect_key, Delivery, Effects, FaultPoints, Job, Workload};

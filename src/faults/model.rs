@@ -90,6 +90,9 @@ pub enum TimedFault {
         /// For how long (ignored by [`NetworkFault::Reset`]).
         millis: u64,
     },
+    /// PostgreSQL's primary is killed and its synchronous standby promoted onto the
+    /// primary's address (once per stack: the standby is used up).
+    PostgresFailover,
     /// A node of the cluster topology is killed (a crash), and started again after
     /// `millis` (a history host's shards move to the other and back).
     NodeDown {
@@ -125,6 +128,11 @@ impl TimedFault {
         )
     }
 
+    /// Whether it fails PostgreSQL over (so it needs a stack with a standby of its own).
+    pub fn needs_standby(&self) -> bool {
+        matches!(self, TimedFault::PostgresFailover)
+    }
+
     /// A short name of its kind, for statistics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -150,6 +158,7 @@ impl TimedFault {
                 fault: NetworkFault::Reset,
                 ..
             } => "network reset",
+            TimedFault::PostgresFailover => "postgres failover",
             TimedFault::NodeDown { node, .. } => match node {
                 ClusterNode::Frontend => "frontend down",
                 ClusterNode::History1 | ClusterNode::History2 => "history host down",
@@ -241,6 +250,13 @@ impl Schedule {
             .any(|f| matches!(f, Fault::Timed { fault, .. } if fault.needs_exclusive_stack()))
     }
 
+    /// Whether any fault fails PostgreSQL over.
+    pub fn needs_standby(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f, Fault::Timed { fault, .. } if fault.needs_standby()))
+    }
+
     /// Whether any fault acts on a cluster node.
     pub fn needs_cluster(&self) -> bool {
         self.faults
@@ -293,6 +309,7 @@ impl fmt::Display for Schedule {
                             };
                             format!("TimedFault::Network {{ fault: {net}, millis: {millis} }}")
                         }
+                        TimedFault::PostgresFailover => "TimedFault::PostgresFailover".to_string(),
                         TimedFault::NodeDown { node, millis } => format!(
                             "TimedFault::NodeDown {{ node: ClusterNode::{node:?}, millis: {millis} }}"
                         ),

@@ -253,6 +253,29 @@ mod tests {
     }
 }
 
+/// Schedules of `space`'s kinds with one PostgreSQL failover added at a generated trigger and
+/// place (for [`super::FaultHarness::failover`]: a harness per schedule, since a failover
+/// uses the standby up).
+pub fn failover_schedules(space: &ScheduleSpace) -> BoxedStrategy<Schedule> {
+    (
+        schedules(space),
+        trigger(space),
+        any::<proptest::sample::Index>(),
+    )
+        .prop_map(|(mut schedule, trigger, at)| {
+            let place = at.index(schedule.faults.len() + 1);
+            schedule.faults.insert(
+                place,
+                Fault::Timed {
+                    trigger,
+                    fault: TimedFault::PostgresFailover,
+                },
+            );
+            schedule
+        })
+        .boxed()
+}
+
 /// The persistence faults to generate: which methods of which stores, which errors, how
 /// many faults and how high a rate.
 #[derive(Debug, Clone)]

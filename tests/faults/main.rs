@@ -145,6 +145,37 @@ fn workflows_survive_cluster_node_faults() {
     rt.block_on(harness.shutdown()).unwrap();
 }
 
+#[test]
+fn workflows_survive_a_postgres_failover() {
+    let rt = runtime();
+    let workload = order_workload(2);
+    let space = ScheduleSpace::new(workload.jobs(), workload.points(), FaultKinds::SHARED);
+    let started = Instant::now();
+    let exercised = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let n = cases(3);
+    let outcome = runner(n).run(&failover_schedules(&space), |schedule| {
+        // A standby per case: a failover uses it up.
+        let harness = rt
+            .block_on(FaultHarness::failover())
+            .map_err(|e| TestCaseError::fail(format!("no stack: {e}")))?;
+        let result = rt.block_on(harness.run(&workload, &schedule));
+        for (kind, count) in harness.exercised() {
+            *exercised.lock().unwrap().entry(kind).or_insert(0) += count;
+        }
+        rt.block_on(harness.shutdown())
+            .map_err(|e| TestCaseError::fail(format!("teardown: {e}")))?;
+        result.map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    eprintln!(
+        "{n} cases in {:.1} s (a primary and standby each); faults exercised: {:?}",
+        started.elapsed().as_secs_f64(),
+        exercised.lock().unwrap()
+    );
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
 /// Schedules found worth keeping, pasted from the printed form.
 #[test]
 #[serial_test::serial(exclusive_stack)]
