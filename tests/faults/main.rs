@@ -145,6 +145,28 @@ fn workflows_survive_cluster_node_faults() {
     rt.block_on(harness.shutdown()).unwrap();
 }
 
+fn sloppy_workload(jobs: usize) -> Workload {
+    let effects = Effects::default();
+    let points = FaultPoints::new(["charge"]);
+    let shop = SloppyShop {
+        effects: effects.clone(),
+        points: points.clone(),
+    };
+    let definitions = Definitions::new()
+        .workflow::<SloppyOrderWorkflow>()
+        .activities(shop);
+    let mut workload =
+        Workload::new(definitions, points, effects).effect("charge", Delivery::ExactlyOnce);
+    for _ in 0..jobs {
+        workload = workload.job(Job::new(
+            || SloppyOrderWorkflow::run,
+            1999,
+            "charged 1999".to_string(),
+        ));
+    }
+    workload
+}
+
 #[test]
 fn workflows_survive_a_postgres_failover() {
     let rt = runtime();
@@ -259,22 +281,7 @@ fn regression_cases() {
 fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
     let rt = runtime();
     let harness = rt.block_on(FaultHarness::shared()).expect("harness");
-    let effects = Effects::default();
-    let points = FaultPoints::new(["charge"]);
-    let shop = SloppyShop {
-        effects: effects.clone(),
-        points: points.clone(),
-    };
-    let definitions = Definitions::new()
-        .workflow::<SloppyOrderWorkflow>()
-        .activities(shop);
-    let workload = Workload::new(definitions, points, effects)
-        .effect("charge", Delivery::ExactlyOnce)
-        .job(Job::new(
-            || SloppyOrderWorkflow::run,
-            1999,
-            "charged 1999".to_string(),
-        ));
+    let workload = sloppy_workload(1);
     let space = ScheduleSpace::new(1, 1, FaultKinds::SHARED);
     let mut runner = TestRunner::new(Config {
         cases: 32,
@@ -358,24 +365,7 @@ fn workflows_survive_persistence_faults() {
 
 #[test]
 fn a_non_idempotent_charge_is_caught_by_persistence_timeouts_and_shrunk() {
-    let effects = Effects::default();
-    let points = FaultPoints::new(["charge"]);
-    let shop = SloppyShop {
-        effects: effects.clone(),
-        points: points.clone(),
-    };
-    let definitions = Definitions::new()
-        .workflow::<SloppyOrderWorkflow>()
-        .activities(shop);
-    let mut workload =
-        Workload::new(definitions, points, effects).effect("charge", Delivery::ExactlyOnce);
-    for _ in 0..3 {
-        workload = workload.job(Job::new(
-            || SloppyOrderWorkflow::run,
-            1999,
-            "charged 1999".to_string(),
-        ));
-    }
+    let workload = sloppy_workload(3);
     // Failed writes of a workflow's state: among them, the one recording an activity's
     // completion, so the activity runs again. (Ambiguous writes, which did happen, do not
     // lose it; they are left out here because they only make cases slow.)
