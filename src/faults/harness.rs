@@ -46,6 +46,9 @@ pub struct Violation {
     pub schedule: Schedule,
     /// The server's persistence faults, when the harness has any.
     pub persistence: Vec<PersistenceFault>,
+    /// The histories of the jobs a failure names, written to files (Temporal's JSON: the
+    /// Web UI and `temporal-harness histories show` open them), with each one rendered.
+    pub histories: Vec<(std::path::PathBuf, String)>,
     /// Every invariant that failed, with what was seen.
     pub failures: Vec<String>,
 }
@@ -65,6 +68,9 @@ impl fmt::Display for Violation {
                 writeln!(f, "    {fault},")?;
             }
             writeln!(f, "]")?;
+        }
+        for (path, rendered) in &self.histories {
+            writeln!(f, "history {}:\n{rendered}", path.display())?;
         }
         write!(
             f,
@@ -248,6 +254,7 @@ impl FaultHarness {
         let violation = |failures: Vec<String>| Violation {
             schedule: schedule.clone(),
             persistence: self.persistence.clone(),
+            histories: Vec::new(),
             failures,
         };
         self.count(
@@ -292,7 +299,42 @@ impl FaultHarness {
         });
         workload.points.disarm(&ids);
         self.count(workload.points.take_fired());
-        outcome.map_err(violation)
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(failures) => {
+                let named: Vec<&String> = ids
+                    .iter()
+                    .filter(|id| failures.iter().any(|f| f.contains(id.as_str())))
+                    .collect();
+                let histories = self.write_histories(prefix, &named).await;
+                Err(Violation {
+                    histories,
+                    ..violation(failures)
+                })
+            }
+        }
+    }
+
+    /// Writes the histories of `ids` to the private failure folder; returns each path with
+    /// the history rendered (what could not be fetched or written is left out).
+    async fn write_histories(
+        &self,
+        prefix: &str,
+        ids: &[&String],
+    ) -> Vec<(std::path::PathBuf, String)> {
+        let Ok(dir) = crate::runner::histories_dir(&format!("faults-{prefix}")) else {
+            return Vec::new();
+        };
+        let mut written = Vec::new();
+        for id in ids {
+            if let Ok(history) = History::fetch(&self.client, id).await {
+                let path = dir.join(format!("{id}.json"));
+                if std::fs::write(&path, history.to_json()).is_ok() {
+                    written.push((path, history.render()));
+                }
+            }
+        }
+        written
     }
 
     async fn run_case(

@@ -99,20 +99,13 @@ impl Failure {
         if ids.is_empty() {
             return self;
         }
-        // Per user and private: histories carry payloads, and a shared /tmp folder someone
-        // else created first would let them read (or replace) what a failing test writes.
-        let root = std::env::temp_dir().join(format!(
-            "temporal-harness-histories-{}",
-            crate::stack::euid()
-        ));
-        if let Err(e) = crate::stack::shared::ensure_private_root(&root) {
-            eprintln!("temporal-harness: histories not written: {e}");
-            return self;
-        }
-        let dir = root.join(runner.workflow_id("failed"));
-        if std::fs::create_dir_all(&dir).is_err() {
-            return self;
-        }
+        let dir = match histories_dir(&runner.workflow_id("failed")) {
+            Ok(dir) => dir,
+            Err(e) => {
+                eprintln!("temporal-harness: histories not written: {e}");
+                return self;
+            }
+        };
         let endpoints = &runner.inner.endpoints;
         for id in ids {
             let Ok(history) = runner.history(&id).await else {
@@ -171,6 +164,20 @@ impl Failure {
             None => panic!("{}", self.message),
         }
     }
+}
+
+/// `<temp>/temporal-harness-histories-<uid>/<name>`, created: where failures write the
+/// histories of their workflows. Per user and private: histories carry payloads, and a shared
+/// folder someone else created first would let them read (or replace) what is written.
+pub(crate) fn histories_dir(name: &str) -> Result<std::path::PathBuf, String> {
+    let root = std::env::temp_dir().join(format!(
+        "temporal-harness-histories-{}",
+        crate::stack::euid()
+    ));
+    crate::stack::shared::ensure_private_root(&root).map_err(|e| e.to_string())?;
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// How long the UI links live, or how to get a UI; and how to open the JSON files in one.

@@ -303,6 +303,16 @@ fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
             .contains("side effect `charge` happened 2 times"),
         "{reason}"
     );
+    // The histories involved, written where the Web UI and `histories show` open them, and
+    // rendered in the message.
+    assert!(
+        reason.message().contains("temporal-harness-histories-"),
+        "{reason}"
+    );
+    assert!(
+        reason.message().contains("ActivityTaskScheduled"),
+        "{reason}"
+    );
     assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
     assert!(
         matches!(
