@@ -371,13 +371,18 @@ impl FaultHarness {
                 .map(|(job, id)| self.await_job(job, id)),
         );
         let (applied, results) = futures::join!(faults, results);
+        // With the worker still polling: tasks a fault left behind (dispatched, but their
+        // removal lost) are offered to it and dropped as stale; without pollers they would
+        // stay counted.
+        let backlog = self.check_backlog(task_queue).await;
         if let Some(worker) = worker.lock().await.take() {
             stop(worker, true).await;
         }
         let mut failures: Vec<String> = applied.err().iter().map(ToString::to_string).collect();
         failures.extend(results.into_iter().flatten());
         failures.extend(self.check_invariants(workload, ids).await);
-        failures.extend(self.check_server_state(task_queue, ids).await);
+        failures.extend(self.check_visibility(ids).await);
+        failures.extend(backlog);
         if failures.is_empty() {
             Ok(())
         } else {
@@ -610,10 +615,9 @@ impl FaultHarness {
         failures
     }
 
-    /// What the server says after the run: visibility agrees with history (one record per
-    /// workflow, completed) within [`VISIBILITY_BOUND`], and the task queue's backlog drains
-    /// to nothing within [`BACKLOG_BOUND`].
-    async fn check_server_state(&self, task_queue: &str, ids: &[String]) -> Vec<String> {
+    /// Visibility agrees with history after the run: one record per workflow, completed,
+    /// within [`VISIBILITY_BOUND`].
+    async fn check_visibility(&self, ids: &[String]) -> Vec<String> {
         let mut failures = Vec::new();
         let service = self.client.connection().workflow_service();
         for id in ids {
@@ -650,6 +654,14 @@ impl FaultHarness {
                 failures.push(format!("{id}: after {VISIBILITY_BOUND:?} {why}"));
             }
         }
+        failures
+    }
+
+    /// The task queue's backlog drains to nothing within [`BACKLOG_BOUND`] after the last
+    /// workflow closed.
+    async fn check_backlog(&self, task_queue: &str) -> Vec<String> {
+        let mut failures = Vec::new();
+        let service = self.client.connection().workflow_service();
         for kind in [TaskQueueType::Workflow, TaskQueueType::Activity] {
             let drained = retry(BACKLOG_BOUND, POLL, |_| {
                 let mut service = service.clone();

@@ -198,6 +198,51 @@ fn workflows_survive_a_postgres_failover() {
     }
 }
 
+/// Failover schedules found worth keeping (a harness each: a failover uses the standby up).
+#[test]
+fn regression_failover_cases() {
+    let rt = runtime();
+    let cases = [
+        // A failover as the first order starts, worker crashes after stages of both orders:
+        // once left the workflow queue's backlog at 2 (stale tasks) when checked without a
+        // polling worker.
+        Schedule::new(vec![
+            Fault::Timed {
+                trigger: Trigger::AfterEvent { job: 0, event: 2 },
+                fault: TimedFault::PostgresFailover,
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterActivities {
+                    job: 0,
+                    completed: 1,
+                },
+                fault: TimedFault::WorkerCrash,
+            },
+            Fault::Timed {
+                trigger: Trigger::AfterActivities {
+                    job: 1,
+                    completed: 3,
+                },
+                fault: TimedFault::WorkerCrash,
+            },
+            Fault::Activity {
+                job: 1,
+                point: 0,
+                attempt: 1,
+                failure: ActivityFailure::Error,
+            },
+        ]),
+    ];
+    for schedule in &cases {
+        let harness = rt.block_on(FaultHarness::failover()).expect("harness");
+        let outcome = rt.block_on(harness.run(&order_workload(2), schedule));
+        rt.block_on(harness.shutdown()).unwrap();
+        if let Err(v) = outcome {
+            panic!("{v}");
+        }
+    }
+}
+
 /// Schedules found worth keeping, pasted from the printed form.
 #[test]
 #[serial_test::serial(exclusive_stack)]
