@@ -12,7 +12,7 @@ use std::time::Instant;
 use temporal_harness::faults::*;
 use temporal_harness::runner::Definitions;
 use temporal_harness::stack::Outage;
-use workflows::{OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop};
+use workflows::{ImpatientOrderWorkflow, OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop};
 
 /// Cases per property: `PROPTEST_CASES`, else a few (CI).
 fn cases(default: u32) -> u32 {
@@ -198,11 +198,70 @@ fn workflows_survive_a_postgres_failover() {
     }
 }
 
+#[test]
+fn an_impatient_workflow_is_caught_by_a_cluster_node_fault_and_shrunk() {
+    let rt = runtime();
+    let harness = rt
+        .block_on(FaultHarness::cluster())
+        .expect("cluster harness");
+    let effects = Effects::default();
+    let points = FaultPoints::new(["reserve"]);
+    let shop = Shop {
+        effects: effects.clone(),
+        points: points.clone(),
+    };
+    let definitions = Definitions::new()
+        .workflow::<ImpatientOrderWorkflow>()
+        .activities(shop);
+    let mut workload = Workload::new(definitions, points, effects);
+    for i in 0..2 {
+        let item = format!("item-{i}");
+        let expected = vec![format!("reserved {item}"); 4].join(", ");
+        workload = workload.job(Job::new(|| ImpatientOrderWorkflow::run, item, expected));
+    }
+    let only_nodes = FaultKinds {
+        activity: false,
+        worker_crash: false,
+        network: false,
+        ..FaultKinds::CLUSTER
+    };
+    let space = ScheduleSpace::new(workload.jobs(), workload.points(), only_nodes);
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        max_shrink_iters: 16,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let outcome = runner.run(&schedules(&space), |schedule| {
+        rt.block_on(harness.run(&workload, &schedule))
+            .map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    eprintln!("faults exercised: {:?}", harness.exercised());
+    rt.block_on(harness.shutdown()).unwrap();
+    let Err(TestError::Fail(reason, minimal)) = outcome else {
+        panic!("the impatient workflow passed every schedule: {outcome:?}");
+    };
+    eprintln!("caught: {reason}\nminimal schedule:\n{minimal}");
+    assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
+    assert!(minimal.needs_cluster(), "{minimal}");
+}
+
 /// Failover schedules found worth keeping (a harness each: a failover uses the standby up).
 #[test]
 fn regression_failover_cases() {
     let rt = runtime();
     let cases = [
+        // A failover right at the start, a worker crash later.
+        Schedule::new(vec![
+            Fault::Timed {
+                trigger: Trigger::AtMillis(35),
+                fault: TimedFault::PostgresFailover,
+            },
+            Fault::Timed {
+                trigger: Trigger::AtMillis(1471),
+                fault: TimedFault::WorkerCrash,
+            },
+        ]),
         // A failover as the first order starts, worker crashes after stages of both orders:
         // once left the workflow queue's backlog at 2 (stale tasks) when checked without a
         // polling worker.

@@ -124,3 +124,32 @@ impl SloppyOrderWorkflow {
             .await?)
     }
 }
+
+/// The impatient order: it gives each step 300 ms to be picked up by a worker and never
+/// retries, as if the service behind it were always there. Any outage of the task path
+/// (matching, a history host, PostgreSQL) longer than that fails the order.
+#[workflow]
+#[derive(Default)]
+pub struct ImpatientOrderWorkflow;
+
+#[workflow_methods]
+impl ImpatientOrderWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, item: String) -> WorkflowResult<String> {
+        let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(2));
+        options.schedule_to_start_timeout = Some(Duration::from_millis(300));
+        options.retry_policy = Some(RetryPolicy::builder().maximum_attempts(1).build());
+        // Through matching, like an activity on another worker: an eagerly executed one
+        // would never wait in a queue.
+        options.do_not_eagerly_execute = true;
+        let mut steps = Vec::new();
+        for _ in 0..4 {
+            steps.push(
+                ctx.execute_activity(Shop::reserve, item.clone(), options.clone())
+                    .await?,
+            );
+            ctx.timer(Duration::from_millis(100)).await;
+        }
+        Ok(steps.join(", "))
+    }
+}
