@@ -31,6 +31,7 @@ pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 
 use crate::stack::{Endpoints, Stack};
+#[cfg(feature = "faults")]
 pub(crate) use failure::histories_dir;
 use failure::{CapturedLogs, Failure, TracingCapture};
 use std::future::Future;

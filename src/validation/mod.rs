@@ -358,8 +358,23 @@ pub async fn validate(
 ) -> Report {
     let started = Instant::now();
     let session = Session::new(target);
+    let selected: Vec<Check> = registry()
+        .into_iter()
+        .filter(|c| filter.selects(c))
+        .collect();
+    // With workflow checks before them, the metrics checks judge this run's traffic: take
+    // the counters' starting point now.
+    let runs_workflows = selected
+        .iter()
+        .any(|c| matches!(c.category, Category::Workflow | Category::Canary));
+    let judges_counters = selected
+        .iter()
+        .any(|c| c.id == "metrics.persistence_errors");
+    if runs_workflows && judges_counters && session.target().metrics_url.is_some() {
+        checks::metrics::take_baseline(&session).await;
+    }
     let mut results = Vec::new();
-    for check in registry().iter().filter(|c| filter.selects(c)) {
+    for check in &selected {
         let result = check.run(&session).await;
         progress(&result);
         results.push(result);

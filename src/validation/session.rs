@@ -62,6 +62,9 @@ pub struct Session {
     stages: OnceCell<Result<Vec<StageResult>, Verdict>>,
     canary: OnceCell<Result<CanaryRun, Verdict>>,
     metrics: OnceCell<Result<Vec<prometheus_parse::Sample>, Verdict>>,
+    /// The server's metrics as the run began, when taken: counters then give rates over the
+    /// run instead of over the server's lifetime.
+    metrics_baseline: OnceCell<Vec<prometheus_parse::Sample>>,
     /// Every workflow this run started, in order.
     started: std::sync::Mutex<Vec<ProbeRun>>,
 }
@@ -82,6 +85,7 @@ impl Session {
             stages: OnceCell::new(),
             canary: OnceCell::new(),
             metrics: OnceCell::new(),
+            metrics_baseline: OnceCell::new(),
             started: Default::default(),
         })
     }
@@ -290,6 +294,16 @@ impl Session {
             .as_ref()
             .map(Vec::as_slice)
             .map_err(Clone::clone)
+    }
+
+    /// Keeps `samples` as the run's starting point (once).
+    pub(crate) fn set_metrics_baseline(&self, samples: Vec<prometheus_parse::Sample>) {
+        let _ = self.metrics_baseline.set(samples);
+    }
+
+    /// The server's metrics as the run began, when taken.
+    pub(crate) fn metrics_baseline(&self) -> Option<&[prometheus_parse::Sample]> {
+        self.metrics_baseline.get().map(Vec::as_slice)
     }
 
     pub(super) fn note_started(&self, workflow_id: &str, run_id: &str) {

@@ -166,10 +166,28 @@ fn judge(value: f64, (warn_at, fail_at): (f64, f64), summary: String, fix: &str)
     Ok(summary)
 }
 
+/// Scrapes the server's metrics as a run begins, so the counters' checks judge the run (a
+/// past incident, such as a failover, stays in lifetime counters forever). A failed scrape
+/// leaves lifetime figures; the checks report the endpoint's problem themselves.
+pub(crate) async fn take_baseline(session: &Session) {
+    if let Ok(samples) = fetch(session).await {
+        session.set_metrics_baseline(samples);
+    }
+}
+
 async fn persistence_errors(session: Arc<Session>) -> Checked {
     let samples = scrape(&session).await?;
-    let requests = sum(samples, "persistence_requests");
-    let errors = sum(samples, "persistence_errors");
+    let mut requests = sum(samples, "persistence_requests");
+    let mut errors = sum(samples, "persistence_errors");
+    let mut window = "since the server started";
+    if let Some(base) = session.metrics_baseline() {
+        let during = requests - sum(base, "persistence_requests");
+        if during > 0.0 {
+            requests = during;
+            errors -= sum(base, "persistence_errors");
+            window = "during this validation run";
+        }
+    }
     if requests == 0.0 {
         // The server's reporter flushes counters about once a second: a server that just
         // started reports none yet (its histograms already have observations).
@@ -187,7 +205,7 @@ async fn persistence_errors(session: Arc<Session>) -> Checked {
         rate,
         PERSISTENCE_ERROR_RATE,
         format!(
-            "{errors:.0} errors in {requests:.0} persistence requests ({:.2}%)",
+            "{errors:.0} errors in {requests:.0} persistence requests ({:.2}%) {window}",
             rate * 100.0
         ),
         "persistence_error_with_type shows which kind; check the database's health and \
