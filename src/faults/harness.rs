@@ -112,17 +112,7 @@ impl FaultHarness {
     /// On a containers stack on PostgreSQL of its own: every fault kind, including server
     /// restarts and PostgreSQL outages. Boots a stack (about 8 s); run such tests serially.
     pub async fn exclusive() -> Result<FaultHarness, StackError> {
-        let mut config = StackConfig::load()?;
-        config.backend = BackendKind::Containers;
-        config.flavor = Flavor::Postgres;
-        // Beside the shared state folder, never inside it: a run sweeping that folder for
-        // stale stacks would take this one for one.
-        let private = std::env::temp_dir().join(format!(
-            "temporal-harness-faults-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        config.state_dir = private.clone();
-        let stack = Stack::acquire(&config).await?;
+        let (stack, private) = own_stack(|config| config.backend = BackendKind::Containers).await?;
         let control = stack.control().await?;
         Self::over(stack, Some(control), Some(private)).await
     }
@@ -134,17 +124,11 @@ impl FaultHarness {
     pub async fn with_persistence_faults(
         faults: Vec<PersistenceFault>,
     ) -> Result<FaultHarness, StackError> {
-        let mut config = StackConfig::load()?;
-        config.backend = BackendKind::Local;
-        config.flavor = Flavor::Postgres;
-        config.ui = Some(false);
-        config.persistence_faults = faults.clone();
-        let private = std::env::temp_dir().join(format!(
-            "temporal-harness-faults-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        config.state_dir = private.clone();
-        let stack = Stack::acquire(&config).await?;
+        let (stack, private) = own_stack(|config| {
+            config.backend = BackendKind::Local;
+            config.persistence_faults = faults.clone();
+        })
+        .await?;
         let mut harness = Self::over(stack, None, Some(private)).await?;
         harness.persistence = faults;
         Ok(harness)
@@ -154,17 +138,11 @@ impl FaultHarness {
     /// processes on PostgreSQL): cluster nodes killed or frozen, on top of the shared kinds.
     /// Boots in about 1 s; tear it down with [`FaultHarness::shutdown`].
     pub async fn cluster() -> Result<FaultHarness, StackError> {
-        let mut config = StackConfig::load()?;
-        config.backend = BackendKind::Local;
-        config.flavor = Flavor::Postgres;
-        config.topology = Topology::Cluster;
-        config.ui = Some(false);
-        let private = std::env::temp_dir().join(format!(
-            "temporal-harness-faults-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        config.state_dir = private.clone();
-        let stack = Stack::acquire(&config).await?;
+        let (stack, private) = own_stack(|config| {
+            config.backend = BackendKind::Local;
+            config.topology = Topology::Cluster;
+        })
+        .await?;
         let nodes = stack.cluster()?;
         let mut harness = Self::over(stack, None, Some(private)).await?;
         harness.cluster = Some(nodes);
@@ -175,17 +153,11 @@ impl FaultHarness {
     /// [`TimedFault::PostgresFailover`] per harness (the standby is used up), on top of the
     /// shared kinds. Boots in about 3 s (the base backup).
     pub async fn failover() -> Result<FaultHarness, StackError> {
-        let mut config = StackConfig::load()?;
-        config.backend = BackendKind::Local;
-        config.flavor = Flavor::Postgres;
-        config.postgres_standby = true;
-        config.ui = Some(false);
-        let private = std::env::temp_dir().join(format!(
-            "temporal-harness-faults-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        config.state_dir = private.clone();
-        let stack = Stack::acquire(&config).await?;
+        let (stack, private) = own_stack(|config| {
+            config.backend = BackendKind::Local;
+            config.postgres_standby = true;
+        })
+        .await?;
         let control = stack.failover()?;
         let mut harness = Self::over(stack, None, Some(private)).await?;
         harness.failover = Some(control);
@@ -765,6 +737,24 @@ fn closing_event(history: &History) -> Option<EventType> {
             | EventType::WorkflowExecutionContinuedAsNew
     )
     .then_some(ty)
+}
+
+/// A PostgreSQL stack of the harness's own, configured by `shape`, in a private state folder
+/// beside the shared one (never inside it: a run sweeping that folder for stale stacks would
+/// take this one for one); returns the stack and the folder, removed at shutdown.
+async fn own_stack(
+    shape: impl FnOnce(&mut StackConfig),
+) -> Result<(Stack, std::path::PathBuf), StackError> {
+    let mut config = StackConfig::load()?;
+    config.flavor = Flavor::Postgres;
+    config.ui = Some(false);
+    shape(&mut config);
+    let private = std::env::temp_dir().join(format!(
+        "temporal-harness-faults-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    config.state_dir = private.clone();
+    Ok((Stack::acquire(&config).await?, private))
 }
 
 /// The execution status a history that ends with `closing` has.

@@ -168,9 +168,19 @@ impl StackDir {
 
     /// Publishes the endpoints (0600: they hold the generated password).
     pub(crate) fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), StackError> {
-        let path = self.path().join(ENDPOINTS_FILE);
+        self.write_private_json(ENDPOINTS_FILE, endpoints)
+    }
+
+    /// Writes `value` as `<stack folder>/<file>`, readable by this user only (what the stack
+    /// records may hold its password), replacing the old one in one step.
+    pub(crate) fn write_private_json(
+        &self,
+        file: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), StackError> {
+        let path = self.path().join(file);
         let tmp = path.with_extension("json.tmp");
-        let json = serde_json::to_vec_pretty(endpoints).map_err(|e| StackError::state(&path, e))?;
+        let json = serde_json::to_vec_pretty(value).map_err(|e| StackError::state(&path, e))?;
         let mut f = OpenOptions::new()
             .create(true)
             .write(true)

@@ -13,7 +13,6 @@ use crate::config::StackConfig;
 use crate::poll::{retry, Attempt};
 use crate::secret::{DbUrl, Secret};
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -149,16 +148,7 @@ pub(super) async fn start_standby(
 }
 
 fn write_pair(dir: &StackDir, pair: &Pair) -> Result<(), StackError> {
-    let path = dir.path().join(NODES_FILE);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| StackError::state(&path, e))?;
-    std::io::Write::write_all(&mut file, &serde_json::to_vec(pair).expect("serialises"))
-        .map_err(|e| StackError::state(&path, e))
+    dir.write_private_json(NODES_FILE, pair)
 }
 
 fn read_pair(dir: &StackDir) -> Result<Pair, StackError> {

@@ -15,7 +15,6 @@ use crate::config::{StackConfig, Topology};
 use crate::poll::{retry, Attempt};
 use crate::secret::{DbUrl, Secret};
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -221,16 +220,7 @@ fn service_name(name: &str) -> &'static str {
 }
 
 fn write_nodes(dir: &StackDir, nodes: &[NodeSpec]) -> Result<(), StackError> {
-    let path = dir.path().join(NODES_FILE);
-    let json = serde_json::to_vec(nodes).expect("node specs serialise");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| StackError::state(&path, e))?;
-    std::io::Write::write_all(&mut file, &json).map_err(|e| StackError::state(&path, e))
+    dir.write_private_json(NODES_FILE, &nodes)
 }
 
 fn read_nodes(dir: &StackDir) -> Result<Vec<NodeSpec>, StackError> {

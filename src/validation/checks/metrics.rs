@@ -8,7 +8,6 @@ use crate::validation::context::{measure, warn};
 use crate::validation::{fail, Check, Checked, Session, Verdict};
 use prometheus_parse::{Sample, Scrape, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Thresholds: `(warn, fail)`.
 pub const PERSISTENCE_ERROR_RATE: (f64, f64) = (0.01, 0.05);
@@ -66,20 +65,11 @@ async fn fetch(session: &Session) -> Result<Vec<Sample>, Verdict> {
                 .into(),
         ));
     };
-    let response = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(fail)?
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| {
-            fail(format!(
-                "GET {url}: {e}: is the server's Prometheus listener enabled and reachable?"
-            ))
-        })?;
-    let status = response.status();
-    let text = response.text().await.map_err(fail)?;
+    let (status, text) = super::http_get(
+        &url,
+        "is the server's Prometheus listener enabled and reachable?",
+    )
+    .await?;
     if !status.is_success() {
         return Err(fail(format!("GET {url} answered {status}")));
     }

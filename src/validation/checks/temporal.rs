@@ -304,20 +304,7 @@ async fn http(session: Arc<Session>) -> Checked {
         base.trim_end_matches('/'),
         session.target().namespace
     );
-    let response = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(fail)?
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| {
-            fail(format!(
-                "GET {url}: {e}: is the frontend's HTTP port exposed?"
-            ))
-        })?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    let (status, body) = super::http_get(&url, "is the frontend's HTTP port exposed?").await?;
     if !status.is_success() || !body.contains("namespaceInfo") {
         return Err(fail(format!(
             "GET {url} answered {status}: {}",
