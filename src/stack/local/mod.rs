@@ -182,7 +182,7 @@ pub(crate) async fn boot(
             };
             let step = progress.start(&what);
             let (watched, http, metrics) =
-                server::start(config, dir, &bins.server, &admin, &password)?;
+                server::start(config, dir, &bins.server, &admin, &password).await?;
             step.done();
             let ui = bins.ui_server.map(|binary| PendingUi {
                 binary,

@@ -5,11 +5,11 @@
 //! [`ClusterControl`] can kill, pause and restart them for fault tests.
 
 use super::super::ports::free_low_ports;
-use super::super::process::{process_alive, spawn_service, Watched};
+use super::super::process::{exited_early, process_alive, spawn_service, Watched};
 use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG};
 use super::super::shared::StackDir;
 use super::super::tools::find_tool;
-use super::super::{persistence_faults, readiness, StackError};
+use super::super::{persistence_faults, postgres, readiness, StackError};
 use super::frontend_port;
 use crate::config::{StackConfig, Topology};
 use crate::poll::{retry, Attempt};
@@ -60,7 +60,7 @@ struct NodeSpec {
 
 /// Starts the server (one process, or the cluster); returns the frontend to watch, the HTTP
 /// port and the metrics port (the frontend's, on a cluster).
-pub(super) fn start(
+pub(super) async fn start(
     config: &StackConfig,
     dir: &StackDir,
     server: &Path,
@@ -139,6 +139,10 @@ pub(super) fn start(
                 args.extend(["--service".into(), service.into()]);
                 let spec = spawn(dir, server, name, args, node_env)?;
                 if name == "frontend" {
+                    // The first node records the cluster's metadata; the others start once it
+                    // is there. Started together on a fresh database they race to insert it,
+                    // and the losers exit ("duplicate key ... cluster_metadata_info").
+                    cluster_metadata_written(admin, &spec, dir, config.startup_timeout).await?;
                     frontend = Some(spec.clone());
                 }
                 nodes.push(spec);
@@ -154,6 +158,44 @@ pub(super) fn start(
         ports[0],
     );
     Ok((watched, ports[1], ports[METRICS]))
+}
+
+/// Waits until the cluster's metadata is in Temporal's database, failing at once (with its
+/// log) when `node`, which writes it, exits.
+async fn cluster_metadata_written(
+    admin: &DbUrl,
+    node: &NodeSpec,
+    dir: &StackDir,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    let temporal = admin.with_database("temporal");
+    let log = log_file(dir, &node.name);
+    let service = service_name(&node.name);
+    let (temporal, log) = (&temporal, &log);
+    retry(timeout, Duration::from_millis(20), |_| async move {
+        if let Err(exited) = exited_early(service, node.pid, log, 0) {
+            return Attempt::Fail(exited);
+        }
+        let written = match postgres::connect_once(temporal, Duration::from_secs(3)).await {
+            Ok(mut conn) => {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM cluster_metadata_info")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or(0)
+            }
+            Err(_) => 0,
+        };
+        match written {
+            0 => Attempt::Again(StackError::StartupTimeout {
+                service: format!("{service} (writing the cluster's metadata)"),
+                timeout,
+                last: "cluster_metadata_info is still empty".into(),
+                log: log.display().to_string(),
+            }),
+            _ => Attempt::Done(()),
+        }
+    })
+    .await
 }
 
 /// Writes the server's config template with the configured persistence faults to the stack's
