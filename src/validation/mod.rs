@@ -367,10 +367,8 @@ pub async fn validate(
     let runs_workflows = selected
         .iter()
         .any(|c| matches!(c.category, Category::Workflow | Category::Canary));
-    let judges_counters = selected
-        .iter()
-        .any(|c| c.id == "metrics.persistence_errors");
-    if runs_workflows && judges_counters && session.target().metrics_url.is_some() {
+    let reads_metrics = selected.iter().any(|c| c.category == Category::Metrics);
+    if runs_workflows && reads_metrics && session.target().metrics_url.is_some() {
         checks::metrics::take_baseline(&session).await;
     }
     let mut results = Vec::new();

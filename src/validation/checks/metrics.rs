@@ -1,7 +1,7 @@
 //! Server health from its own metrics: the Prometheus endpoint the server exposes
 //! (`global.metrics.prometheus.listenAddress`), judged against stated thresholds. Counters
-//! and histograms are cumulative since the server started, so the figures are lifetime
-//! figures of the process the endpoint belongs to.
+//! and histograms are cumulative since the server started: over a validation run when they
+//! were read as it began ([`take_baseline`]), else over the server's lifetime.
 
 use super::check;
 use crate::validation::context::{measure, warn};
@@ -106,14 +106,9 @@ fn sum(samples: &[Sample], metric: &str) -> f64 {
         .fold(0.0, |total, v| total + v)
 }
 
-/// The `q` quantile of a histogram summed over every series `keep` accepts (linear within
-/// the bucket, as Prometheus's histogram_quantile does); `None` without observations.
-fn quantile(
-    samples: &[Sample],
-    metric: &str,
-    q: f64,
-    keep: impl Fn(&Sample) -> bool,
-) -> Option<(f64, f64)> {
+/// A histogram's cumulative buckets `(le, count)` summed over every series `keep` accepts,
+/// in order.
+fn buckets(samples: &[Sample], metric: &str, keep: &dyn Fn(&Sample) -> bool) -> Vec<(f64, f64)> {
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for sample in samples.iter().filter(|s| s.metric == metric && keep(s)) {
         if let Value::Histogram(counts) = &sample.value {
@@ -126,13 +121,19 @@ fn quantile(
         }
     }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The `q` quantile of cumulative `buckets` (linear within the bucket, as Prometheus's
+/// histogram_quantile does) and the observation count; `None` without observations.
+fn quantile_of(buckets: &[(f64, f64)], q: f64) -> Option<(f64, f64)> {
     let total = buckets.last()?.1;
     if total <= 0.0 {
         return None;
     }
     let rank = q * total;
     let mut below = (0.0, 0.0);
-    for &(le, count) in &buckets {
+    for &(le, count) in buckets {
         if count >= rank {
             if le.is_infinite() {
                 return Some((below.0, total));
@@ -143,6 +144,43 @@ fn quantile(
         below = (le, count);
     }
     Some((below.0, total))
+}
+
+/// The `q` quantile over the server's lifetime.
+#[cfg(test)]
+fn quantile(
+    samples: &[Sample],
+    metric: &str,
+    q: f64,
+    keep: impl Fn(&Sample) -> bool,
+) -> Option<(f64, f64)> {
+    quantile_of(&buckets(samples, metric, &keep), q)
+}
+
+/// The `q` quantile over this run when the counters were read as it began and it observed
+/// something, else over the server's lifetime; with the window's name.
+fn windowed_quantile(
+    session: &Session,
+    samples: &[Sample],
+    metric: &str,
+    q: f64,
+    keep: impl Fn(&Sample) -> bool,
+) -> Option<(f64, f64, &'static str)> {
+    let now = buckets(samples, metric, &keep);
+    if let Some(base) = session.metrics_baseline() {
+        let before = buckets(base, metric, &keep);
+        let during: Vec<(f64, f64)> = now
+            .iter()
+            .map(|&(le, count)| {
+                let earlier = before.iter().find(|(l, _)| *l == le).map_or(0.0, |b| b.1);
+                (le, count - earlier)
+            })
+            .collect();
+        if let Some((value, n)) = quantile_of(&during, q) {
+            return Some((value, n, "during this validation run"));
+        }
+    }
+    quantile_of(&now, q).map(|(value, n)| (value, n, "since the server started"))
 }
 
 /// Pass, warn or fail `value` against `(warn, fail)`.
@@ -205,15 +243,15 @@ async fn persistence_errors(session: Arc<Session>) -> Checked {
 
 async fn persistence_latency(session: Arc<Session>) -> Checked {
     let samples = scrape(&session).await?;
-    let (p95, count) =
-        quantile(samples, "persistence_latency", 0.95, |_| true).ok_or_else(|| {
-            fail("persistence_latency has no observations: the server is not serving")
-        })?;
+    let (p95, count, window) =
+        windowed_quantile(&session, samples, "persistence_latency", 0.95, |_| true).ok_or_else(
+            || fail("persistence_latency has no observations: the server is not serving"),
+        )?;
     measure("persistence_p95_ms", p95 * 1000.0);
     judge(
         p95,
         PERSISTENCE_P95_S,
-        format!("p95 {:.1} ms over {count:.0} calls", p95 * 1000.0),
+        format!("p95 {:.1} ms over {count:.0} calls {window}", p95 * 1000.0),
         "the database is slow or overloaded: check its CPU, I/O and locks (postgres.* checks)",
     )
 }
@@ -225,7 +263,8 @@ async fn schedule_to_start(session: Arc<Session>) -> Checked {
             .get("task_type")
             .is_some_and(|t| t.to_ascii_lowercase().contains("workflow"))
     };
-    let Some((p95, count)) = quantile(
+    let Some((p95, count, window)) = windowed_quantile(
+        &session,
         samples,
         "task_schedule_to_start_latency",
         0.95,
@@ -241,7 +280,10 @@ async fn schedule_to_start(session: Arc<Session>) -> Checked {
     judge(
         p95,
         SCHEDULE_TO_START_P95_S,
-        format!("p95 {:.1} ms over {count:.0} workflow tasks", p95 * 1000.0),
+        format!(
+            "p95 {:.1} ms over {count:.0} workflow tasks {window}",
+            p95 * 1000.0
+        ),
         "workers do not keep up or matching is overloaded: add pollers or workers, check \
          matching's CPU",
     )
