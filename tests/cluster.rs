@@ -110,9 +110,10 @@ async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() 
 
     nodes.kill("history-2").await.expect("kill history-2");
     let down = until(&stack, "temporal.membership", |r| {
-        r.status == Status::Failed
+        r.message.contains("history has 1 of 2 hosts")
     })
     .await;
+    assert_eq!(down.status, Status::Failed, "{down:?}");
     assert!(
         down.message.contains("history has 1 of 2 hosts"),
         "{down:?}"

@@ -148,6 +148,7 @@ pub(super) async fn start(
                 nodes.push(spec);
             }
             write_nodes(dir, &nodes)?;
+            members_joined(admin, &nodes, dir, config.startup_timeout).await?;
             frontend.expect("the cluster has a frontend")
         }
     };
@@ -194,6 +195,54 @@ async fn cluster_metadata_written(
             }),
             _ => Attempt::Done(()),
         }
+    })
+    .await
+}
+
+/// Waits until every node heartbeats in the cluster's membership table (frontend, two
+/// history hosts, matching, worker), so a cluster stack is whole when it is ready; fails at
+/// once, with its log, when a node exits.
+async fn members_joined(
+    admin: &DbUrl,
+    nodes: &[NodeSpec],
+    dir: &StackDir,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    // Roles as the server numbers them (ClusterMemberRole): frontend 1, history 2, matching
+    // 3, worker 4; the cluster runs two history hosts.
+    const WANTED: [(i16, i64); 4] = [(1, 1), (2, 2), (3, 1), (4, 1)];
+    let temporal = admin.with_database("temporal");
+    let temporal = &temporal;
+    retry(timeout, Duration::from_millis(20), |_| async move {
+        for node in nodes {
+            let log = log_file(dir, &node.name);
+            if let Err(exited) = exited_early(service_name(&node.name), node.pid, &log, 0) {
+                return Attempt::Fail(exited);
+            }
+        }
+        let joined: Vec<(i16, i64)> =
+            match postgres::connect_once(temporal, Duration::from_secs(3)).await {
+                Ok(mut conn) => sqlx::query_as(
+                    "SELECT role, count(*) FROM cluster_membership \
+                 WHERE record_expiry > now() AT TIME ZONE 'UTC' GROUP BY role ORDER BY role",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+        if WANTED
+            .iter()
+            .all(|(role, n)| joined.iter().any(|(r, c)| r == role && c >= n))
+        {
+            return Attempt::Done(());
+        }
+        Attempt::Again(StackError::StartupTimeout {
+            service: "Temporal cluster (every node in the membership)".into(),
+            timeout,
+            last: format!("members by role: {joined:?}").into(),
+            log: dir.path().display().to_string(),
+        })
     })
     .await
 }
