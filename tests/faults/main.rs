@@ -7,6 +7,7 @@
 
 mod workflows;
 
+use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
 use std::time::Instant;
 use temporal_harness::faults::*;
@@ -232,12 +233,13 @@ fn an_impatient_workflow_is_caught_by_a_cluster_node_fault_and_shrunk() {
         ..ScheduleSpace::new(workload.jobs(), workload.points(), only_nodes)
     };
     let mut runner = TestRunner::new(Config {
-        cases: 24,
+        cases: 32,
         max_shrink_iters: 16,
         failure_persistence: None,
         ..Config::default()
     });
-    let outcome = runner.run(&schedules(&space), |schedule| {
+    let one_fault = schedules(&space).prop_filter("one fault", |s| !s.faults.is_empty());
+    let outcome = runner.run(&one_fault, |schedule| {
         rt.block_on(harness.run(&workload, &schedule))
             .map_err(|v| TestCaseError::fail(v.to_string()))
     });
