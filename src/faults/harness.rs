@@ -754,7 +754,14 @@ async fn own_stack(
         uuid::Uuid::new_v4().simple()
     ));
     config.state_dir = private.clone();
-    Ok((Stack::acquire(&config).await?, private))
+    match Stack::acquire(&config).await {
+        Ok(stack) => Ok((stack, private)),
+        Err(e) => {
+            // Nothing booted stays; the folder would (its lock file).
+            let _ = std::fs::remove_dir_all(&private);
+            Err(e)
+        }
+    }
 }
 
 /// The execution status a history that ends with `closing` has.

@@ -307,7 +307,11 @@ pub(super) async fn run_postgres(
         .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
         .arg("-k")
         .arg(data)
-        .args(["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS]);
+        .args(["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS])
+        // Dynamic shared memory as files in the data folder (on tmpfs already), not POSIX
+        // segments in /dev/shm: a PostgreSQL killed by a fault (failover kills the primary)
+        // cannot remove its segments, and the data folder goes at teardown anyway.
+        .args(["-c", "dynamic_shared_memory_type=mmap"]);
     if mode == PgMode::Throwaway {
         cmd.args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
     }
