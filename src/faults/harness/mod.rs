@@ -4,9 +4,11 @@
 //! there); the harness's own client goes through a second, never-faulted proxy, so both
 //! follow the server to its new address after a restart.
 
+mod checks;
+
 use super::model::{ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 use super::proxy::Proxy;
-use super::workload::{effect_key, Awaited, Delivery, Workload};
+use super::workload::{Awaited, Workload};
 use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor, TlsFiles, Topology};
 use crate::error::{context, BoxError};
@@ -20,26 +22,13 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::tonic::Request;
 use temporalio_client::{Client, ClientOptions};
-use temporalio_common::protos::temporal::api::enums::v1::{
-    EventType, TaskQueueType, WorkflowExecutionStatus,
-};
-use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
-use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeTaskQueueRequest, ListWorkflowExecutionsRequest,
-};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 /// Longest one case may take before it fails as hung.
 const CASE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long visibility may lag history once the workflows closed.
-const VISIBILITY_BOUND: Duration = Duration::from_secs(10);
-/// How long the task queue's backlog may take to drain once the workflows closed.
-const BACKLOG_BOUND: Duration = Duration::from_secs(30);
 /// Pause between polls of a workflow's progress.
 const POLL: Duration = Duration::from_millis(20);
-/// Between list queries while waiting for visibility to agree.
-const VISIBILITY_POLL: Duration = Duration::from_millis(200);
 
 /// A schedule under which an invariant did not hold.
 #[derive(Debug, Clone)]
@@ -289,28 +278,6 @@ impl FaultHarness {
         }
     }
 
-    /// Writes the histories of `ids` to the private failure folder; returns each path with
-    /// the history rendered (what could not be fetched or written is left out).
-    async fn write_histories(
-        &self,
-        prefix: &str,
-        ids: &[&String],
-    ) -> Vec<(std::path::PathBuf, String)> {
-        let Ok(dir) = crate::runner::histories_dir(&format!("faults-{prefix}")) else {
-            return Vec::new();
-        };
-        let mut written = Vec::new();
-        for id in ids {
-            if let Ok(history) = History::fetch(&self.client, id).await {
-                let path = dir.join(format!("{id}.json"));
-                if std::fs::write(&path, history.to_json()).is_ok() {
-                    written.push((path, history.render()));
-                }
-            }
-        }
-        written
-    }
-
     async fn run_case(
         &self,
         workload: &Workload,
@@ -553,145 +520,6 @@ impl FaultHarness {
         Ok(())
     }
 
-    async fn check_invariants(&self, workload: &Workload, ids: &[String]) -> Vec<String> {
-        let mut failures = Vec::new();
-        for id in ids {
-            match History::fetch(&self.client, id).await {
-                Err(e) => failures.push(format!("{id}: lost: {e}")),
-                Ok(history) => {
-                    let completions = history.count(EventType::WorkflowExecutionCompleted);
-                    if completions != 1 {
-                        failures.push(format!("{id}: completed {completions} times, not once"));
-                    }
-                    failures.extend(
-                        super::invariants::history_invariants(&history)
-                            .into_iter()
-                            .map(|found| format!("{id}: {found}")),
-                    );
-                }
-            }
-            for (name, delivery) in &workload.deliveries {
-                let n = workload.effects.count(&effect_key(id, name));
-                let ok = match delivery {
-                    Delivery::AtLeastOnce => n >= 1,
-                    Delivery::ExactlyOnce => n == 1,
-                };
-                if !ok {
-                    failures.push(format!(
-                        "{id}: side effect `{name}` happened {n} times, expected {delivery:?}"
-                    ));
-                }
-            }
-        }
-        if let Err(e) = workload.definitions.replay(&self.client, ids).await {
-            failures.push(format!("replay: {e}"));
-        }
-        failures
-    }
-
-    /// Visibility agrees with history after the run: one record per workflow, with the status
-    /// its history ends in, within [`VISIBILITY_BOUND`].
-    async fn check_visibility(&self, ids: &[String]) -> Vec<String> {
-        let mut failures = Vec::new();
-        let service = self.client.connection().workflow_service();
-        for id in ids {
-            let Ok(history) = History::fetch(&self.client, id).await else {
-                continue; // reported as lost by the history invariants
-            };
-            let expected = status_of(closing_event(&history)) as i32;
-            let query = format!("WorkflowId = '{id}'");
-            // Slower than the other polls: list queries count against the namespace's
-            // visibility rate limit.
-            let agreed = retry(VISIBILITY_BOUND, VISIBILITY_POLL, |_| {
-                let mut service = service.clone();
-                let query = query.clone();
-                async move {
-                    let listed = service
-                        .list_workflow_executions(Request::new(ListWorkflowExecutionsRequest {
-                            namespace: self.namespace.clone(),
-                            page_size: 10,
-                            query,
-                            ..Default::default()
-                        }))
-                        .await;
-                    let statuses: Vec<i32> = match listed {
-                        Ok(l) => l.into_inner().executions.iter().map(|e| e.status).collect(),
-                        Err(e) => return Attempt::Again(format!("list failed: {}", e.message())),
-                    };
-                    if statuses == [expected] {
-                        Attempt::Done(())
-                    } else {
-                        Attempt::Again(format!(
-                            "visibility shows {} record(s) with status {statuses:?}, history one \
-                             run with status {expected}",
-                            statuses.len()
-                        ))
-                    }
-                }
-            })
-            .await;
-            if let Err(why) = agreed {
-                failures.push(format!("{id}: after {VISIBILITY_BOUND:?} {why}"));
-            }
-        }
-        failures
-    }
-
-    /// The task queue's backlog drains to nothing within [`BACKLOG_BOUND`] after the last
-    /// workflow closed.
-    async fn check_backlog(&self, task_queue: &str) -> Vec<String> {
-        let mut failures = Vec::new();
-        let service = self.client.connection().workflow_service();
-        for kind in [TaskQueueType::Workflow, TaskQueueType::Activity] {
-            let drained = retry(BACKLOG_BOUND, POLL, |_| {
-                let mut service = service.clone();
-                async move {
-                    let described = service
-                        .describe_task_queue(Request::new(DescribeTaskQueueRequest {
-                            namespace: self.namespace.clone(),
-                            task_queue: Some(TaskQueue {
-                                name: task_queue.into(),
-                                ..Default::default()
-                            }),
-                            task_queue_type: kind as i32,
-                            report_stats: true,
-                            ..Default::default()
-                        }))
-                        .await;
-                    match described.map(|d| d.into_inner().stats) {
-                        Ok(Some(stats)) if stats.approximate_backlog_count == 0 => {
-                            Attempt::Done(())
-                        }
-                        // After a PostgreSQL failover the server's count can stay above zero
-                        // with no task waiting (it resets only when the queue's ack level
-                        // catches up): the oldest waiting task's age, zero, is the truth.
-                        Ok(Some(stats))
-                            if stats
-                                .approximate_backlog_age
-                                .is_some_and(|age| age.seconds == 0 && age.nanos == 0) =>
-                        {
-                            Attempt::Done(())
-                        }
-                        Ok(Some(stats)) => Attempt::Again(format!(
-                            "{} task(s) still waiting (oldest {:?} old)",
-                            stats.approximate_backlog_count, stats.approximate_backlog_age
-                        )),
-                        Ok(None) => Attempt::Fail("the server reports no backlog".to_string()),
-                        Err(e) => Attempt::Again(format!("describe failed: {}", e.message())),
-                    }
-                }
-            })
-            .await;
-            if let Err(why) = drained {
-                failures.push(format!(
-                    "{kind:?} task queue {task_queue}: backlog not drained within \
-                     {BACKLOG_BOUND:?}: {why}"
-                ));
-            }
-        }
-        failures
-    }
-
     /// Stops the proxies and gives up the stack (an exclusive one is torn down now).
     pub async fn shutdown(mut self) -> Result<(), StackError> {
         if let Some(stack) = self.stack.take() {
@@ -761,19 +589,6 @@ async fn own_stack(
             let _ = std::fs::remove_dir_all(&private);
             Err(e)
         }
-    }
-}
-
-/// The execution status a history that ends with `closing` has.
-fn status_of(closing: Option<EventType>) -> WorkflowExecutionStatus {
-    match closing {
-        Some(EventType::WorkflowExecutionCompleted) => WorkflowExecutionStatus::Completed,
-        Some(EventType::WorkflowExecutionFailed) => WorkflowExecutionStatus::Failed,
-        Some(EventType::WorkflowExecutionTimedOut) => WorkflowExecutionStatus::TimedOut,
-        Some(EventType::WorkflowExecutionCanceled) => WorkflowExecutionStatus::Canceled,
-        Some(EventType::WorkflowExecutionTerminated) => WorkflowExecutionStatus::Terminated,
-        Some(EventType::WorkflowExecutionContinuedAsNew) => WorkflowExecutionStatus::ContinuedAsNew,
-        _ => WorkflowExecutionStatus::Running,
     }
 }
 
