@@ -7,18 +7,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 use temporal_harness::config::{BackendKind, Flavor, Topology};
+use temporal_harness::stack::PrivateStateDir;
 use temporal_harness::validation::{registry, CheckResult, Session, Status, Target};
 use temporal_harness::{Stack, StackConfig};
 
 const BOUND: Duration = Duration::from_secs(90);
 
-async fn cluster(name: &str) -> (Stack, StackConfig) {
+async fn cluster(name: &str) -> (Stack, StackConfig, PrivateStateDir) {
+    let private = common::private_state_dir(name);
     let mut config = common::config(BackendKind::Local, Flavor::Postgres);
     config.topology = Topology::Cluster;
     config.ui = Some(false);
-    config.state_dir = common::private_state_dir(name);
+    config.state_dir = private.path().to_path_buf();
     let stack = Stack::acquire(&config).await.expect("cluster stack");
-    (stack, config)
+    (stack, config, private)
 }
 
 async fn check(stack: &Stack, id: &str) -> CheckResult {
@@ -47,37 +49,9 @@ async fn until(stack: &Stack, id: &str, done: impl Fn(&CheckResult) -> bool) -> 
     }
 }
 
-/// Every process the stack registered for teardown (PostgreSQL and the five nodes, and each
-/// restart's new process), read before shutdown.
-fn registered_pids(config: &StackConfig) -> Vec<i32> {
-    let stacks = std::fs::read_dir(&config.state_dir).expect("state folder");
-    let mut pids = Vec::new();
-    for stack in stacks.flatten().filter(|e| e.path().is_dir()) {
-        let text = std::fs::read_to_string(stack.path().join("pids")).unwrap_or_default();
-        pids.extend(
-            text.lines()
-                .filter_map(|l| l.split(' ').next()?.parse::<i32>().ok()),
-        );
-    }
-    assert!(pids.len() >= 6, "{pids:?}");
-    pids
-}
-
-fn no_process_left(pids: &[i32]) {
-    // A zombie is gone as far as the stack is concerned; /proc/PID/stat says which.
-    let alive: Vec<_> = pids
-        .iter()
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|stat| !stat.contains(") Z "))
-        })
-        .collect();
-    assert!(alive.is_empty(), "processes of the stack left: {alive:?}");
-}
-
 #[tokio::test]
 async fn a_cluster_runs_workflows_and_validates_whole() {
-    let (stack, config) = cluster("whole").await;
+    let (stack, config, _private) = cluster("whole").await;
     assert!(
         stack.endpoints().description.contains("as a cluster"),
         "{}",
@@ -97,15 +71,15 @@ async fn a_cluster_runs_workflows_and_validates_whole() {
     );
     let budget = check(&stack, "postgres.connection_budget").await;
     assert_eq!(budget.measurements["pool_connections_needed"], 150.0);
-    let pids = registered_pids(&config);
+    let pids = common::registered_pids(&config.state_dir);
+    assert!(pids.len() >= 6, "{pids:?}");
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
-    no_process_left(&pids);
-    std::fs::remove_dir_all(&config.state_dir).expect("the test's state folder");
+    common::no_process_left(&pids);
 }
 
 #[tokio::test]
 async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() {
-    let (stack, config) = cluster("faults").await;
+    let (stack, config, _private) = cluster("faults").await;
     let nodes = stack.cluster().expect("cluster control");
 
     nodes.kill("history-2").await.expect("kill history-2");
@@ -149,10 +123,10 @@ async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() 
     let error = nodes.kill("history-3").await.unwrap_err().to_string();
     assert!(error.contains("history-1, history-2"), "{error}");
 
-    let pids = registered_pids(&config);
+    let pids = common::registered_pids(&config.state_dir);
+    assert!(pids.len() >= 6, "{pids:?}");
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
-    no_process_left(&pids);
-    std::fs::remove_dir_all(&config.state_dir).expect("the test's state folder");
+    common::no_process_left(&pids);
 }
 
 #[tokio::test]
@@ -171,14 +145,13 @@ async fn the_cluster_topology_refuses_what_it_cannot_run() {
     ] {
         let mut config = common::config(backend, flavor);
         config.topology = Topology::Cluster;
-        config.state_dir = common::private_state_dir("refused");
+        let private = common::private_state_dir("refused");
+        config.state_dir = private.path().to_path_buf();
         let error = Stack::acquire(&config).await.unwrap_err().to_string();
         assert!(error.contains(says), "{error}");
         assert!(
             error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
             "{error}"
         );
-        // Refused before anything booted; only the state folder may exist.
-        let _ = std::fs::remove_dir_all(&config.state_dir);
     }
 }

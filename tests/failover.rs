@@ -15,7 +15,8 @@ async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
     let mut config = common::config(BackendKind::Local, Flavor::Postgres);
     config.postgres_standby = true;
     config.ui = Some(false);
-    config.state_dir = common::private_state_dir("failover");
+    let private = common::private_state_dir("failover");
+    config.state_dir = private.path().to_path_buf();
     let stack = Stack::acquire(&config).await.expect("stack with a standby");
     let target = || Target::from_endpoints(stack.endpoints());
 
@@ -76,5 +77,5 @@ async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
     assert_eq!(replication.status, Status::Skipped, "{replication:?}");
 
     stack.shutdown(Duration::from_secs(60)).await.unwrap();
-    std::fs::remove_dir_all(&config.state_dir).expect("the test's state folder");
+    drop(private);
 }

@@ -7,27 +7,28 @@ mod common;
 
 use std::time::{Duration, Instant};
 use temporal_harness::config::{BackendKind, Flavor};
-use temporal_harness::stack::{PersistenceError, PersistenceFault, Store};
+use temporal_harness::stack::{PersistenceError, PersistenceFault, PrivateStateDir, Store};
 use temporal_harness::validation::{registry, Session, Status, Target};
 use temporal_harness::Stack;
 
-/// A stack of the test's own with `faults`, and its state folder (removed by the test).
-async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> (Stack, std::path::PathBuf) {
+/// A stack of the test's own with `faults`, and its state folder (removed when dropped).
+async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> (Stack, PrivateStateDir) {
+    let private = common::private_state_dir(name);
     let mut config = common::config(BackendKind::Local, Flavor::Postgres);
     config.ui = Some(false);
-    config.state_dir = common::private_state_dir(name);
+    config.state_dir = private.path().to_path_buf();
     config.persistence_faults = faults;
     let stack = Stack::acquire(&config)
         .await
         .expect("stack with persistence faults");
-    (stack, config.state_dir)
+    (stack, private)
 }
 
 #[tokio::test]
 async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
     // The history service's queue processors read their tasks all the time: a steady stream
     // of calls, most of them failing, which they survive (they read again).
-    let (stack, state_dir) = stack_with(
+    let (stack, _private) = stack_with(
         "metrics",
         vec![PersistenceFault {
             store: Store::ExecutionStore,
@@ -64,13 +65,13 @@ async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
         "{result:?}"
     );
     stack.shutdown(Duration::from_secs(60)).await.unwrap();
-    std::fs::remove_dir_all(state_dir).expect("the test's state folder");
 }
 
 #[tokio::test]
 async fn bad_persistence_faults_and_backends_are_refused_with_the_fix() {
     let mut config = common::config(BackendKind::Local, Flavor::Postgres);
-    config.state_dir = common::private_state_dir("refused");
+    let private = common::private_state_dir("refused");
+    config.state_dir = private.path().to_path_buf();
     config.persistence_faults = vec![PersistenceFault {
         store: Store::ShardStore,
         method: "GetWorkflowExecution",
@@ -99,6 +100,4 @@ async fn bad_persistence_faults_and_backends_are_refused_with_the_fix() {
         error.contains("Fix: TEMPORAL_HARNESS_BACKEND=local"),
         "{error}"
     );
-    // Refused before anything booted; only the state folder may exist.
-    let _ = std::fs::remove_dir_all(&config.state_dir);
 }

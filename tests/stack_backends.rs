@@ -95,7 +95,8 @@ async fn ui_shows_a_workflow(backend: BackendKind, flavor: Flavor) {
 
     let mut config = config(backend, flavor);
     // A stack of its own: the run's shared one may have been booted without the UI.
-    config.state_dir = common::private_state_dir("ui");
+    let private = common::private_state_dir("ui");
+    config.state_dir = private.path().to_path_buf();
     config.ui = Some(true);
     let stack = Stack::acquire(&config).await.expect("stack boots");
     let endpoints = stack.endpoints().clone();
@@ -133,7 +134,6 @@ async fn ui_shows_a_workflow(backend: BackendKind, flavor: Flavor) {
         .shutdown(Duration::from_secs(30))
         .await
         .expect("teardown");
-    let _ = std::fs::remove_dir_all(&config.state_dir);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod local;
 pub mod persistence_faults;
 mod ports;
 mod postgres;
+mod private_dir;
 mod process;
 mod progress;
 mod readiness;
@@ -32,6 +33,7 @@ pub use persistence_faults::{PersistenceError, PersistenceFault, Store};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
 pub use postgres::{check_schema, SchemaStatus};
+pub use private_dir::PrivateStateDir;
 pub(crate) use process::euid;
 pub use test_server::TestServer;
 pub use tools::default_tools_dir;
@@ -93,7 +95,7 @@ impl Stack {
             });
         }
         shared::ensure_private_root(&config.state_dir)?;
-        let reaped = shared::reap_stale(&config.state_dir);
+        let reaped = shared::reap_stale(&config.state_dir) + private_dir::reap_abandoned();
         if reaped > 0 {
             eprintln!("temporal-harness: reaped {reaped} stack(s) left by an earlier run");
         }

@@ -49,9 +49,38 @@ pub fn config(backend: BackendKind, flavor: Flavor) -> StackConfig {
     config
 }
 
-/// A state folder no other test uses: stacks in it are this test's alone.
-pub fn private_state_dir(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("th-test-{name}-{}", uuid::Uuid::new_v4().simple()))
+/// A state folder no other test uses: stacks in it are this test's alone, torn down with the
+/// folder when it is dropped (a failing test's too).
+pub fn private_state_dir(name: &str) -> temporal_harness::stack::PrivateStateDir {
+    temporal_harness::stack::PrivateStateDir::new(&format!("test-{name}"))
+        .expect("private state folder")
+}
+
+/// Every process the stacks under `state_dir` registered for teardown (and each restart's
+/// new process), read before shutdown.
+pub fn registered_pids(state_dir: &std::path::Path) -> Vec<i32> {
+    let stacks = std::fs::read_dir(state_dir).expect("state folder");
+    let mut pids = Vec::new();
+    for stack in stacks.flatten().filter(|e| e.path().is_dir()) {
+        let text = std::fs::read_to_string(stack.path().join("pids")).unwrap_or_default();
+        pids.extend(
+            text.lines()
+                .filter_map(|l| l.split(' ').next()?.parse::<i32>().ok()),
+        );
+    }
+    pids
+}
+
+/// Fails naming the processes of `pids` still running (a zombie counts as gone).
+pub fn no_process_left(pids: &[i32]) {
+    let alive: Vec<_> = pids
+        .iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        })
+        .collect();
+    assert!(alive.is_empty(), "processes of the stack left: {alive:?}");
 }
 
 async fn client(endpoints: &Endpoints) -> Client {

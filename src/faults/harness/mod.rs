@@ -15,7 +15,7 @@ use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
-use crate::stack::{ClusterControl, FailoverControl, PersistenceFault, Stack};
+use crate::stack::{ClusterControl, FailoverControl, PersistenceFault, PrivateStateDir, Stack};
 use crate::worker_thread::{WorkerError, WorkerThread};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,7 +83,7 @@ pub struct FaultHarness {
     client_proxy: Proxy,
     client: Client,
     applied: Mutex<BTreeMap<&'static str, usize>>,
-    private_state: Option<std::path::PathBuf>,
+    private_state: Option<PrivateStateDir>,
     persistence: Vec<PersistenceFault>,
     cluster: Option<ClusterControl>,
     failover: Option<FailoverControl>,
@@ -156,7 +156,7 @@ impl FaultHarness {
     async fn over(
         stack: Stack,
         control: Option<StackControl>,
-        private_state: Option<std::path::PathBuf>,
+        private_state: Option<PrivateStateDir>,
     ) -> Result<FaultHarness, StackError> {
         let endpoints = stack.endpoints().clone();
         let upstream = &endpoints.temporal.address;
@@ -525,9 +525,8 @@ impl FaultHarness {
         if let Some(stack) = self.stack.take() {
             stack.shutdown(Duration::from_secs(60)).await?;
         }
-        if let Some(dir) = self.private_state.take() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        // Tears down what is left in the private folder and removes it.
+        drop(self.private_state.take());
         Ok(())
     }
 }
@@ -568,28 +567,18 @@ fn closing_event(history: &History) -> Option<EventType> {
 }
 
 /// A PostgreSQL stack of the harness's own, configured by `shape`, in a private state folder
-/// beside the shared one (never inside it: a run sweeping that folder for stale stacks would
-/// take this one for one); returns the stack and the folder, removed at shutdown.
+/// (never inside the shared one: a run sweeping that folder for stale stacks would take this
+/// one for one); returns the stack and the folder, which removes what is in it when dropped.
 async fn own_stack(
     shape: impl FnOnce(&mut StackConfig),
-) -> Result<(Stack, std::path::PathBuf), StackError> {
+) -> Result<(Stack, PrivateStateDir), StackError> {
     let mut config = StackConfig::load()?;
     config.flavor = Flavor::Postgres;
     config.ui = Some(false);
     shape(&mut config);
-    let private = std::env::temp_dir().join(format!(
-        "temporal-harness-faults-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    config.state_dir = private.clone();
-    match Stack::acquire(&config).await {
-        Ok(stack) => Ok((stack, private)),
-        Err(e) => {
-            // Nothing booted stays; the folder would (its lock file).
-            let _ = std::fs::remove_dir_all(&private);
-            Err(e)
-        }
-    }
+    let private = PrivateStateDir::new("faults")?;
+    config.state_dir = private.path().to_path_buf();
+    Ok((Stack::acquire(&config).await?, private))
 }
 
 /// Stops a worker off the async threads (stopping joins its thread).
