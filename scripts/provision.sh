@@ -277,19 +277,31 @@ fi
 
 # --- Local images ----------------------------------------------------------------------
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# The hash of an image's recipe folder: an image built from another version of its recipe is
+# rebuilt (its tag names the versions of what goes in, not the recipe).
+recipe_hash() { (cd "$ROOT/fixtures/images/$1" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); }
+have_current_image() { # <tag> <recipe dir>
+  [ "$(docker image inspect -f '{{ index .Config.Labels "io.temporal-harness.recipe-hash" }}' "$1" 2>/dev/null)" = "$(recipe_hash "$2")" ]
+}
 build_image() { # <tag> <recipe dir> <files to add to the context...>
   local tag=$1 recipe=$2; shift 2
-  local ctx; ctx=$(mktemp -d)
+  local ctx old; ctx=$(mktemp -d)
+  old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   cp -r "$ROOT/fixtures/images/$recipe/." "$ctx/"
   [ $# -gt 0 ] && cp "$@" "$ctx/"
-  run_logged "image-$recipe" docker build --build-arg "POSTGRES_MAJOR=$POSTGRES_MAJOR" -t "$tag" "$ctx" ||
+  run_logged "image-$recipe" docker build --build-arg "POSTGRES_MAJOR=$POSTGRES_MAJOR" \
+    --label "io.temporal-harness.recipe-hash=$(recipe_hash "$recipe")" -t "$tag" "$ctx" ||
     { rm -rf "$ctx"; fail "docker build of $tag failed (log above)" "fix fixtures/images/$recipe and re-run"; }
   rm -rf "$ctx"
+  # The image this one replaces, untagged now: removed unless a container still uses it.
+  [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ] &&
+    { docker rmi "$old" >/dev/null 2>&1 || true; }
+  return 0
 }
 
 rootfs_tag="temporal-harness/debian-postgres-rootfs:$POSTGRES_MAJOR"
 step "image $rootfs_tag (mmdebstrap)"
-if have_image "$rootfs_tag" || have_image "$LOCAL_POSTGRES_IMAGE"; then
+if have_image "$rootfs_tag" || have_current_image "$LOCAL_POSTGRES_IMAGE" postgres; then
   skip "exists"
 else
   tmp=$(mktemp -d)
@@ -303,26 +315,26 @@ else
 fi
 
 step "image $LOCAL_POSTGRES_IMAGE"
-if have_image "$LOCAL_POSTGRES_IMAGE"; then skip "exists"; else
+if have_current_image "$LOCAL_POSTGRES_IMAGE" postgres; then skip "exists"; else
   build_image "$LOCAL_POSTGRES_IMAGE" postgres
   done_
 fi
 
 step "image $LOCAL_TEMPORAL_DEV_IMAGE"
-if have_image "$LOCAL_TEMPORAL_DEV_IMAGE"; then skip "exists"; else
+if have_current_image "$LOCAL_TEMPORAL_DEV_IMAGE" temporal-dev; then skip "exists"; else
   build_image "$LOCAL_TEMPORAL_DEV_IMAGE" temporal-dev "$TOOLS/temporal"
   done_
 fi
 
 step "image $LOCAL_TEMPORAL_SERVER_IMAGE"
-if have_image "$LOCAL_TEMPORAL_SERVER_IMAGE"; then skip "exists"; else
+if have_current_image "$LOCAL_TEMPORAL_SERVER_IMAGE" temporal-server; then skip "exists"; else
   build_image "$LOCAL_TEMPORAL_SERVER_IMAGE" temporal-server \
     /bin/busybox "$TOOLS/temporal-server" "$TOOLS/temporal-sql-tool" "$TOOLS/temporal"
   done_
 fi
 
 step "image $LOCAL_TEMPORAL_UI_IMAGE"
-if have_image "$LOCAL_TEMPORAL_UI_IMAGE"; then skip "exists"; else
+if have_current_image "$LOCAL_TEMPORAL_UI_IMAGE" temporal-ui; then skip "exists"; else
   ctxfiles=$(mktemp -d)
   cp "$TOOLS/temporal-ui-server" "$ctxfiles/ui-server"
   cp "$TOOLS/temporal-ui-docker.yaml" "$ctxfiles/docker.yaml"

@@ -180,6 +180,19 @@ pub enum StackError {
         log: String,
     },
 
+    /// PostgreSQL did not come up from its template image (see `containers::template`).
+    #[error(
+        "PostgreSQL did not come up from its template image {image}: {source}. Fix: remove the \
+         template (`docker rmi {image}`); the next boot makes it again"
+    )]
+    TemplateUnusable {
+        /// The template image.
+        image: String,
+        /// What failed.
+        #[source]
+        source: BoxError,
+    },
+
     /// A service failed to start (exited, or Docker refused it).
     #[error("{service} failed to start: {source}")]
     ServiceFailed {

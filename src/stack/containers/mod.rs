@@ -5,6 +5,8 @@
 //! started them: the stack's keeper removes them (see `shared`). Their testcontainers
 //! handles are parked in [`PARKED`] so that dropping them never removes a shared container.
 
+mod template;
+
 use super::endpoints::metrics_url;
 use super::ports::ensure_free;
 use super::progress::Progress;
@@ -22,6 +24,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+use template::Template;
 use testcontainers::bollard::models::NetworkCreateRequest;
 use testcontainers::bollard::Docker;
 use testcontainers::core::wait::ExitWaitStrategy;
@@ -251,40 +254,40 @@ async fn boot_postgres_flavor(
     let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let pg_name = postgres_container(label);
 
-    let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
-    let (pg_image, pg_tag) = split_image(&plan.postgres);
-    let pg = Postgres::default()
-        .with_user(DB_USER)
-        .with_password(password.expose())
-        .with_db_name("postgres")
-        .with_name(pg_image)
-        .with_tag(pg_tag)
-        .with_network(&network)
-        .with_container_name(&pg_name)
-        .with_labels(labels.clone())
-        .with_startup_timeout(timeout)
-        // The module's own command (`-c fsync=off`) plus the stacks' connection limit.
-        .with_cmd(["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS])
-        .start()
-        .await
-        .map_err(|e| start_error("PostgreSQL", &plan.postgres, timeout, e))?;
-    let pg_port = host_port(&pg, 5432).await?;
-    park(pg);
-    let admin = DbUrl::from_parts(DB_USER, &password, "127.0.0.1", pg_port, "postgres");
-    postgres::wait_ready(&admin, timeout).await.map_err(|e| {
-        e.at_startup_deadline("PostgreSQL", timeout, &format!("docker logs {pg_name}"))
-    })?;
-    postgres::create_databases(&admin).await?;
-    step.done();
-
-    let step = progress.start(&format!("Temporal schema (container {})", plan.schema));
-    run_schema_step(plan, &network, &pg_name, &password, labels, timeout).await?;
-    let schema = postgres::check_schema(
-        &admin.with_database("temporal"),
-        &admin.with_database("temporal_visibility"),
-    )
-    .await?;
-    step.done();
+    let template = Template::for_plan(docker, plan).await;
+    let from_template = match &template {
+        Some(t) => t.exists(docker).await.then_some(t),
+        None => None,
+    };
+    let (admin, schema) = match from_template {
+        Some(template) => {
+            start_postgres_from(
+                template, progress, docker, &network, &pg_name, labels, &password, timeout,
+            )
+            .await?
+        }
+        None => {
+            let (admin, schema) = start_postgres(
+                plan, progress, &network, &pg_name, labels, &password, timeout,
+            )
+            .await?;
+            if let Some(template) = template {
+                let step = progress.start(&format!(
+                    "PostgreSQL template image {} (once)",
+                    template.image
+                ));
+                match template.save(docker, &pg_name, &admin).await {
+                    Ok(()) => step.done(),
+                    Err(why) => eprintln!(
+                        "temporal-harness: warning: no PostgreSQL template image made ({why}); \
+                         every cold boot runs initdb and the schema step. Fix: none needed, \
+                         the next boot tries again"
+                    ),
+                }
+            }
+            (admin, schema)
+        }
+    };
 
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
     let server_name = temporal_container(label);
@@ -336,6 +339,128 @@ async fn boot_postgres_flavor(
             ),
         )
     })
+}
+
+/// PostgreSQL from the base image: initdb at container start, then the schema step.
+async fn start_postgres(
+    plan: &Plan,
+    progress: &Progress,
+    network: &str,
+    pg_name: &str,
+    labels: &HashMap<String, String>,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<(DbUrl, postgres::SchemaStatus), StackError> {
+    let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
+    let (pg_image, pg_tag) = split_image(&plan.postgres);
+    let pg = Postgres::default()
+        .with_user(DB_USER)
+        .with_password(password.expose())
+        .with_db_name("postgres")
+        .with_name(pg_image)
+        .with_tag(pg_tag)
+        .with_network(network)
+        .with_container_name(pg_name)
+        .with_labels(labels.clone())
+        .with_env_var("PGDATA", template::PGDATA)
+        .with_startup_timeout(timeout)
+        .with_cmd(postgres_args())
+        .start()
+        .await
+        .map_err(|e| start_error("PostgreSQL", &plan.postgres, timeout, e))?;
+    let admin = postgres_ready(pg, pg_name, password, timeout).await?;
+    step.done();
+
+    let step = progress.start(&format!("Temporal schema (container {})", plan.schema));
+    run_schema_step(plan, network, pg_name, password, labels, timeout).await?;
+    let schema = postgres::check_schema(
+        &admin.with_database("temporal"),
+        &admin.with_database("temporal_visibility"),
+    )
+    .await?;
+    step.done();
+    Ok((admin, schema))
+}
+
+/// PostgreSQL from its template image: data and schema are there; the stack's password is set
+/// and the schema's version checked.
+#[allow(clippy::too_many_arguments)]
+async fn start_postgres_from(
+    template: &Template,
+    progress: &Progress,
+    docker: &Docker,
+    network: &str,
+    pg_name: &str,
+    labels: &HashMap<String, String>,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<(DbUrl, postgres::SchemaStatus), StackError> {
+    let step = progress.start(&format!(
+        "PostgreSQL with Temporal's schema (container {})",
+        template.image
+    ));
+    let (name, tag) = template.name_and_tag();
+    let pg = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
+        .with_network(network)
+        .with_container_name(pg_name)
+        .with_labels(labels.clone())
+        .with_startup_timeout(timeout)
+        .with_cmd(postgres_args())
+        .start()
+        .await
+        .map_err(|e| template.unusable(e.to_string()))?;
+    // Parked first: if setting the password fails, the container is still the stack's.
+    let pg_port = host_port(&pg, 5432).await?;
+    park(pg);
+    template.set_password(docker, pg_name, password).await?;
+    let admin = postgres_ready_at(pg_port, pg_name, password, timeout).await?;
+    let schema = postgres::check_schema(
+        &admin.with_database("temporal"),
+        &admin.with_database("temporal_visibility"),
+    )
+    .await
+    .map_err(|e| template.unusable(e.to_string()))?;
+    step.done();
+    Ok((admin, schema))
+}
+
+/// PostgreSQL's arguments: the testcontainers module's own (`fsync=off`) plus the stacks'
+/// connection limit.
+fn postgres_args() -> [&'static str; 4] {
+    ["-c", "fsync=off", "-c", postgres::MAX_CONNECTIONS]
+}
+
+/// Parks the PostgreSQL container, waits until the stack's user can log in and the stack's
+/// databases exist; returns the server-level URL.
+async fn postgres_ready<I: Image + Send + 'static>(
+    pg: ContainerAsync<I>,
+    pg_name: &str,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<DbUrl, StackError> {
+    let pg_port = host_port(&pg, 5432).await?;
+    park(pg);
+    postgres_ready_at(pg_port, pg_name, password, timeout).await
+}
+
+/// Waits until the stack's user can log in to PostgreSQL on `pg_port` and the stack's
+/// databases exist; returns the server-level URL.
+async fn postgres_ready_at(
+    pg_port: u16,
+    pg_name: &str,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<DbUrl, StackError> {
+    let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", pg_port, "postgres");
+    postgres::wait_ready(&admin, timeout).await.map_err(|e| {
+        e.at_startup_deadline("PostgreSQL", timeout, &format!("docker logs {pg_name}"))
+    })?;
+    postgres::create_databases(&admin).await?;
+    Ok(admin)
 }
 
 /// Starts the Web UI container for the frontend `server` on the stack's network; returns
