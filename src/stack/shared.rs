@@ -65,12 +65,15 @@ impl StackDir {
             .open(&path)
             .map_err(|e| StackError::state(&path, e))?;
         let deadline = Instant::now() + timeout;
+        // Polling keeps the wait cancellable and bounded. It starts short: most holders are
+        // other processes finding the running stack (a few ms each), not boots (seconds).
+        let mut pause = Duration::from_millis(2);
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(StackLock { _file: file }),
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    // Polling keeps the wait cancellable and bounded; boots take seconds.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(TryLockError::WouldBlock) => {
                     return Err(StackError::LockTimeout {

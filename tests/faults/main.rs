@@ -199,12 +199,9 @@ fn workflows_survive_a_postgres_failover() {
     }
 }
 
-#[test]
-fn an_impatient_workflow_is_caught_by_a_cluster_node_fault_and_shrunk() {
-    let rt = runtime();
-    let harness = rt
-        .block_on(FaultHarness::cluster())
-        .expect("cluster harness");
+/// Orders whose activities may wait 300 ms for a worker and are never retried: broken by any
+/// stall of the server longer than that.
+fn impatient_workload(jobs: usize) -> Workload {
     let effects = Effects::default();
     let points = FaultPoints::new(["reserve"]);
     let shop = Shop {
@@ -215,11 +212,57 @@ fn an_impatient_workflow_is_caught_by_a_cluster_node_fault_and_shrunk() {
         .workflow::<ImpatientOrderWorkflow>()
         .activities(shop);
     let mut workload = Workload::new(definitions, points, effects);
-    for i in 0..2 {
+    for i in 0..jobs {
         let item = format!("item-{i}");
         let expected = vec![format!("reserved {item}"); 4].join(", ");
         workload = workload.job(Job::new(|| ImpatientOrderWorkflow::run, item, expected));
     }
+    workload
+}
+
+#[test]
+fn an_impatient_workflow_is_caught_by_a_postgres_failover_and_shrunk() {
+    let rt = runtime();
+    let workload = impatient_workload(2);
+    // The failover alone: no other kind of fault is generated around it.
+    let none = FaultKinds {
+        activity: false,
+        worker_crash: false,
+        network: false,
+        ..FaultKinds::SHARED
+    };
+    let space = ScheduleSpace::new(workload.jobs(), workload.points(), none);
+    let mut runner = TestRunner::new(Config {
+        cases: 8,
+        max_shrink_iters: 4,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let outcome = runner.run(&failover_schedules(&space), |schedule| {
+        // A standby per case: a failover uses it up.
+        let harness = rt
+            .block_on(FaultHarness::failover())
+            .map_err(|e| TestCaseError::fail(format!("no stack: {e}")))?;
+        let result = rt.block_on(harness.run(&workload, &schedule));
+        rt.block_on(harness.shutdown())
+            .map_err(|e| TestCaseError::fail(format!("teardown: {e}")))?;
+        result.map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    let Err(TestError::Fail(reason, minimal)) = outcome else {
+        panic!("the impatient workflow passed every failover: {outcome:?}");
+    };
+    eprintln!("caught: {reason}\nminimal schedule:\n{minimal}");
+    assert!(!reason.message().starts_with("no stack"), "{reason}");
+    assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
+}
+
+#[test]
+fn an_impatient_workflow_is_caught_by_a_cluster_node_fault_and_shrunk() {
+    let rt = runtime();
+    let harness = rt
+        .block_on(FaultHarness::cluster())
+        .expect("cluster harness");
+    let workload = impatient_workload(2);
     let only_nodes = FaultKinds {
         activity: false,
         worker_crash: false,
