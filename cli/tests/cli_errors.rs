@@ -13,7 +13,8 @@ use temporal_harness::exit_codes;
 
 /// Runs `temporal-harness up --once` with its own state folder and extra env.
 fn up(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let state = private_state_dir("errors");
+    let private = private_state_dir("errors");
+    let state = private.path().to_path_buf();
     let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
         .args(["up", "--once"])
         .args(args)
@@ -21,7 +22,6 @@ fn up(args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("run temporal-harness");
-    let _ = std::fs::remove_dir_all(state);
     out
 }
 
@@ -138,7 +138,8 @@ fn up_in(state: &std::path::Path) -> Output {
 #[test]
 fn a_state_folder_another_user_could_tamper_with_is_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let base = private_state_dir("tamper");
+    let private = private_state_dir("tamper");
+    let base = private.path().to_path_buf();
     std::fs::create_dir_all(&base).unwrap();
     // What a second local user leaves for us: their own folder, with a script in it that
     // would run as us if the harness executed anything from it.
@@ -172,5 +173,4 @@ fn a_state_folder_another_user_could_tamper_with_is_refused() {
         assert_config_error(&out, reason);
     }
     assert!(!std::path::Path::new("/tmp/pwned-by-keeper").exists());
-    let _ = std::fs::remove_dir_all(base);
 }

@@ -153,8 +153,9 @@ proptest! {
     fn any_command_line_ends_cleanly_with_a_documented_code_and_no_secret(
         args in command_line()
     ) {
-        let state = common::private_state_dir("robustness");
-        let (code, output, took) = run(&args, &state);
+        let private = common::private_state_dir("robustness");
+        let state = private.path();
+        let (code, output, took) = run(&args, state);
         prop_assert!(code.is_some(), "{args:?} did not end within {RUN_LIMIT:?}:\n{output}");
         prop_assert!(
             matches!(code, Some(0..=2)),
@@ -169,10 +170,9 @@ proptest! {
             );
         }
         // Nothing left running: no stack folder, and no container of this state folder.
-        let leftovers: Vec<_> = std::fs::read_dir(&state)
+        let leftovers: Vec<_> = std::fs::read_dir(state)
             .map(|d| d.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect())
             .unwrap_or_default();
         prop_assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
-        let _ = std::fs::remove_dir_all(&state);
     }
 }

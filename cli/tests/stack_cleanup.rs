@@ -74,7 +74,8 @@ fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn keeper_removes_the_containers_of_a_sigkilled_run() {
-    let state = private_state_dir("sigkill-containers");
+    let private = private_state_dir("sigkill-containers");
+    let state = private.path().to_path_buf();
     let (mut child, dir) = spawn_up("containers", &state);
     let label = label(&dir);
     let keeper: i32 = std::fs::read_to_string(dir.join("keeper.pid"))
@@ -101,12 +102,12 @@ fn keeper_removes_the_containers_of_a_sigkilled_run() {
         "the keeper removed the container"
     );
     assert!(!dir.exists(), "and the stack folder");
-    let _ = std::fs::remove_dir_all(state);
 }
 
 #[tokio::test]
 async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
-    let state = private_state_dir("reap");
+    let private = private_state_dir("reap");
+    let state = private.path().to_path_buf();
     let (mut containers_up, containers_dir) = spawn_up("containers", &state);
     let (mut local_up, local_dir) = spawn_up("local", &state);
     let label = label(&containers_dir);
@@ -140,12 +141,12 @@ async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
     assert_eq!(containers_after, 0);
     assert!(gone, "the dev server of the killed run was stopped");
     stack.shutdown(Duration::from_secs(30)).await.unwrap();
-    let _ = std::fs::remove_dir_all(state);
 }
 
 #[tokio::test]
 async fn containers_whose_stack_folder_is_gone_are_removed_by_the_next_boot() {
-    let state = private_state_dir("orphans");
+    let private = private_state_dir("orphans");
+    let state = private.path().to_path_buf();
     let mut config = config(BackendKind::Containers, Flavor::Dev);
     config.state_dir = state.clone();
     let stack = Stack::acquire(&config).await.expect("first boot");
@@ -170,12 +171,12 @@ async fn containers_whose_stack_folder_is_gone_are_removed_by_the_next_boot() {
         "the next boot removed the container no stack owned"
     );
     next.shutdown(Duration::from_secs(30)).await.unwrap();
-    let _ = std::fs::remove_dir_all(state);
 }
 
 #[tokio::test]
 async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
-    let state = private_state_dir("kept-unhealthy");
+    let private = private_state_dir("kept-unhealthy");
+    let state = private.path().to_path_buf();
     let mut config = config(BackendKind::Containers, Flavor::Dev);
     config.state_dir = state.clone();
     config.keep = true;
@@ -228,7 +229,6 @@ async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
     let removed = temporal_harness::stack::down(&config).unwrap();
     assert_eq!(removed.len(), 1);
     assert_eq!(common::containers_labelled(&kept_label), 0);
-    let _ = std::fs::remove_dir_all(state);
 }
 
 /// `up --once` of the dev flavour in `state` with extra env; its stderr. The backend comes
@@ -248,7 +248,8 @@ fn up_once(state: &Path, env: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn up_says_what_really_happened_to_the_stack() {
-    let state = private_state_dir("up-says");
+    let private = private_state_dir("up-says");
+    let state = private.path().to_path_buf();
     let mut config = config(BackendKind::Containers, Flavor::Dev);
     config.state_dir = state.clone();
     // Another user holds the stack: `up` must not claim it tore it down.
@@ -275,7 +276,6 @@ async fn up_says_what_really_happened_to_the_stack() {
     // Alone, it does tear down.
     let alone = up_once(&state, &[]);
     assert!(alone.contains("stack torn down"), "{alone}");
-    let _ = std::fs::remove_dir_all(state);
 }
 
 /// What an interrupted boot had started: its containers' label and its processes.
@@ -352,7 +352,8 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
         ),
     ];
     for (args, step, signal) in cases {
-        let state = private_state_dir("interrupted");
+        let private = private_state_dir("interrupted");
+        let state = private.path().to_path_buf();
         let (code, boot) = interrupt_boot(args, &state, step, signal);
         // Checked the moment the process is gone: cleanup is not left to a later run.
         let containers = common::containers_labelled(&boot.label);
@@ -367,6 +368,5 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
         assert_eq!(networks, 0, "{args:?} left a network");
         assert_eq!(processes, 0, "{args:?} left processes");
         assert!(!boot.dir.exists(), "{args:?} left its stack folder");
-        let _ = std::fs::remove_dir_all(state);
     }
 }

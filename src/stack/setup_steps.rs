@@ -4,6 +4,11 @@
 /// The PostgreSQL user Temporal and the tests connect as.
 pub(crate) const DB_USER: &str = "temporal";
 
+/// The server's SQL plugin for PostgreSQL: the pgx driver. The default plugin (`postgres12`,
+/// lib/pq) prepares every statement with arguments in a round trip of its own before running
+/// it; writing a workflow's state is several statements in a transaction.
+pub(crate) const SERVER_SQL_PLUGIN: &str = "postgres12_pgx";
+
 /// The server's dynamic config on every harness stack (timers within 10 ms, ...).
 pub(crate) const DYNAMIC_CONFIG: &str =
     include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml");

@@ -12,6 +12,7 @@ use super::ports::ensure_free;
 use super::progress::Progress;
 use super::setup_steps::{
     dev_server_ui_args, schema_script, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
+    SERVER_SQL_PLUGIN,
 };
 use super::shared::StackDir;
 use super::shared::STACK_LABEL;
@@ -294,7 +295,7 @@ async fn boot_postgres_flavor(
     let server = request(&plan.server, labels, config, &[METRICS_PORT])?
         .with_network(&network)
         .with_container_name(&server_name)
-        .with_env_var("DB", "postgres12")
+        .with_env_var("DB", SERVER_SQL_PLUGIN)
         .with_env_var("DB_PORT", "5432")
         .with_env_var("POSTGRES_SEEDS", &pg_name)
         .with_env_var("POSTGRES_USER", DB_USER)

@@ -6,7 +6,7 @@
 
 use super::super::ports::free_low_ports;
 use super::super::process::{exited_early, process_alive, spawn_service, Watched};
-use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG};
+use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG, SERVER_SQL_PLUGIN};
 use super::super::shared::StackDir;
 use super::super::tools::find_tool;
 use super::super::{persistence_faults, postgres, readiness, StackError};
@@ -84,7 +84,7 @@ pub(super) async fn start(
     env.extend(
         [
             ("BIND_ON_IP", "127.0.0.1".to_string()),
-            ("DB", "postgres12".into()),
+            ("DB", SERVER_SQL_PLUGIN.into()),
             ("DB_PORT", pg_port.to_string()),
             ("POSTGRES_SEEDS", "127.0.0.1".into()),
             ("POSTGRES_USER", DB_USER.into()),
