@@ -117,10 +117,14 @@ fn durations_too_large_or_zero_are_usage_errors_not_panics() {
 
 #[test]
 fn a_boot_that_runs_out_of_time_names_the_setting_to_raise() {
-    // 1 s is within bounds and far too short for PostgreSQL plus the server to boot.
+    // 1 s is within bounds and far too short to boot a PostgreSQL primary, its standby (a
+    // base backup: 3-4 s) and the server.
     let out = up(
-        &["--backend", "containers", "--flavor", "postgres"],
-        &[("TEMPORAL_HARNESS_STARTUP_TIMEOUT", "1s")],
+        &["--backend", "local", "--flavor", "postgres"],
+        &[
+            ("TEMPORAL_HARNESS_STARTUP_TIMEOUT", "1s"),
+            ("TEMPORAL_HARNESS_POSTGRES_STANDBY", "1"),
+        ],
     );
     assert_config_error(&out, "did not become ready within 1s");
     assert_config_error(&out, "raise TEMPORAL_HARNESS_STARTUP_TIMEOUT");

@@ -301,6 +301,11 @@ fn interrupt_boot(args: &[&str], state: &Path, step: &str, signal: &str) -> (i32
         let mut line = String::new();
         let n = stderr.read_line(&mut line).unwrap();
         assert!(n > 0, "the boot ended before `starting {step}`:\n{seen}");
+        // Bounded: a boot that has no such step (any more) is ready without it.
+        assert!(
+            !line.contains("stack ready"),
+            "the boot finished without `starting {step}`:\n{seen}{line}"
+        );
         seen.push_str(&line);
         if line.contains(&format!("starting {step}")) {
             break;
@@ -341,7 +346,7 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
     let cases: [(&[&str], &str, &str); 3] = [
         (
             &["up", "--backend", "containers", "--flavor", "postgres"],
-            "Temporal schema",
+            "Temporal server",
             "INT",
         ),
         (&["validate"], "Temporal server", "TERM"),

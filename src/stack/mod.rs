@@ -366,16 +366,40 @@ async fn reusable(dir: &StackDir, config: &StackConfig) -> Reuse {
     }
 }
 
+/// Boots the stack within the startup budget: every step waits at most the budget, and the
+/// whole boot too (dropping the boot's future on timeout; the caller's guard removes what it
+/// had started).
 async fn boot(
     config: &StackConfig,
     backend: BackendKind,
     dir: &StackDir,
 ) -> Result<Endpoints, StackError> {
     let progress = Progress::new();
+    let steps = boot_steps(config, backend, dir, &progress);
+    match tokio::time::timeout(config.startup_timeout, steps).await {
+        Ok(booted) => booted,
+        Err(_) => Err(StackError::StartupTimeout {
+            service: format!("the stack (still at: {})", progress.current()),
+            timeout: config.startup_timeout,
+            last: "the boot as a whole ran out of its budget".into(),
+            log: match backend {
+                BackendKind::Containers => "`docker logs` of its containers".to_string(),
+                _ => format!("the logs in {}", dir.path().display()),
+            },
+        }),
+    }
+}
+
+async fn boot_steps(
+    config: &StackConfig,
+    backend: BackendKind,
+    dir: &StackDir,
+    progress: &Progress,
+) -> Result<Endpoints, StackError> {
     let (mut endpoints, watched, pending_ui) = match backend {
-        BackendKind::Containers => (containers::boot(config, dir, &progress).await?, None, None),
+        BackendKind::Containers => (containers::boot(config, dir, progress).await?, None, None),
         BackendKind::Local => {
-            let (endpoints, watched, ui) = local::boot(config, dir, &progress).await?;
+            let (endpoints, watched, ui) = local::boot(config, dir, progress).await?;
             (endpoints, Some(watched), ui)
         }
         BackendKind::Auto | BackendKind::External => unreachable!("resolved before boot"),
