@@ -106,7 +106,7 @@ impl DbUrl {
     /// the parameters, whose values may hold `@` too.
     fn split(&self) -> (&str, &str) {
         let raw = self.0.as_str();
-        let after_scheme = raw.find("://").map_or(0, |i| i + 3);
+        let after_scheme = split_scheme(raw).0.len();
         let searched = if password_values(raw).is_empty() {
             raw
         } else {
@@ -161,10 +161,7 @@ pub fn redact_url(raw: &str) -> String {
     // Parameters first: a password value may itself hold an `@`.
     let params_redacted = redact_password_params(raw);
     let raw = params_redacted.as_str();
-    let (scheme, rest) = match raw.find("://") {
-        Some(i) => raw.split_at(i + 3),
-        None => ("", raw),
-    };
+    let (scheme, rest) = split_scheme(raw);
     let rest = match rest.rfind('@') {
         Some(at) => {
             let userinfo = &rest[..at];
@@ -180,6 +177,21 @@ pub fn redact_url(raw: &str) -> String {
         None => rest.to_string(),
     };
     format!("{scheme}{rest}")
+}
+
+/// `(scheme://, rest)`, the scheme empty when there is none. A scheme only when what precedes
+/// `://` is one (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`): a password may
+/// hold `://` itself (`user:pass://@host` has no scheme).
+fn split_scheme(raw: &str) -> (&str, &str) {
+    let is_scheme = |text: &str| {
+        let mut chars = text.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    match raw.find("://") {
+        Some(i) if is_scheme(&raw[..i]) => raw.split_at(i + 3),
+        _ => ("", raw),
+    }
 }
 
 fn is_plain(user: &str) -> bool {
@@ -280,7 +292,7 @@ pub fn scrub_inputs<'a>(text: &str, inputs: impl IntoIterator<Item = &'a str>) -
 /// of the userinfo after the first `:`, its percent-decoded form, and `password=` values.
 fn password_pieces(raw: &str) -> Vec<String> {
     let mut pieces = Vec::new();
-    let rest = raw.find("://").map_or(raw, |i| &raw[i + 3..]);
+    let (_, rest) = split_scheme(raw);
     if let Some(at) = rest.rfind('@') {
         let userinfo = &rest[..at];
         if let Some((_, password)) = userinfo.split_once(':') {
