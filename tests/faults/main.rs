@@ -598,15 +598,19 @@ fn a_non_idempotent_charge_is_caught_by_persistence_timeouts_and_shrunk() {
     assert!(reason.contains("side effect `charge` happened"), "{reason}");
 }
 
-/// Ambiguous writes (done, but reported as timed out) and exhausted persistence, each alone on
-/// the writes of workflow state, stall the server past what the impatient workflow allows
-/// (300 ms for an activity to start). `ShardOwnershipLost` and `Unavailable` at up to 40% on
-/// any one method did not break it in 10 sets each: the server absorbs them within 300 ms.
-fn impatient_workflow_caught_by(error: PersistenceError) {
+/// Each persistence error kind, alone on the writes of workflow state at up to `max_percent`,
+/// stalls the server past what the impatient workflow allows (300 ms for an activity to
+/// start). The server absorbs some kinds well: `Unavailable` broke it only at 71% (never up
+/// to 40%).
+fn impatient_workflow_caught_by(error: PersistenceError, max_percent: u8) {
     let space = PersistenceSpace {
         max_faults: 1,
         errors: vec![error],
-        ..PersistenceSpace::method(Store::ExecutionStore, "UpdateWorkflowExecution", 40)
+        ..PersistenceSpace::method(
+            Store::ExecutionStore,
+            "UpdateWorkflowExecution",
+            max_percent,
+        )
     };
     let (_, minimal) = caught_by_persistence_faults(&impatient_workload(2), &space);
     assert_eq!(minimal[0].error, error, "{minimal:?}");
@@ -614,10 +618,34 @@ fn impatient_workflow_caught_by(error: PersistenceError) {
 
 #[test]
 fn an_impatient_workflow_is_caught_by_ambiguous_writes() {
-    impatient_workflow_caught_by(PersistenceError::ExecuteAndTimeout);
+    impatient_workflow_caught_by(PersistenceError::ExecuteAndTimeout, 40);
 }
 
 #[test]
 fn an_impatient_workflow_is_caught_by_exhausted_persistence() {
-    impatient_workflow_caught_by(PersistenceError::ResourceExhausted);
+    impatient_workflow_caught_by(PersistenceError::ResourceExhausted, 40);
+}
+
+/// A lost shard on writes of workflow state never broke it (up to 90%); on the history
+/// queues' task reads it did (44% of `GetHistoryTasks`), found by this search over every
+/// method in 445 s: too long for every run, so it is a long-run test (`-- --ignored`).
+#[test]
+#[ignore = "long run: about 7 minutes (cargo test --test faults -- --ignored lost_shard)"]
+fn an_impatient_workflow_is_caught_by_lost_shard_ownership() {
+    let space = PersistenceSpace {
+        max_faults: 1,
+        errors: vec![PersistenceError::ShardOwnershipLost],
+        ..PersistenceSpace::workload(90)
+    };
+    let (_, minimal) = caught_by_persistence_faults(&impatient_workload(2), &space);
+    assert_eq!(
+        minimal[0].error,
+        PersistenceError::ShardOwnershipLost,
+        "{minimal:?}"
+    );
+}
+
+#[test]
+fn an_impatient_workflow_is_caught_by_unavailable_persistence() {
+    impatient_workflow_caught_by(PersistenceError::Unavailable, 90);
 }
