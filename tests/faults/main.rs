@@ -12,7 +12,7 @@ use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestE
 use std::time::Instant;
 use temporal_harness::faults::*;
 use temporal_harness::runner::Definitions;
-use temporal_harness::stack::Outage;
+use temporal_harness::stack::{Outage, StackError};
 use workflows::{ImpatientOrderWorkflow, OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop};
 
 /// Cases per property: `PROPTEST_CASES`, else a few (CI).
@@ -199,6 +199,21 @@ fn workflows_survive_a_postgres_failover() {
     }
 }
 
+/// The control of a catch: `workload` passes with no fault on the harness `boot` makes, so
+/// what breaks it afterwards is the fault.
+fn passes_without_faults(
+    rt: &tokio::runtime::Runtime,
+    boot: impl std::future::Future<Output = Result<FaultHarness, StackError>>,
+    workload: &Workload,
+) {
+    let harness = rt.block_on(boot).expect("a harness for the control run");
+    let control = rt.block_on(harness.run(workload, &Schedule::default()));
+    rt.block_on(harness.shutdown()).unwrap();
+    if let Err(v) = control {
+        panic!("the workload fails without any fault: {v}");
+    }
+}
+
 /// Orders whose activities may wait 300 ms for a worker and are never retried: broken by any
 /// stall of the server longer than that.
 fn impatient_workload(jobs: usize) -> Workload {
@@ -232,15 +247,7 @@ fn an_impatient_workflow_is_caught_by_a_postgres_failover_and_shrunk() {
         ..FaultKinds::SHARED
     };
     let space = ScheduleSpace::new(workload.jobs(), workload.points(), none);
-    // The control: without the failover the workload passes on such a stack.
-    let harness = rt
-        .block_on(FaultHarness::failover())
-        .expect("failover harness");
-    let control = rt.block_on(harness.run(&workload, &Schedule::default()));
-    rt.block_on(harness.shutdown()).unwrap();
-    if let Err(v) = control {
-        panic!("the workload fails without any fault: {v}");
-    }
+    passes_without_faults(&rt, FaultHarness::failover(), &workload);
     // Whether a failover breaks it depends on when it falls (between an activity's scheduling
     // and its start); one caught in the first case, one run needed more than 8.
     let mut runner = TestRunner::new(Config {
@@ -549,15 +556,11 @@ fn caught_by_persistence_faults(
     space: &PersistenceSpace,
 ) -> (String, Vec<PersistenceFault>) {
     let rt = runtime();
-    // The control: without faults the workload passes, so what breaks it below is the fault.
-    let harness = rt
-        .block_on(FaultHarness::with_persistence_faults(Vec::new()))
-        .expect("stack without persistence faults");
-    let control = rt.block_on(harness.run(workload, &Schedule::default()));
-    rt.block_on(harness.shutdown()).unwrap();
-    if let Err(v) = control {
-        panic!("the workload fails without any fault: {v}");
-    }
+    passes_without_faults(
+        &rt,
+        FaultHarness::with_persistence_faults(Vec::new()),
+        workload,
+    );
     let mut runner = TestRunner::new(Config {
         // The first failing case is a single fault already (max_faults 1); shrinking only
         // lowers its rate, and each step is a stack and a workload run.
