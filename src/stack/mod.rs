@@ -95,7 +95,7 @@ impl Stack {
             });
         }
         shared::ensure_private_root(&config.state_dir)?;
-        let reaped = shared::reap_stale(&config.state_dir) + private_dir::reap_abandoned();
+        let reaped = shared::reap_stale(&config.state_dir);
         if reaped > 0 {
             eprintln!("temporal-harness: reaped {reaped} stack(s) left by an earlier run");
         }
@@ -137,6 +137,13 @@ impl Stack {
         let orphans = reaper::reap_orphan_containers(&config.state_dir);
         if orphans > 0 {
             eprintln!("temporal-harness: removed {orphans} container(s) no stack owned");
+        }
+        // Only when booting: finding a running stack (every test process) reads no temp folder.
+        let abandoned = private_dir::reap_abandoned();
+        if abandoned > 0 {
+            eprintln!(
+                "temporal-harness: reaped {abandoned} private state folder(s) of killed runs"
+            );
         }
         let started = std::time::Instant::now();
         // Until the keeper or a lease owns the stack, this boot does: whether it fails or

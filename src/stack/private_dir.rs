@@ -7,7 +7,7 @@
 //! that removes it, every panicking test would leave one in the temp folder.
 
 use super::process::process_alive;
-use super::shared::{ensure_private_root, StackDir};
+use super::shared::{ensure_private_root, stacks};
 use super::{reaper, StackError};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,11 +62,8 @@ impl Drop for PrivateStateDir {
 
 /// Tears down every stack in `root`, removes containers still labelled with it, then the folder.
 fn purge(root: &Path) {
-    let stacks = fs::read_dir(root).into_iter().flatten().flatten();
-    for entry in stacks.filter(|e| e.path().is_dir()) {
-        if let Some(key) = entry.file_name().to_str() {
-            let _ = StackDir::new(root, key).teardown();
-        }
+    for stack in stacks(root) {
+        let _ = stack.teardown();
     }
     reaper::reap_orphan_containers(root);
     let _ = fs::remove_dir_all(root);

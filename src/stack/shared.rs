@@ -359,16 +359,20 @@ pub(crate) fn root_label(root: &Path) -> String {
     format!("{:016x}", super::fnv1a(root.to_string_lossy().as_bytes()))
 }
 
-/// Every kept stack in `root` (for `temporal-harness down`).
-pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
+/// Every stack folder in `root`.
+pub(crate) fn stacks(root: &Path) -> Vec<StackDir> {
     fs::read_dir(root)
         .into_iter()
         .flatten()
         .flatten()
         .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().to_str().map(|k| StackDir::new(root, k)))
-        .filter(StackDir::is_kept)
         .collect()
+}
+
+/// Every kept stack in `root` (for `temporal-harness down`).
+pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
+    stacks(root).into_iter().filter(StackDir::is_kept).collect()
 }
 
 /// `sh -c <keeper script> keeper.sh ARGS...`: the script comes from this binary, never from a
