@@ -38,7 +38,7 @@ async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
     assert!(control.has_standby());
     let started = std::time::Instant::now();
     control
-        .fail_over(Duration::from_secs(60))
+        .fail_over(Duration::ZERO, Duration::from_secs(60))
         .await
         .expect("fail over");
     println!("failover took {:.2?}", started.elapsed());

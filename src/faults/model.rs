@@ -90,9 +90,14 @@ pub enum TimedFault {
         /// For how long (ignored by [`NetworkFault::Reset`]).
         millis: u64,
     },
-    /// PostgreSQL's primary is killed and its synchronous standby promoted onto the
-    /// primary's address (once per stack: the standby is used up).
-    PostgresFailover,
+    /// PostgreSQL's primary is killed and, `millis` later, its synchronous standby promoted
+    /// onto the primary's address (once per stack: the standby is used up). `millis` is the
+    /// time an HA manager takes to notice the loss (Patroni's TTL, a cloud's health checks):
+    /// seconds in production, 0 for the promotion alone.
+    PostgresFailover {
+        /// How long the stack runs without a primary before the standby is promoted.
+        millis: u64,
+    },
     /// A node of the cluster topology is killed (a crash), and started again after
     /// `millis` (a history host's shards move to the other and back).
     NodeDown {
@@ -130,7 +135,7 @@ impl TimedFault {
 
     /// Whether it fails PostgreSQL over (so it needs a stack with a standby of its own).
     pub fn needs_standby(&self) -> bool {
-        matches!(self, TimedFault::PostgresFailover)
+        matches!(self, TimedFault::PostgresFailover { .. })
     }
 
     /// A short name of its kind, for statistics.
@@ -158,7 +163,7 @@ impl TimedFault {
                 fault: NetworkFault::Reset,
                 ..
             } => "network reset",
-            TimedFault::PostgresFailover => "postgres failover",
+            TimedFault::PostgresFailover { .. } => "postgres failover",
             TimedFault::NodeDown { node, .. } => match node {
                 ClusterNode::Frontend => "frontend down",
                 ClusterNode::History1 | ClusterNode::History2 => "history host down",
@@ -309,7 +314,9 @@ impl fmt::Display for Schedule {
                             };
                             format!("TimedFault::Network {{ fault: {net}, millis: {millis} }}")
                         }
-                        TimedFault::PostgresFailover => "TimedFault::PostgresFailover".to_string(),
+                        TimedFault::PostgresFailover { millis } => {
+                            format!("TimedFault::PostgresFailover {{ millis: {millis} }}")
+                        }
                         TimedFault::NodeDown { node, millis } => format!(
                             "TimedFault::NodeDown {{ node: ClusterNode::{node:?}, millis: {millis} }}"
                         ),

@@ -253,6 +253,10 @@ mod tests {
     }
 }
 
+/// Longest time without a primary a generated failover has: an HA manager's detection time
+/// is seconds in production; longer only slows a case without reaching new states.
+const MAX_FAILOVER_MILLIS: u64 = 2000;
+
 /// Schedules of `space`'s kinds with one PostgreSQL failover added at a generated trigger and
 /// place (for [`super::FaultHarness::failover`]: a harness per schedule, since a failover
 /// uses the standby up).
@@ -260,15 +264,16 @@ pub fn failover_schedules(space: &ScheduleSpace) -> BoxedStrategy<Schedule> {
     (
         schedules(space),
         trigger(space),
+        0u64..=MAX_FAILOVER_MILLIS,
         any::<proptest::sample::Index>(),
     )
-        .prop_map(|(mut schedule, trigger, at)| {
+        .prop_map(|(mut schedule, trigger, millis, at)| {
             let place = at.index(schedule.faults.len() + 1);
             schedule.faults.insert(
                 place,
                 Fault::Timed {
                     trigger,
-                    fault: TimedFault::PostgresFailover,
+                    fault: TimedFault::PostgresFailover { millis },
                 },
             );
             schedule

@@ -1,12 +1,13 @@
 //! The workloads the fault suite runs: an order workflow whose activities are idempotent
-//! where they must be, and a deliberately broken one whose charge is not.
+//! where they must be, and deliberately broken ones: a charge that is not idempotent, orders
+//! that assume Temporal never pauses.
 
 use std::time::Duration;
 use temporal_harness::faults::{effect_key, Effects, FaultPoints};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowResult};
+use temporalio_sdk::{ActivityOptions, ApplicationFailure, WorkflowContext, WorkflowResult};
 
 pub fn activity_options() -> ActivityOptions {
     let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(2));
@@ -149,6 +150,44 @@ impl ImpatientOrderWorkflow {
                     .await?,
             );
             ctx.timer(Duration::from_millis(100)).await;
+        }
+        Ok(steps.join(", "))
+    }
+}
+
+/// Longest a step of the stopwatch order may take, in workflow time: about 5 times a step's
+/// time on a loaded 2-core machine, far below any failover a production HA manager makes.
+pub const STEP_LIMIT: Duration = Duration::from_millis(800);
+
+/// The order on a stopwatch: each step (a reservation, then a 100 ms pause) must be done
+/// within [`STEP_LIMIT`] of workflow time, or the order is given up, as if Temporal and its
+/// database never paused. Any stall longer than that while an order runs fails it, wherever
+/// in the order it falls: the impatient order only notices one that catches an activity
+/// waiting for a worker.
+#[workflow]
+#[derive(Default)]
+pub struct StopwatchOrderWorkflow;
+
+#[workflow_methods]
+impl StopwatchOrderWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, item: String) -> WorkflowResult<String> {
+        let mut steps = Vec::new();
+        for step in 0..4 {
+            let began = ctx.workflow_time();
+            steps.push(
+                ctx.execute_activity(Shop::reserve, item.clone(), activity_options())
+                    .await?,
+            );
+            ctx.timer(Duration::from_millis(100)).await;
+            let took = began
+                .zip(ctx.workflow_time())
+                .and_then(|(began, now)| now.duration_since(began).ok())
+                .unwrap_or_default();
+            if took > STEP_LIMIT {
+                let late = format!("step {step} took {took:?}, over its {STEP_LIMIT:?}");
+                return Err(ApplicationFailure::non_retryable(late).into());
+            }
         }
         Ok(steps.join(", "))
     }

@@ -491,11 +491,11 @@ impl FaultHarness {
                     NetworkFault::Reset => proxy.reset_connections(),
                 }
             }
-            TimedFault::PostgresFailover => {
+            TimedFault::PostgresFailover { millis } => {
                 self.failover
                     .as_ref()
                     .ok_or("this fault needs a standby of its own: FaultHarness::failover()")?
-                    .fail_over(Duration::from_secs(90))
+                    .fail_over(Duration::from_millis(millis), Duration::from_secs(90))
                     .await?;
             }
             TimedFault::NodeDown { node, millis } => {

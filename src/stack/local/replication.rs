@@ -4,6 +4,7 @@
 //! (`synchronous_standby_names = '*'`), so what the server was told is committed survives.
 
 use super::super::process::process_alive;
+use super::super::progress::Progress;
 use super::super::shared::StackDir;
 use super::super::{postgres, StackError};
 use super::database::{
@@ -176,9 +177,14 @@ impl FailoverControl {
         read_pair(&self.dir).is_ok_and(|p| p.standby.is_some())
     }
 
-    /// Kills the primary (SIGKILL, as a crash), promotes the standby and starts it on the
-    /// primary's port; returns once it accepts logins there, at most `timeout`.
-    pub async fn fail_over(&self, timeout: Duration) -> Result<(), StackError> {
+    /// Kills the primary (SIGKILL, as a crash), waits `without_primary` (the time an HA
+    /// manager takes to notice), promotes the standby and starts it on the primary's port;
+    /// returns once it accepts logins there, at most `timeout` after the promotion began.
+    pub async fn fail_over(
+        &self,
+        without_primary: Duration,
+        timeout: Duration,
+    ) -> Result<(), StackError> {
         let action = "fail PostgreSQL over";
         let mut pair = read_pair(&self.dir)?;
         let standby = pair
@@ -193,7 +199,9 @@ impl FailoverControl {
             .postgres_url
             .ok_or_else(|| failed(action, "the stack has no PostgreSQL"))?;
         let owner = postgres_owner()?;
+        let step = Progress::new().start("PostgreSQL failover (primary killed, standby promoted)");
         kill_and_wait(pair.primary.pid, libc::SIGKILL, timeout).await?;
+        tokio::time::sleep(without_primary).await;
         let mut promote = Command::new(pair.pg_bin.join("pg_ctl"));
         promote
             .args(["promote", "-w", "-t", "30", "-D"])
@@ -231,7 +239,9 @@ impl FailoverControl {
             port: pair.primary.port,
             data: standby.data,
         };
-        write_pair(&self.dir, &pair)
+        write_pair(&self.dir, &pair)?;
+        step.done();
+        Ok(())
     }
 }
 
