@@ -156,7 +156,7 @@ impl ImpatientOrderWorkflow {
 }
 
 /// Longest a step of the stopwatch order may take, in workflow time: about 5 times a step's
-/// time on a loaded 2-core machine, far below any failover a production HA manager makes.
+/// usual 150 ms (room for a loaded CI machine), far below a production failover.
 pub const STEP_LIMIT: Duration = Duration::from_millis(800);
 
 /// The order on a stopwatch: each step (a reservation, then a 100 ms pause) must be done

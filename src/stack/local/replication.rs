@@ -179,7 +179,8 @@ impl FailoverControl {
 
     /// Kills the primary (SIGKILL, as a crash), waits `without_primary` (the time an HA
     /// manager takes to notice), promotes the standby and starts it on the primary's port;
-    /// returns once it accepts logins there, at most `timeout` after the promotion began.
+    /// returns once it accepts logins there. Each of the kill, the promotion and the start
+    /// waits at most `timeout`.
     pub async fn fail_over(
         &self,
         without_primary: Duration,
@@ -204,7 +205,9 @@ impl FailoverControl {
         tokio::time::sleep(without_primary).await;
         let mut promote = Command::new(pair.pg_bin.join("pg_ctl"));
         promote
-            .args(["promote", "-w", "-t", "30", "-D"])
+            .args(["promote", "-w", "-t"])
+            .arg(timeout.as_secs().max(1).to_string())
+            .arg("-D")
             .arg(standby.data.join("pgdata"))
             .stdin(Stdio::null());
         as_owner(&mut promote, owner);
