@@ -25,6 +25,10 @@ const ENDPOINTS_FILE: &str = "stack.json";
 /// sharing benchmark counts.
 pub const BOOT_LOG: &str = "boots.log";
 
+/// Size past which the boot log starts again: a line a boot, so a state folder used for years
+/// does not grow without bound (a benchmark's fresh state folder never reaches it).
+const BOOT_LOG_LIMIT: u64 = 1 << 20;
+
 /// The on-disk state of one keyed stack.
 #[derive(Debug, Clone)]
 pub(crate) struct StackDir {
@@ -196,7 +200,7 @@ impl StackDir {
     }
 
     /// Appends a line to `<state_dir>/boots.log`: what benchmarks count to show how many
-    /// boots a run needed.
+    /// boots a run needed. A log past [`BOOT_LOG_LIMIT`] starts again.
     pub(crate) fn record_boot(&self, took: Duration) {
         let line = format!(
             "{} {} pid={} took={:.3}s\n",
@@ -208,10 +212,14 @@ impl StackDir {
             std::process::id(),
             took.as_secs_f64()
         );
+        let path = self.root.join(BOOT_LOG);
+        let full = fs::metadata(&path).is_ok_and(|m| m.len() > BOOT_LOG_LIMIT);
         let _ = OpenOptions::new()
             .create(true)
-            .append(true)
-            .open(self.root.join(BOOT_LOG))
+            .append(!full)
+            .write(true)
+            .truncate(full)
+            .open(&path)
             .and_then(|mut f| f.write_all(line.as_bytes()));
     }
 
@@ -440,6 +448,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("th-shared-test-{}", uuid::Uuid::new_v4()));
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn the_boot_log_gains_a_line_a_boot_and_starts_again_past_its_limit() {
+        let root = temp_root();
+        let stack = StackDir::new(&root, "k0");
+        let log = root.join(BOOT_LOG);
+        stack.record_boot(Duration::from_millis(1500));
+        stack.record_boot(Duration::from_millis(20));
+        let text = fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.contains("k0 pid=") && text.contains("took=1.500s"),
+            "{text}"
+        );
+        fs::write(&log, vec![b'x'; BOOT_LOG_LIMIT as usize + 1]).unwrap();
+        stack.record_boot(Duration::from_millis(1));
+        let text = fs::read_to_string(&log).unwrap();
+        assert!(text.len() < 200, "not started again: {} bytes", text.len());
+        assert!(text.starts_with(char::is_numeric) && text.contains("took=0.001s"));
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[tokio::test]
