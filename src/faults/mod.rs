@@ -28,7 +28,7 @@ mod strategy;
 mod workload;
 
 pub use crate::stack::{PersistenceError, PersistenceFault, Store};
-pub use harness::{FaultHarness, Violation};
+pub use harness::{FaultHarness, Passed, Violation};
 pub use model::{ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;
 pub use strategy::{

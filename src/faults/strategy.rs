@@ -66,6 +66,15 @@ pub struct ScheduleSpace {
     pub max_event: u32,
     /// Latest time trigger, in milliseconds.
     pub max_millis: u64,
+    /// Whether triggers at an instant ([`Trigger::AtMillis`]) are generated. Off, every timed
+    /// fault waits for a history event: where it falls in a workflow no longer depends on
+    /// the machine's speed (what a catch that must hit a running workflow needs).
+    pub instants: bool,
+    /// How long every generated network fault, outage, node fault and failover lasts, in
+    /// milliseconds; `None`: each kind's own range (network 100-1000, outages and nodes
+    /// 100-1500, failovers 0-2000 without a primary). A catch sets it from a bound measured in
+    /// the same run, so the faults outlast it by a margin the machine's speed cannot erase.
+    pub lasting: Option<std::ops::RangeInclusive<u64>>,
     /// Which kinds.
     pub kinds: FaultKinds,
 }
@@ -79,23 +88,37 @@ impl ScheduleSpace {
             max_faults: 3,
             max_event: 16,
             max_millis: 1500,
+            instants: true,
+            lasting: None,
             kinds,
         }
+    }
+
+    /// How long a fault of a kind whose own range is `own` lasts.
+    fn lasting(&self, own: std::ops::RangeInclusive<u64>) -> std::ops::RangeInclusive<u64> {
+        self.lasting.clone().unwrap_or(own)
     }
 }
 
 fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
     let jobs = space.jobs.max(1);
+    let after_event =
+        (0..jobs, 1..=space.max_event).prop_map(|(job, event)| Trigger::AfterEvent { job, event });
+    let after_activities = (0..jobs, 1..=space.points.max(1) as u32)
+        .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed });
+    if !space.instants {
+        return prop_oneof![3 => after_event, 2 => after_activities].boxed();
+    }
     prop_oneof![
-        3 => (0..jobs, 1..=space.max_event).prop_map(|(job, event)| Trigger::AfterEvent { job, event }),
-        2 => (0..jobs, 1..=space.points.max(1) as u32)
-            .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed }),
+        3 => after_event,
+        2 => after_activities,
         1 => (0..=space.max_millis).prop_map(Trigger::AtMillis),
     ]
     .boxed()
 }
 
-fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
+fn timed(space: &ScheduleSpace) -> BoxedStrategy<TimedFault> {
+    let kinds = space.kinds;
     let mut options: Vec<BoxedStrategy<TimedFault>> = Vec::new();
     if kinds.worker_crash {
         options.push(Just(TimedFault::WorkerCrash).boxed());
@@ -107,8 +130,13 @@ fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
                 Just(NetworkFault::Drop),
                 (1u64..=50).prop_map(|millis| NetworkFault::Latency { millis }),
             ]
-            .prop_flat_map(|fault| {
-                (100u64..=1000).prop_map(move |millis| TimedFault::Network { fault, millis })
+            .prop_flat_map({
+                let lasting = space.lasting(100..=1000);
+                move |fault| {
+                    lasting
+                        .clone()
+                        .prop_map(move |millis| TimedFault::Network { fault, millis })
+                }
             })
             .boxed(),
         );
@@ -120,7 +148,7 @@ fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
         options.push(
             (
                 prop_oneof![Just(Outage::Pause), Just(Outage::Stop)],
-                100u64..=1500,
+                space.lasting(100..=1500),
             )
                 .prop_map(|(outage, millis)| TimedFault::PostgresOutage { outage, millis })
                 .boxed(),
@@ -135,7 +163,7 @@ fn timed(kinds: FaultKinds) -> BoxedStrategy<TimedFault> {
             1 => Just(ClusterNode::Worker),
         ];
         options.push(
-            (node, any::<bool>(), 100u64..=1500)
+            (node, any::<bool>(), space.lasting(100..=1500))
                 .prop_map(|(node, down, millis)| match down {
                     true => TimedFault::NodeDown { node, millis },
                     false => TimedFault::NodeFreeze { node, millis },
@@ -170,7 +198,7 @@ fn activity(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
 pub fn faults(space: &ScheduleSpace) -> BoxedStrategy<Fault> {
     let k = space.kinds;
     let any_timed = k.worker_crash || k.network || k.server_restart || k.postgres || k.cluster;
-    let timed_fault = (trigger(space), timed(k))
+    let timed_fault = (trigger(space), timed(space))
         .prop_map(|(trigger, fault)| Fault::Timed { trigger, fault })
         .boxed();
     match (k.activity && space.points > 0, any_timed) {
@@ -238,6 +266,42 @@ mod tests {
     }
 
     #[test]
+    fn without_instants_timed_faults_wait_for_events_and_last_as_asked() {
+        let space = ScheduleSpace {
+            instants: false,
+            lasting: Some(3000..=4500),
+            ..ScheduleSpace::new(2, 1, FaultKinds::CLUSTER)
+        };
+        let mut runner = TestRunner::deterministic();
+        let mut timed = 0;
+        for strategy in [schedules(&space), failover_schedules(&space)] {
+            for _ in 0..200 {
+                for fault in strategy.new_tree(&mut runner).unwrap().current().faults {
+                    let Fault::Timed { trigger, fault } = fault else {
+                        continue;
+                    };
+                    timed += 1;
+                    assert!(!matches!(trigger, Trigger::AtMillis(_)), "{trigger:?}");
+                    let millis = match fault {
+                        TimedFault::Network {
+                            fault: NetworkFault::Reset,
+                            ..
+                        }
+                        | TimedFault::WorkerCrash => continue,
+                        TimedFault::Network { millis, .. }
+                        | TimedFault::NodeDown { millis, .. }
+                        | TimedFault::NodeFreeze { millis, .. }
+                        | TimedFault::PostgresFailover { millis } => millis,
+                        other => panic!("not in the space: {other:?}"),
+                    };
+                    assert!((3000..=4500).contains(&millis), "{fault:?}");
+                }
+            }
+        }
+        assert!(timed > 200, "{timed} timed faults generated");
+    }
+
+    #[test]
     fn shrinking_removes_faults() {
         let space = ScheduleSpace::new(1, 1, FaultKinds::ALL);
         let strategy = schedules(&space);
@@ -264,7 +328,7 @@ pub fn failover_schedules(space: &ScheduleSpace) -> BoxedStrategy<Schedule> {
     (
         schedules(space),
         trigger(space),
-        0u64..=MAX_FAILOVER_MILLIS,
+        space.lasting(0..=MAX_FAILOVER_MILLIS),
         any::<proptest::sample::Index>(),
     )
         .prop_map(|(mut schedule, trigger, millis, at)| {

@@ -258,18 +258,29 @@ pub enum StackError {
         lock: PathBuf,
     },
 
-    /// Fault injection asked for control the stack cannot give.
-    #[error(
-        "cannot {action}: {source}. Fix: server restarts and database outages need a stack the \
-         harness runs in containers on PostgreSQL (TEMPORAL_HARNESS_BACKEND=containers, \
-         TEMPORAL_HARNESS_FLAVOR=postgres)"
-    )]
+    /// Fault injection asked for control this kind of stack cannot give.
+    #[error("cannot {action}: {source}. Fix: {needs}")]
     NotControllable {
         /// What was asked (`restart the Temporal server`).
         action: String,
-        /// Why it cannot be done.
+        /// Why this stack cannot do it.
         #[source]
         source: BoxError,
+        /// The stack that can, and how to get one.
+        needs: &'static str,
+    },
+
+    /// A control operation (a restart, an outage, a node fault, a failover) failed on a stack
+    /// that supports it.
+    #[error("could not {action}: {source}. Fix: {fix}")]
+    ControlFailed {
+        /// What was being done (`pause PostgreSQL (container temporal-harness-...)`).
+        action: String,
+        /// What failed.
+        #[source]
+        source: BoxError,
+        /// What to look at, for the backend it happened on.
+        fix: String,
     },
 }
 

@@ -191,6 +191,9 @@ impl Stack {
         let unsupported = |reason: String| StackError::NotControllable {
             action: "control the stack".into(),
             source: reason.into(),
+            needs: "server restarts and database outages need a stack the harness runs in \
+                    containers on PostgreSQL (FaultHarness::exclusive(), or \
+                    TEMPORAL_HARNESS_BACKEND=containers with TEMPORAL_HARNESS_FLAVOR=postgres)",
         };
         let containers_on_postgres = self.endpoints.backend == BackendKind::Containers
             && self.endpoints.flavor == Some(Flavor::Postgres);
@@ -211,6 +214,8 @@ impl Stack {
         let unsupported = |reason: String| StackError::NotControllable {
             action: "control the cluster's nodes".into(),
             source: reason.into(),
+            needs: "node faults need a cluster of local processes (FaultHarness::cluster(), or \
+                    TEMPORAL_HARNESS_BACKEND=local with TEMPORAL_HARNESS_TOPOLOGY=cluster)",
         };
         match &self.dir {
             Some(dir) if self.endpoints.backend == BackendKind::Local => {
@@ -231,6 +236,9 @@ impl Stack {
         let unsupported = |reason: String| StackError::NotControllable {
             action: "fail PostgreSQL over".into(),
             source: reason.into(),
+            needs: "failovers need a local stack whose PostgreSQL has a standby \
+                    (FaultHarness::failover(), or TEMPORAL_HARNESS_POSTGRES_STANDBY=true with \
+                    TEMPORAL_HARNESS_BACKEND=local)",
         };
         match &self.dir {
             Some(dir) if self.endpoints.backend == BackendKind::Local => {

@@ -1,64 +1,87 @@
 //! Each fault kind matters on its own: a deliberately broken workload is broken by generated
 //! cases of that kind (after a control run without faults), shrunk to one fault.
+//!
+//! No verdict here depends on the machine's speed: the stopwatch orders' limit comes from a
+//! control run on the same machine in the same run, every fault that must stall them lasts
+//! two to three times that limit and waits for a history event of a running order (never an
+//! instant), and a case counts as failing only if it fails [`super::RUNS_TO_FAIL`] runs in a
+//! row.
 
 use super::workloads::*;
-use super::{on_a_failover_stack, passes_without_faults, runtime, workflows, Runs};
+use super::{control_run, on_a_failover_stack, runtime, workflows, Runs};
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use std::future::Future;
+use std::time::Duration;
 use temporal_harness::faults::*;
+use temporal_harness::stack::StackError;
+
+/// The step limit for the catches' stopwatch orders on harnesses like the one `boot` makes:
+/// measured by a control run of `jobs` orders without a limit (or a fault).
+fn measured_step_limit(
+    rt: &tokio::runtime::Runtime,
+    boot: impl Future<Output = Result<FaultHarness, StackError>>,
+    jobs: usize,
+) -> Duration {
+    let control = control_run(rt, boot, &stopwatch_workload(jobs, UNLIMITED));
+    let limit = step_limit(&control);
+    let steps: Vec<Vec<Duration>> = control.histories.iter().map(step_times).collect();
+    eprintln!("control run: steps {steps:?}; each step's limit {limit:?}");
+    limit
+}
+
+/// How long a fault that must stall a stopwatch order lasts: two to three times its limit,
+/// in milliseconds.
+fn stalls_past(limit: Duration) -> std::ops::RangeInclusive<u64> {
+    let limit = limit.as_millis() as u64;
+    2 * limit..=3 * limit
+}
+
+/// No fault kind of the shared stack: a space of these holds only what a test adds to it.
+const NONE_SHARED: FaultKinds = FaultKinds {
+    activity: false,
+    worker_crash: false,
+    network: false,
+    ..FaultKinds::SHARED
+};
+
+/// Asserts that `reason` is the stopwatch giving up, not another violation.
+fn assert_stopwatch(reason: &proptest::test_runner::Reason) {
+    assert!(
+        reason.message().contains(workflows::OVER_THE_LIMIT),
+        "not the stopwatch: {reason}"
+    );
+}
 
 #[test]
 fn a_stopwatch_order_is_caught_by_a_postgres_failover_and_shrunk() {
     let rt = runtime();
-    let workload = stopwatch_workload(2);
-    // The failover alone: no other kind of fault is generated around it.
-    let none = FaultKinds {
-        activity: false,
-        worker_crash: false,
-        network: false,
-        ..FaultKinds::SHARED
+    let limit = measured_step_limit(&rt, FaultHarness::failover(), 2);
+    let workload = stopwatch_workload(2, limit);
+    // The failover alone, after a history event of a running order, without a primary for
+    // 2-3 times a step's limit: whatever step it falls in takes longer than its limit.
+    let space = ScheduleSpace {
+        instants: false,
+        lasting: Some(stalls_past(limit)),
+        ..ScheduleSpace::new(workload.jobs(), workload.points(), NONE_SHARED)
     };
-    let space = ScheduleSpace::new(workload.jobs(), workload.points(), none);
-    passes_without_faults(&rt, FaultHarness::failover(), &workload);
-    // Failovers that fall while the orders run (they take about 0.6 s) and leave them without
-    // a primary for longer than a step may take: each such case breaks the order.
-    let while_running = failover_schedules(&space).prop_filter(
-        "a failover of 1 s or more while the orders run",
-        |schedule| {
-            schedule.faults.iter().any(|fault| match fault {
-                Fault::Timed {
-                    trigger,
-                    fault: TimedFault::PostgresFailover { millis },
-                } => *millis >= 1000 && !matches!(trigger, Trigger::AtMillis(ms) if *ms > 200),
-                _ => false,
-            })
-        },
-    );
     let mut runner = TestRunner::new(Config {
         cases: 4,
-        max_shrink_iters: 6,
+        // One fault by construction: shrinking only simplifies it, each step a stack.
+        max_shrink_iters: 2,
         failure_persistence: None,
         ..Config::default()
     });
     let runs = Runs::default();
-    let outcome = runner.run(&while_running, |schedule| {
-        runs.record(on_a_failover_stack(&rt, &workload, &schedule).map(drop))
+    let outcome = runner.run(&failover_schedules(&space), |schedule| {
+        runs.judge(&schedule, || on_a_failover_stack(&rt, &workload, &schedule))
     });
     let Err(TestError::Fail(reason, minimal)) = outcome else {
-        panic!("the stopwatch order passed every failover: {outcome:?}");
+        panic!("the stopwatch order passed every failover ({runs}): {outcome:?}");
     };
     eprintln!("caught ({runs}): {reason}\nminimal schedule:\n{minimal}");
-    let late = over_the_step_limit();
-    assert!(
-        reason.message().contains(&late),
-        "not the stopwatch: {reason}"
-    );
+    assert_stopwatch(&reason);
     assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
-}
-
-/// How the stopwatch order says it gave up.
-fn over_the_step_limit() -> String {
-    format!("over its {:?}", workflows::STEP_LIMIT)
 }
 
 #[test]
@@ -67,47 +90,48 @@ fn a_stopwatch_order_is_caught_by_a_cluster_node_fault_and_shrunk() {
     let harness = rt
         .block_on(FaultHarness::cluster())
         .expect("cluster harness");
-    let workload = stopwatch_workload(2);
+    // The control on this cluster: without a node fault the orders pass, and their slowest
+    // step sets the limit.
+    let control = rt
+        .block_on(harness.run(&stopwatch_workload(2, UNLIMITED), &Schedule::default()))
+        .unwrap_or_else(|v| panic!("the workload fails without any fault: {v}"));
+    let limit = step_limit(&control);
+    eprintln!("control run: each step's limit {limit:?}");
+    let workload = stopwatch_workload(2, limit);
     let only_nodes = FaultKinds {
-        activity: false,
-        worker_crash: false,
-        network: false,
-        ..FaultKinds::CLUSTER
+        cluster: true,
+        ..NONE_SHARED
     };
-    // One node fault per schedule: whether a case fails depends on timing, so shrinking a
-    // bigger schedule may stop before one fault; a single fault that fails is minimal.
+    // One node fault per schedule, so a failing one is minimal. Not every node stalls an
+    // order (the worker service runs none of it; a history host may own neither order's
+    // shard): the search finds one that does.
     let space = ScheduleSpace {
         max_faults: 1,
+        instants: false,
+        lasting: Some(stalls_past(limit)),
         ..ScheduleSpace::new(workload.jobs(), workload.points(), only_nodes)
     };
     let mut runner = TestRunner::new(Config {
         cases: 32,
-        max_shrink_iters: 16,
+        max_shrink_iters: 4,
         failure_persistence: None,
         ..Config::default()
     });
-    // The control: without a node fault the workload passes on the cluster.
-    if let Err(v) = rt.block_on(harness.run(&workload, &Schedule::default())) {
-        panic!("the workload fails without any fault: {v}");
-    }
     let one_fault = schedules(&space).prop_filter("one fault", |s| !s.faults.is_empty());
     let runs = Runs::default();
     let outcome = runner.run(&one_fault, |schedule| {
-        runs.record(
+        runs.judge(&schedule, || {
             rt.block_on(harness.run(&workload, &schedule))
-                .map_err(|v| TestCaseError::fail(v.to_string())),
-        )
+                .map_err(|v| TestCaseError::fail(v.to_string()))
+        })
     });
     eprintln!("faults exercised: {:?}", harness.exercised());
     rt.block_on(harness.shutdown()).unwrap();
     let Err(TestError::Fail(reason, minimal)) = outcome else {
-        panic!("the stopwatch order passed every schedule: {outcome:?}");
+        panic!("the stopwatch order passed every schedule ({runs}): {outcome:?}");
     };
     eprintln!("caught ({runs}): {reason}\nminimal schedule:\n{minimal}");
-    assert!(
-        reason.message().contains(&over_the_step_limit()),
-        "{reason}"
-    );
+    assert_stopwatch(&reason);
     assert_eq!(minimal.faults.len(), 1, "not minimal:\n{minimal}");
     assert!(minimal.needs_cluster(), "{minimal}");
 }
@@ -117,7 +141,13 @@ fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
     let rt = runtime();
     let harness = rt.block_on(FaultHarness::shared()).expect("harness");
     let workload = sloppy_workload(1);
-    let space = ScheduleSpace::new(1, 1, FaultKinds::SHARED);
+    // Every shared kind, timed ones after history events. An attempt of the charge that fails
+    // after its work breaks it every time; a crash or a network fault only when it happens to
+    // fall between the work and its report, which the rule of three runs leaves out.
+    let space = ScheduleSpace {
+        instants: false,
+        ..ScheduleSpace::new(1, 1, FaultKinds::SHARED)
+    };
     let mut runner = TestRunner::new(Config {
         cases: 32,
         max_shrink_iters: 64,
@@ -126,13 +156,13 @@ fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
     });
     let runs = Runs::default();
     let outcome = runner.run(&schedules(&space), |schedule| {
-        runs.record(
+        runs.judge(&schedule, || {
             rt.block_on(harness.run(&workload, &schedule))
-                .map_err(|v| TestCaseError::fail(v.to_string())),
-        )
+                .map_err(|v| TestCaseError::fail(v.to_string()))
+        })
     });
     let Err(TestError::Fail(reason, minimal)) = outcome else {
-        panic!("the broken workflow passed every schedule: {outcome:?}");
+        panic!("the broken workflow passed every schedule ({runs}): {outcome:?}");
     };
     eprintln!("caught ({runs}): {reason}\nminimal schedule:\n{minimal}");
     assert!(
@@ -167,18 +197,14 @@ fn a_non_idempotent_charge_is_caught_and_shrunk_to_one_fault() {
     rt.block_on(harness.shutdown()).unwrap();
 }
 
-/// Runs `workload` on sets of one persistence fault from `space` (no other faults) until one
-/// breaks it; returns why and the shrunk fault. Panics when every set passes.
+/// Runs `workload` on sets of one persistence fault from `space` (no other faults), each on
+/// a stack of its own, until one breaks it; returns why and the shrunk fault. Panics when
+/// every set passes.
 fn caught_by_persistence_faults(
+    rt: &tokio::runtime::Runtime,
     workload: &Workload,
     space: &PersistenceSpace,
 ) -> (String, Vec<PersistenceFault>) {
-    let rt = runtime();
-    passes_without_faults(
-        &rt,
-        FaultHarness::with_persistence_faults(Vec::new()),
-        workload,
-    );
     let mut runner = TestRunner::new(Config {
         // The first failing case is a single fault already (max_faults 1); shrinking only
         // lowers its rate, and each step is a stack and a workload run.
@@ -189,15 +215,18 @@ fn caught_by_persistence_faults(
     });
     let runs = Runs::default();
     let outcome = runner.run(&persistence_faults(space), |faults| {
-        let harness = rt
-            .block_on(FaultHarness::with_persistence_faults(faults))
-            .map_err(|e| TestCaseError::fail(format!("no stack: {e}")))?;
-        let result = rt.block_on(harness.run(workload, &Schedule::default()));
-        rt.block_on(harness.shutdown()).unwrap();
-        runs.record(result.map_err(|v| TestCaseError::fail(v.to_string())))
+        let label = format!("{faults:?}");
+        runs.judge(&label, || {
+            let harness = rt
+                .block_on(FaultHarness::with_persistence_faults(faults.clone()))
+                .map_err(|e| TestCaseError::fail(format!("no stack: {e}")))?;
+            let result = rt.block_on(harness.run(workload, &Schedule::default()));
+            rt.block_on(harness.shutdown()).unwrap();
+            result.map_err(|v| TestCaseError::fail(v.to_string()))
+        })
     });
     let Err(TestError::Fail(reason, minimal)) = outcome else {
-        panic!("the broken workflow passed every set of persistence faults: {outcome:?}");
+        panic!("the broken workflow passed every set of persistence faults ({runs}): {outcome:?}");
     };
     eprintln!("caught ({runs}): {reason}\nminimal persistence faults: {minimal:?}");
     assert!(!reason.message().starts_with("no stack"), "{reason}");
@@ -216,7 +245,14 @@ fn a_non_idempotent_charge_is_caught_by_persistence_timeouts_and_shrunk() {
         errors: vec![PersistenceError::Timeout],
         ..PersistenceSpace::method(Store::ExecutionStore, "UpdateWorkflowExecution", 40)
     };
-    let (reason, _) = caught_by_persistence_faults(&sloppy_workload(3), &space);
+    let rt = runtime();
+    let workload = sloppy_workload(3);
+    control_run(
+        &rt,
+        FaultHarness::with_persistence_faults(Vec::new()),
+        &workload,
+    );
+    let (reason, _) = caught_by_persistence_faults(&rt, &workload, &space);
     assert!(reason.contains("side effect `charge` happened"), "{reason}");
 }
 
@@ -234,10 +270,13 @@ fn stopwatch_order_caught_by(error: PersistenceError, max_percent: u8) {
             max_percent,
         )
     };
-    let (reason, minimal) = caught_by_persistence_faults(&stopwatch_workload(2), &space);
+    let rt = runtime();
+    let limit = measured_step_limit(&rt, FaultHarness::with_persistence_faults(Vec::new()), 2);
+    let (reason, minimal) =
+        caught_by_persistence_faults(&rt, &stopwatch_workload(2, limit), &space);
     assert_eq!(minimal[0].error, error, "{minimal:?}");
     assert!(
-        reason.contains(&over_the_step_limit()),
+        reason.contains(workflows::OVER_THE_LIMIT),
         "not the stopwatch: {reason}"
     );
 }
@@ -265,7 +304,14 @@ fn an_impatient_workflow_is_caught_by_lost_shard_ownership() {
         errors: vec![PersistenceError::ShardOwnershipLost],
         ..PersistenceSpace::workload(90)
     };
-    let (_, minimal) = caught_by_persistence_faults(&impatient_workload(2), &space);
+    let rt = runtime();
+    let workload = impatient_workload(2);
+    control_run(
+        &rt,
+        FaultHarness::with_persistence_faults(Vec::new()),
+        &workload,
+    );
+    let (_, minimal) = caught_by_persistence_faults(&rt, &workload, &space);
     assert_eq!(
         minimal[0].error,
         PersistenceError::ShardOwnershipLost,

@@ -14,6 +14,7 @@ fn check_property(harness: &FaultHarness, workload: &Workload, kinds: FaultKinds
     let started = Instant::now();
     let outcome = runner(n).run(&schedules(&space), |schedule| {
         rt.block_on(harness.run(workload, &schedule))
+            .map(drop)
             .map_err(|v| TestCaseError::fail(v.to_string()))
     });
     eprintln!(
@@ -139,7 +140,9 @@ fn check_persistence_property(
         }
         rt.block_on(harness.shutdown())
             .map_err(|e| TestCaseError::fail(format!("teardown: {e}")))?;
-        result.map_err(|v| TestCaseError::fail(v.to_string()))
+        result
+            .map(drop)
+            .map_err(|v| TestCaseError::fail(v.to_string()))
     });
     eprintln!(
         "{n} cases in {:.1} s (a stack each); faults exercised: {:?}",

@@ -2,12 +2,13 @@
 //! (a non-idempotent charge, the impatient and the stopwatch orders).
 
 use super::workflows::{
-    ImpatientOrderWorkflow, OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop,
-    StopwatchOrderWorkflow,
+    ImpatientOrderWorkflow, OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop, StopwatchOrder,
+    StopwatchOrderWorkflow, STOPWATCH_STEPS,
 };
+use std::time::Duration;
 use temporal_harness::faults::*;
-use temporal_harness::runner::Definitions;
-use temporalio_common::HasWorkflowDefinition;
+use temporal_harness::prelude::EventType;
+use temporal_harness::runner::{Definitions, History};
 
 pub fn order_workload(jobs: usize) -> Workload {
     let effects = Effects::default();
@@ -53,16 +54,13 @@ pub fn sloppy_workload(jobs: usize) -> Workload {
     workload
 }
 
-/// Orders that reserve their item four times, run by `workflow` (`|| W::run`) of the workflow
-/// type `register` adds: the impatient or the stopwatch order.
-pub fn reserving_workload<W>(
+/// Orders that reserve their item four times, run by the workflow type `register` adds;
+/// `job(item, expected)` makes each one's job.
+fn reserving_workload(
     jobs: usize,
     register: fn(Definitions) -> Definitions,
-    workflow: fn() -> W,
-) -> Workload
-where
-    W: HasWorkflowDefinition<Input = String, Output = String> + Send + Sync + 'static,
-{
+    job: impl Fn(String, String) -> Job,
+) -> Workload {
     let effects = Effects::default();
     let points = FaultPoints::new(["reserve"]);
     let shop = Shop {
@@ -73,8 +71,8 @@ where
     let mut workload = Workload::new(definitions, points, effects);
     for i in 0..jobs {
         let item = format!("item-{i}");
-        let expected = vec![format!("reserved {item}"); 4].join(", ");
-        workload = workload.job(Job::new(workflow, item, expected));
+        let expected = vec![format!("reserved {item}"); STOPWATCH_STEPS].join(", ");
+        workload = workload.job(job(item, expected));
     }
     workload
 }
@@ -85,16 +83,71 @@ pub fn impatient_workload(jobs: usize) -> Workload {
     reserving_workload(
         jobs,
         |d| d.workflow::<ImpatientOrderWorkflow>(),
-        || ImpatientOrderWorkflow::run,
+        |item, expected| Job::new(|| ImpatientOrderWorkflow::run, item, expected),
     )
 }
 
-/// Orders that give each step [`workflows::STEP_LIMIT`]: broken by any stall longer than that
+/// Orders that give each step `limit` of workflow time: broken by any stall longer than that
 /// while they run.
-pub fn stopwatch_workload(jobs: usize) -> Workload {
+pub fn stopwatch_workload(jobs: usize, limit: Duration) -> Workload {
+    let step_limit_ms = limit.as_millis() as u64;
     reserving_workload(
         jobs,
         |d| d.workflow::<StopwatchOrderWorkflow>(),
-        || StopwatchOrderWorkflow::run,
+        move |item, expected| {
+            let order = StopwatchOrder {
+                item,
+                step_limit_ms,
+            };
+            Job::new(|| StopwatchOrderWorkflow::run, order, expected)
+        },
     )
+}
+
+/// The stopwatch's limit in a control run: one no step reaches, so the control measures the
+/// steps instead of judging them.
+pub const UNLIMITED: Duration = Duration::from_secs(3600);
+
+/// How many times its slowest step in the control run a step may take in the catches: a
+/// machine four times slower than during the control changes no verdict.
+pub const STEP_MARGIN: u32 = 4;
+
+/// The least limit, for a control run on an idle machine whose steps take 110-150 ms.
+pub const STEP_FLOOR: Duration = Duration::from_millis(500);
+
+/// The limit each step of the catches' stopwatch orders gets: [`STEP_MARGIN`] times the
+/// slowest step of the control run `passed` (with [`UNLIMITED`]), at least [`STEP_FLOOR`].
+pub fn step_limit(passed: &Passed) -> Duration {
+    let slowest = passed
+        .histories
+        .iter()
+        .flat_map(step_times)
+        .max()
+        .expect("the control run's histories have steps");
+    (slowest * STEP_MARGIN).max(STEP_FLOOR)
+}
+
+/// How long each step of a stopwatch order took, in workflow time, read from its history as
+/// the workflow measures it: from the workflow task that scheduled a step's reservation to the
+/// one that scheduled the next (or completed the order).
+pub fn step_times(history: &History) -> Vec<Duration> {
+    let mut task_started = None;
+    let mut boundaries = Vec::new();
+    for event in history.events() {
+        let at = event
+            .event_time
+            .as_ref()
+            .map(|t| Duration::new(t.seconds as u64, t.nanos as u32));
+        match EventType::try_from(event.event_type) {
+            Ok(EventType::WorkflowTaskStarted) => task_started = at,
+            Ok(EventType::ActivityTaskScheduled | EventType::WorkflowExecutionCompleted) => {
+                boundaries.extend(task_started)
+            }
+            _ => {}
+        }
+    }
+    boundaries
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .collect()
 }

@@ -23,12 +23,15 @@ const BACKLOG_BOUND: Duration = Duration::from_secs(30);
 const VISIBILITY_POLL: Duration = Duration::from_millis(200);
 
 impl FaultHarness {
+    /// The invariants of each job's history and side effects, and replay; returns what
+    /// failed and the histories read.
     pub(super) async fn check_invariants(
         &self,
         workload: &Workload,
         ids: &[String],
-    ) -> Vec<String> {
+    ) -> (Vec<String>, Vec<History>) {
         let mut failures = Vec::new();
+        let mut histories = Vec::new();
         for id in ids {
             match History::fetch(&self.client, id).await {
                 Err(e) => failures.push(format!("{id}: lost: {e}")),
@@ -42,6 +45,7 @@ impl FaultHarness {
                             .into_iter()
                             .map(|found| format!("{id}: {found}")),
                     );
+                    histories.push(history);
                 }
             }
             for (name, delivery) in &workload.deliveries {
@@ -60,7 +64,7 @@ impl FaultHarness {
         if let Err(e) = workload.definitions.replay(&self.client, ids).await {
             failures.push(format!("replay: {e}"));
         }
-        failures
+        (failures, histories)
     }
 
     /// Visibility agrees with history after the run: one record per workflow, with the status

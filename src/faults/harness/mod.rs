@@ -73,6 +73,14 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+/// A case in which every invariant held: what it ran, for a test that derives bounds from a
+/// run without faults (a control) instead of guessing them.
+#[derive(Debug, Clone)]
+pub struct Passed {
+    /// Each job's history, in the workload's order of jobs.
+    pub histories: Vec<History>,
+}
+
 /// Runs workloads under schedules; see the module docs.
 pub struct FaultHarness {
     stack: Option<Stack>,
@@ -213,7 +221,7 @@ impl FaultHarness {
     /// Runs `workload` under `schedule`: starts a worker and every job, applies the faults,
     /// awaits every result, then checks the invariants (results, exactly-once completion,
     /// nothing lost, side-effect delivery, clean replay). `Err` lists what failed.
-    pub async fn run(&self, workload: &Workload, schedule: &Schedule) -> Result<(), Violation> {
+    pub async fn run(&self, workload: &Workload, schedule: &Schedule) -> Result<Passed, Violation> {
         let violation = |failures: Vec<String>| Violation {
             schedule: schedule.clone(),
             persistence: self.persistence.clone(),
@@ -263,7 +271,7 @@ impl FaultHarness {
         workload.points.disarm(&ids);
         self.count(workload.points.take_fired());
         match outcome {
-            Ok(()) => Ok(()),
+            Ok(histories) => Ok(Passed { histories }),
             Err(failures) => {
                 let named: Vec<&String> = ids
                     .iter()
@@ -284,7 +292,7 @@ impl FaultHarness {
         schedule: &Schedule,
         task_queue: &str,
         ids: &[String],
-    ) -> Result<(), Vec<String>> {
+    ) -> Result<Vec<History>, Vec<String>> {
         let mut options = workload
             .definitions
             .worker_options(task_queue)
@@ -321,11 +329,12 @@ impl FaultHarness {
         }
         let mut failures: Vec<String> = applied.err().iter().map(ToString::to_string).collect();
         failures.extend(results.into_iter().flatten());
-        failures.extend(self.check_invariants(workload, ids).await);
+        let (broken, histories) = self.check_invariants(workload, ids).await;
+        failures.extend(broken);
         failures.extend(self.check_visibility(ids).await);
         failures.extend(backlog);
         if failures.is_empty() {
-            Ok(())
+            Ok(histories)
         } else {
             Err(failures)
         }

@@ -36,9 +36,14 @@ struct Pair {
 }
 
 fn failed(action: &str, why: impl Into<crate::error::BoxError>) -> StackError {
-    StackError::NotControllable {
+    StackError::ControlFailed {
         action: action.into(),
         source: why.into(),
+        fix: format!(
+            "PostgreSQL's primary or standby did not do as asked: each one's log is \
+             postgres.log in its data folder ({}/temporal-harness-pg-*)",
+            pg_data_root().display()
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ use super::super::tools::find_tool;
 use super::super::{persistence_faults, postgres, readiness, StackError};
 use super::frontend_port;
 use crate::config::{StackConfig, Topology};
+use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
 use crate::secret::{DbUrl, Secret};
 use std::fs;
@@ -341,13 +342,30 @@ impl ClusterControl {
 
     fn node(&self, name: &str) -> Result<(Vec<NodeSpec>, usize), StackError> {
         let nodes = read_nodes(&self.dir)?;
-        let index = nodes.iter().position(|n| n.name == name).ok_or_else(|| {
-            StackError::NotControllable {
-                action: format!("find node `{name}`"),
-                source: format!("the cluster's nodes are {}", self.nodes().join(", ")).into(),
-            }
-        })?;
+        let index =
+            nodes
+                .iter()
+                .position(|n| n.name == name)
+                .ok_or_else(|| StackError::ControlFailed {
+                    action: format!("find node `{name}`"),
+                    source: "the cluster has no node of that name".into(),
+                    fix: format!("name one of {}", self.nodes().join(", ")),
+                })?;
         Ok((nodes, index))
+    }
+
+    /// A failed operation on node `name`: its own log says what happened to it.
+    fn failed(&self, action: String, name: &str, why: impl Into<BoxError>) -> StackError {
+        StackError::ControlFailed {
+            action,
+            source: why.into(),
+            fix: format!(
+                "the node's process may have exited or been stopped by someone else: see its \
+                 log, {}, and the stack's folder {}",
+                log_file(&self.dir, name).display(),
+                self.dir.path().display()
+            ),
+        }
     }
 
     fn signal(&self, name: &str, signal: i32, action: &str) -> Result<i32, StackError> {
@@ -355,10 +373,11 @@ impl ClusterControl {
         let pid = nodes[i].pid;
         // SAFETY: kill(2) with a pid this stack started; no memory is shared.
         if unsafe { libc::kill(pid, signal) } != 0 {
-            return Err(StackError::NotControllable {
-                action: format!("{action} {name} (pid {pid})"),
-                source: std::io::Error::last_os_error().into(),
-            });
+            return Err(self.failed(
+                format!("{action} {name} (pid {pid})"),
+                name,
+                std::io::Error::last_os_error(),
+            ));
         }
         Ok(pid)
     }
@@ -372,10 +391,11 @@ impl ClusterControl {
             |_| async move {
                 match process_alive(pid) {
                     false => Attempt::Done(()),
-                    true => Attempt::Again(StackError::NotControllable {
-                        action: format!("kill {name}"),
-                        source: format!("pid {pid} still runs 10 s after SIGKILL").into(),
-                    }),
+                    true => Attempt::Again(self.failed(
+                        format!("kill {name} (pid {pid})"),
+                        name,
+                        "it still runs 10 s after SIGKILL",
+                    )),
                 }
             },
         )
@@ -403,13 +423,13 @@ impl ClusterControl {
         nodes[i] = spawn(&self.dir, &spec.program, &spec.name, spec.args, spec.env)?;
         write_nodes(&self.dir, &nodes)?;
         if name == "frontend" {
-            let endpoints = self
-                .dir
-                .endpoints()
-                .ok_or_else(|| StackError::NotControllable {
-                    action: "restart the frontend".into(),
-                    source: "the stack's endpoints file is gone".into(),
-                })?;
+            let endpoints = self.dir.endpoints().ok_or_else(|| {
+                self.failed(
+                    "restart the frontend".into(),
+                    name,
+                    "the stack's endpoints file is gone",
+                )
+            })?;
             readiness::wait_ready(&endpoints.temporal, &endpoints.namespace, false, timeout)
                 .await?;
         }
