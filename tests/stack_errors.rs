@@ -147,3 +147,50 @@ async fn schema_older_than_the_server_needs() {
         .unwrap();
     drop(own);
 }
+
+/// Control a stack cannot give names the stack that can; control that fails on a stack that
+/// supports it names the backend's own cause (here Docker: the container is gone), at once.
+#[tokio::test]
+async fn control_errors_fit_the_backend_they_happen_on() {
+    let local = Stack::acquire(&config(BackendKind::Local, Flavor::Postgres))
+        .await
+        .unwrap();
+    let err = local.control().await.unwrap_err();
+    assert!(matches!(err, StackError::NotControllable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("FaultHarness::exclusive()"),
+        "{err}"
+    );
+    let err = local.failover().unwrap_err();
+    assert!(
+        err.to_string().contains("FaultHarness::failover()"),
+        "{err}"
+    );
+    drop(local);
+
+    let private = common::private_state_dir("control-errors");
+    let mut c = config(BackendKind::Containers, Flavor::Postgres);
+    c.state_dir = private.path().to_path_buf();
+    let own = Stack::acquire(&c).await.unwrap();
+    let control = own.control().await.unwrap();
+    let [_, postgres] = control.containers();
+    let removed = std::process::Command::new("docker")
+        .args(["rm", "-f", &postgres])
+        .output()
+        .expect("docker CLI");
+    assert!(removed.status.success(), "{removed:?}");
+    let err = control
+        .postgres_down(temporal_harness::stack::Outage::Pause)
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, StackError::ControlFailed { .. }), "{shown}");
+    assert!(
+        shown.contains(&postgres) && shown.contains("Docker daemon"),
+        "{shown}"
+    );
+    // A missing container (404) is final: only the daemon's own failures are tried again.
+    assert!(!shown.contains("tried"), "{shown}");
+    drop(own);
+    drop(private);
+}

@@ -357,6 +357,9 @@ pub struct PersistenceSpace {
     pub max_faults: usize,
     /// Highest rate, in percent.
     pub max_percent: u8,
+    /// Lowest rate, in percent (shrinking lowers rates toward it): a catch whose fault only
+    /// stalls a workload past its bound at high rates sets it.
+    pub min_percent: u8,
 }
 
 impl PersistenceSpace {
@@ -374,6 +377,7 @@ impl PersistenceSpace {
             errors: PersistenceError::ALL.to_vec(),
             max_faults: 2,
             max_percent,
+            min_percent: 1,
         }
     }
 
@@ -394,7 +398,7 @@ pub fn persistence_faults(
     let one = (
         proptest::sample::select(space.targets.clone()),
         proptest::sample::select(space.errors.clone()),
-        1..=space.max_percent.max(1),
+        space.min_percent.clamp(1, space.max_percent.max(1))..=space.max_percent.max(1),
         1u32..1000,
     )
         .prop_map(|((store, method), error, percent, seed)| PersistenceFault {

@@ -240,9 +240,12 @@ fn a_non_idempotent_charge_is_caught_by_persistence_timeouts_and_shrunk() {
     // Writes of a workflow's state that time out without happening: among them, the one
     // recording an activity's completion, so the activity runs again. (Ambiguous writes,
     // which did happen, do not lose it.)
+    // 25-40%: at 18-20% a set broke it only on some runs (a lost completion needs the write
+    // that records it to be among the failed ones).
     let space = PersistenceSpace {
         max_faults: 1,
         errors: vec![PersistenceError::Timeout],
+        min_percent: 25,
         ..PersistenceSpace::method(Store::ExecutionStore, "UpdateWorkflowExecution", 40)
     };
     let rt = runtime();
@@ -256,18 +259,19 @@ fn a_non_idempotent_charge_is_caught_by_persistence_timeouts_and_shrunk() {
     assert!(reason.contains("side effect `charge` happened"), "{reason}");
 }
 
-/// Each persistence error kind, alone on the writes of workflow state at up to `max_percent`,
+/// Each persistence error kind, alone on the writes of workflow state at a rate in `percent`,
 /// stalls an order past its stopwatch (a failed write of a workflow task's completion waits
 /// for the task to be retried). The impatient workflow, which only notices a stall while an
 /// activity waits to start, needed far higher rates (`Unavailable`: 71%; never up to 40%).
-fn stopwatch_order_caught_by(error: PersistenceError, max_percent: u8) {
+fn stopwatch_order_caught_by(error: PersistenceError, percent: std::ops::RangeInclusive<u8>) {
     let space = PersistenceSpace {
         max_faults: 1,
         errors: vec![error],
+        min_percent: *percent.start(),
         ..PersistenceSpace::method(
             Store::ExecutionStore,
             "UpdateWorkflowExecution",
-            max_percent,
+            *percent.end(),
         )
     };
     let rt = runtime();
@@ -283,12 +287,18 @@ fn stopwatch_order_caught_by(error: PersistenceError, max_percent: u8) {
 
 #[test]
 fn a_stopwatch_order_is_caught_by_ambiguous_writes() {
-    stopwatch_order_caught_by(PersistenceError::ExecuteAndTimeout, 40);
+    stopwatch_order_caught_by(PersistenceError::ExecuteAndTimeout, 1..=40);
 }
 
+/// A long run (`-- --ignored exhausted`), and a verdict that depends on the machine's speed:
+/// the stall an exhausted store causes is the client's retry backoff, about a second per
+/// refused write (a step took 2.7 s at 60-90%), the same order as a step on a loaded machine
+/// (1.1 s seen), so no limit measured in the control run separates the two by a safe margin.
+/// It took 10 minutes here.
 #[test]
+#[ignore = "long run, verdict depends on the machine's speed (cargo test --test faults -- --ignored exhausted)"]
 fn a_stopwatch_order_is_caught_by_exhausted_persistence() {
-    stopwatch_order_caught_by(PersistenceError::ResourceExhausted, 40);
+    stopwatch_order_caught_by(PersistenceError::ResourceExhausted, 60..=90);
 }
 
 /// A lost shard on writes of workflow state never broke it (up to 90%); on the history
@@ -319,7 +329,12 @@ fn an_impatient_workflow_is_caught_by_lost_shard_ownership() {
     );
 }
 
+/// A long run (`-- --ignored unavailable`), for the reason the exhausted store's is: at up to
+/// 60% a set stalled an order only on some runs (the server and the client retry an
+/// unavailable store); at 60-90% reliably, with steps of 5-27 s, but each case took about
+/// 25 s.
 #[test]
+#[ignore = "long run (cargo test --test faults -- --ignored unavailable)"]
 fn a_stopwatch_order_is_caught_by_unavailable_persistence() {
-    stopwatch_order_caught_by(PersistenceError::Unavailable, 60);
+    stopwatch_order_caught_by(PersistenceError::Unavailable, 60..=90);
 }
