@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod conninfo;
 pub mod error;
 pub mod exit_codes;
 #[cfg(feature = "faults")]

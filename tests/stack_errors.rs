@@ -8,7 +8,7 @@ use common::config;
 use std::net::TcpListener;
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, ExternalTarget, Flavor, TlsFiles};
-use temporal_harness::secret::DbUrl;
+use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::stack::check_schema;
 use temporal_harness::{Stack, StackConfig, StackError};
 
@@ -27,11 +27,11 @@ async fn wrong_postgres_password_is_named_and_never_shown() {
         .await
         .unwrap();
     let real = own.endpoints().temporal_db_url.clone().unwrap();
-    let mut url = url::Url::parse(real.expose()).unwrap();
+    let mut url = url::Url::parse(&real.exposed_url().expose().to_string()).unwrap();
     let real_password = url.password().unwrap().to_string();
     url.set_password(Some("not-the-password-42")).unwrap();
     let mut c = external(&own.endpoints().temporal.address);
-    c.external.as_mut().unwrap().postgres_url = Some(DbUrl::new(url.to_string()));
+    c.external.as_mut().unwrap().postgres_url = Some(PgConnInfo::parse(&url.to_string()).unwrap());
     let err = Stack::acquire(&c).await.unwrap_err();
     assert!(matches!(err, StackError::WrongPassword { .. }), "{err}");
     let shown = format!("{err} {err:?}");
@@ -101,13 +101,13 @@ async fn schema_older_than_the_server_needs() {
         .unwrap();
     let admin = own.endpoints().postgres_url.clone().unwrap();
     let db = format!("old_schema_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(admin.expose()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&admin.exposed_url().expose().to_string()).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {db}"))
         .execute(&pool)
         .await
         .unwrap();
     let old = admin.with_database(&db);
-    let old_pool = sqlx::PgPool::connect(old.expose()).await.unwrap();
+    let old_pool = sqlx::PgPool::connect(&old.exposed_url().expose().to_string()).await.unwrap();
     sqlx::query(
         "CREATE TABLE schema_version (version_partition INT, db_name VARCHAR(255), \
          creation_time TIMESTAMP, curr_version VARCHAR(64), min_compatible_version VARCHAR(64))",

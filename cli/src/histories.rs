@@ -77,14 +77,14 @@ fn show(args: &ShowArgs) -> i32 {
             Ok(h) => h,
             Err(e) => return crate::validate::usage(format!("{}: {e}", file.display())),
         };
-        println!(
+        outln!(
             "{}: workflow {} ({}, {} events)",
             file.display(),
             history.workflow_id(),
             history.workflow_type().unwrap_or("unknown type"),
             history.events().len()
         );
-        println!("{}", history.render());
+        outln!("{}", history.render());
     }
     exit_codes::SUCCESS
 }
@@ -104,19 +104,19 @@ async fn pull_histories(args: PullArgs) -> i32 {
         redact_payloads: args.redact_payloads,
     };
     let started = Instant::now();
-    eprintln!(
+    errln!(
         "temporal-harness: pulling up to {} histories from {} (namespace {})",
         args.limit, args.temporal_address, args.namespace
     );
     let pulled = pull_from(&target, &args.namespace, &options, |n, file| {
         if n % 10 == 0 {
-            eprintln!("temporal-harness: {n} pulled (latest {})", file.display());
+            errln!("temporal-harness: {n} pulled (latest {})", file.display());
         }
     })
     .await;
     match pulled {
         Ok(files) if files.is_empty() => {
-            eprintln!(
+            errln!(
                 "error: the query found no workflows in namespace {}: nothing was written. \
                  Fix: check the query and the namespace",
                 args.namespace
@@ -124,7 +124,7 @@ async fn pull_histories(args: PullArgs) -> i32 {
             exit_codes::CONFIG_ERROR
         }
         Ok(files) => {
-            eprintln!(
+            errln!(
                 "temporal-harness: {} history file(s) under {} in {:.1?}",
                 files.len(),
                 args.out.display(),
@@ -133,7 +133,7 @@ async fn pull_histories(args: PullArgs) -> i32 {
             exit_codes::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit_codes::CONFIG_ERROR
         }
     }

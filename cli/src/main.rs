@@ -4,6 +4,8 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod output;
 mod frontend;
 mod histories;
 mod setup;
@@ -57,7 +59,7 @@ where
 }
 
 fn main() {
-    std::process::exit(run());
+    std::process::exit(output::finish(run()));
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -70,9 +72,9 @@ fn run() -> i32 {
             let args: Vec<String> = std::env::args().collect();
             let rendered = scrub_inputs(&e.render().to_string(), args.iter().map(String::as_str));
             if e.use_stderr() {
-                eprint!("{rendered}");
+                err!("{rendered}");
             } else {
-                print!("{rendered}");
+                out!("{rendered}");
             }
             return if e.use_stderr() {
                 exit_codes::CONFIG_ERROR
@@ -84,7 +86,7 @@ fn run() -> i32 {
     let config = match StackConfig::load() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit_codes::CONFIG_ERROR;
         }
     };
@@ -120,7 +122,7 @@ impl Signals {
         ) {
             (Ok(sigint), Ok(sigterm)) => Ok(Signals { sigint, sigterm }),
             (Err(e), _) | (_, Err(e)) => {
-                eprintln!("error: cannot install signal handlers: {e}");
+                errln!("error: cannot install signal handlers: {e}");
                 Err(exit_codes::CONFIG_ERROR)
             }
         }
@@ -144,11 +146,11 @@ async fn acquire_interruptibly(
 ) -> Result<temporal_harness::Stack, i32> {
     tokio::select! {
         stack = temporal_harness::Stack::acquire(config) => stack.map_err(|e| {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit_codes::CONFIG_ERROR
         }),
         name = signals.recv() => {
-            eprintln!("temporal-harness: {name} during the boot; removed what it had started");
+            errln!("temporal-harness: {name} during the boot; removed what it had started");
             Err(exit_codes::INTERRUPTED)
         }
     }
@@ -157,17 +159,17 @@ async fn acquire_interruptibly(
 fn down(config: &StackConfig) -> i32 {
     match temporal_harness::stack::down(config) {
         Ok(removed) if removed.is_empty() => {
-            eprintln!("temporal-harness: no kept stacks");
+            errln!("temporal-harness: no kept stacks");
             exit_codes::SUCCESS
         }
         Ok(removed) => {
             for key in removed {
-                eprintln!("temporal-harness: removed stack {key}");
+                errln!("temporal-harness: removed stack {key}");
             }
             exit_codes::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit_codes::CONFIG_ERROR
         }
     }

@@ -75,15 +75,15 @@ pub fn run(config: &StackConfig, args: SetupArgs) -> i32 {
     {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: cannot create a private temporary folder: {e}. Fix: check TMPDIR");
+            errln!("error: cannot create a private temporary folder: {e}. Fix: check TMPDIR");
             return exit_codes::CONFIG_ERROR;
         }
     };
     if let Err(e) = unpack(dir.path()) {
-        eprintln!("error: cannot write the provisioning files: {e}. Fix: check TMPDIR");
+        errln!("error: cannot write the provisioning files: {e}. Fix: check TMPDIR");
         return exit_codes::CONFIG_ERROR;
     }
-    eprintln!(
+    errln!(
         "temporal-harness: setting up this machine; tools go to {}",
         config.tools_dir.display()
     );
@@ -97,13 +97,13 @@ pub fn run(config: &StackConfig, args: SetupArgs) -> i32 {
     match command.status() {
         Ok(status) if status.success() => exit_codes::SUCCESS,
         Ok(status) => {
-            eprintln!(
+            errln!(
                 "error: setup failed ({status}); the step, its cause and the fix are printed above"
             );
             exit_codes::CONFIG_ERROR
         }
         Err(e) => {
-            eprintln!("error: cannot run bash: {e}. Fix: install bash");
+            errln!("error: cannot run bash: {e}. Fix: install bash");
             exit_codes::CONFIG_ERROR
         }
     }

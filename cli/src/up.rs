@@ -64,19 +64,19 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
         // The file has the usable URLs (with passwords); stdout never does.
         summary["endpoints_file"] = file.display().to_string().into();
     }
-    println!("{summary}");
+    outln!("{summary}");
     print_human(&stack);
     if !args.once {
-        eprintln!("temporal-harness: up; Ctrl-C (SIGINT) or SIGTERM stops it");
+        errln!("temporal-harness: up; Ctrl-C (SIGINT) or SIGTERM stops it");
         signals.recv().await;
     }
     match stack.shutdown(Duration::from_secs(30)).await {
         Ok(done) => {
-            eprintln!("temporal-harness: {}", done.describe());
+            errln!("temporal-harness: {}", done.describe());
             exit_codes::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: teardown failed: {e}");
+            errln!("error: teardown failed: {e}");
             exit_codes::CONFIG_ERROR
         }
     }
@@ -84,22 +84,22 @@ pub async fn run(mut config: StackConfig, args: UpArgs) -> i32 {
 
 fn print_human(stack: &Stack) {
     let e = stack.endpoints();
-    eprintln!(
+    errln!(
         "temporal-harness: healthy: WorkflowService SERVING, namespace `{}` ready",
         e.namespace
     );
-    eprintln!("  runs on     {}", e.description);
-    eprintln!("  temporal    {}", e.temporal.address);
+    errln!("  runs on     {}", e.description);
+    errln!("  temporal    {}", e.temporal.address);
     if let Some(url) = &e.postgres_url {
-        eprintln!("  postgres    {url}");
+        errln!("  postgres    {url}");
     }
     if let Some(url) = &e.app_db_url {
-        eprintln!("  app db      {url}");
+        errln!("  app db      {url}");
     }
     if let Some(url) = &e.http_url {
-        eprintln!("  http api    {url}");
+        errln!("  http api    {url}");
     }
     if let Some(url) = &e.ui_url {
-        eprintln!("  web ui      {url}");
+        errln!("  web ui      {url}");
     }
 }

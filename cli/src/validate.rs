@@ -5,7 +5,7 @@ use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
 use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
 use temporal_harness::exit_codes;
-use temporal_harness::secret::DbUrl;
+use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::validation::{
     self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
 };
@@ -21,9 +21,10 @@ pub struct ValidateArgs {
     /// --temporal-address: the embedded stack uses its configured namespace.
     #[arg(long)]
     namespace: Option<String>,
-    /// URL of Temporal's database (`postgres://user:password@host:5432/temporal`); the
-    /// visibility database is `temporal_visibility` on the same server. Prefer the env var:
-    /// command lines are visible to other users.
+    /// Temporal's database, as a URL (`postgres://user:password@host:5432/temporal`) or libpq
+    /// key=value pairs (`host=h user=u password='p w' dbname=temporal sslmode=verify-full`);
+    /// the visibility database is `temporal_visibility` on the same server. Prefer the env
+    /// var: command lines are visible to other users.
     #[arg(long, env = "TEMPORAL_HARNESS_POSTGRES_URL", hide_env_values = true)]
     postgres_url: Option<String>,
     #[command(flatten)]
@@ -89,7 +90,7 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> i32 {
         &message.to_string(),
         args.iter().map(String::as_str),
     );
-    eprintln!("error: {message}");
+    errln!("error: {message}");
     exit_codes::CONFIG_ERROR
 }
 
@@ -107,7 +108,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     }
     if args.list {
         for check in validation::registry().iter().filter(|c| filter.selects(c)) {
-            println!(
+            outln!(
                 "{:<34} {:<5} {}",
                 check.id, check.profile, check.description
             );
@@ -156,17 +157,17 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
     // The table on stdout is the progress; other formats show progress on stderr.
     let live = format == Format::Human && args.output.is_none();
     if !live {
-        eprintln!("temporal-harness: validating {}", target.description);
+        errln!("temporal-harness: validating {}", target.description);
     }
     let validating = validation::validate(target, &filter, |r| {
         if !live {
-            eprintln!("  {} {} ({} ms)", r.label(), r.id, r.duration_ms);
+            errln!("  {} {} ({} ms)", r.label(), r.id, r.duration_ms);
         }
     });
     let report = tokio::select! {
         report = validating => Some(report),
         name = signals.recv() => {
-            eprintln!("temporal-harness: {name}: validation stopped, no report");
+            errln!("temporal-harness: {name}: validation stopped, no report");
             None
         }
     };
@@ -182,7 +183,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
             if let Err(e) = std::fs::write(path, &rendered) {
                 return usage(format!("cannot write {}: {e}", path.display()));
             }
-            eprintln!(
+            errln!(
                 "temporal-harness: report written to {} ({} passed, {} failed, {} skipped)",
                 path.display(),
                 report.count(Status::Passed),
@@ -190,7 +191,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
                 report.count(Status::Skipped)
             );
         }
-        None => print!("{rendered}"),
+        None => out!("{rendered}"),
     }
     report.exit_code()
 }
@@ -275,8 +276,17 @@ fn parse_hosts(text: &str) -> Result<Vec<(String, u32)>, String> {
 fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String> {
     let temporal = args.auth.target(address)?;
     let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
-    if let Some(url) = &args.postgres_url {
-        target.databases = Ok(Databases::from_temporal_url(DbUrl::new(url.clone())));
+    if let Some(text) = &args.postgres_url {
+        // clap takes the value from the flag or, without it, from the variable.
+        let from = if std::env::args().any(|a| a == "--postgres-url" || a.starts_with("--postgres-url=")) {
+            "--postgres-url"
+        } else {
+            "TEMPORAL_HARNESS_POSTGRES_URL"
+        };
+        let info = PgConnInfo::parse(text)
+            .and_then(|info| info.check_files().map(|()| info))
+            .map_err(|e| format!("{from}: {e}"))?;
+        target.databases = Ok(Databases::from_temporal_url(info));
     }
     target.description = format!("deployment at {address}");
     Ok(target)

@@ -5,7 +5,7 @@ use super::{
     parse_duration_key, parse_enum, parse_ui_url, Bounds, ConfigError, Env, ExternalTarget,
     ImageRole, StackConfig, TlsFiles,
 };
-use crate::secret::{DbUrl, Secret};
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -197,14 +197,35 @@ fn apply_text(
                 key: ext.tls_key,
                 server_name: ext.tls_server_name,
             },
-            api_key: ext.api_key_env.and_then(|k| env.var(&k)).map(Secret::new),
-            postgres_url: ext
-                .postgres_url_env
-                .and_then(|k| env.var(&k))
-                .map(DbUrl::new),
+            api_key: named_var(env, "api_key_env", ext.api_key_env.as_deref())?
+                .map(|(_, v)| Secret::new(v)),
+            postgres_url: match named_var(env, "postgres_url_env", ext.postgres_url_env.as_deref())? {
+                Some((key, text)) => Some(super::parse_conn_string(
+                    &format!("{key} (named by [external] postgres_url_env)"),
+                    &text,
+                )?),
+                None => None,
+            },
         });
     }
     Ok(())
+}
+
+/// The value of the variable a `*_env` key names. A named variable that is unset is an error,
+/// not a setting silently left out (the flag that sets the same refuses it too).
+fn named_var<'a>(
+    env: &dyn Env,
+    file_key: &str,
+    var: Option<&'a str>,
+) -> Result<Option<(&'a str, String)>, ConfigError> {
+    let Some(var) = var else { return Ok(None) };
+    match env.var(var) {
+        Some(value) => Ok(Some((var, value))),
+        None => Err(ConfigError::Unsupported(format!(
+            "[external] {file_key} names the environment variable {var}, which is not set (or \
+             not UTF-8). Fix: set {var}, or remove {file_key} from the file"
+        ))),
+    }
 }
 
 #[cfg(test)]

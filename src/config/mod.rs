@@ -8,7 +8,8 @@ mod file;
 pub use choices::{BackendKind, Flavor, ImageRole, ImageSource, OfficialImages, Topology};
 pub use duration::{parse_duration, Bounds, DurationError};
 
-use crate::secret::{DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ pub struct ExternalTarget {
     /// API key (Temporal Cloud or an authorizer that takes bearer tokens).
     pub api_key: Option<Secret>,
     /// PostgreSQL URL of Temporal's database, when the checks may reach it.
-    pub postgres_url: Option<DbUrl>,
+    pub postgres_url: Option<PgConnInfo>,
     /// The deployment's Web UI (`https://temporal.example.com`), for links to workflows.
     pub ui_url: Option<String>,
 }
@@ -150,6 +151,15 @@ pub enum ConfigError {
         /// (so the parser's own error, which quotes them, is not kept).
         reason: String,
     },
+    /// A PostgreSQL connection string that cannot be parsed (the message never quotes it).
+    #[error("{from}: {source}")]
+    ConnString {
+        /// Where it came from: the variable, or the file key naming the variable.
+        from: String,
+        /// What is wrong, and the fix.
+        #[source]
+        source: crate::conninfo::ConnInfoError,
+    },
     /// The external backend was chosen without an address.
     #[error(
         "backend `external` needs an address: set TEMPORAL_HARNESS_ADDRESS=host:port \
@@ -159,6 +169,14 @@ pub enum ConfigError {
     /// A combination of settings the harness cannot run; the text names the fix.
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// A PostgreSQL connection string from `from` (named in the error).
+pub(crate) fn parse_conn_string(from: &str, text: &str) -> Result<PgConnInfo, ConfigError> {
+    PgConnInfo::parse(text).map_err(|source| ConfigError::ConnString {
+        from: from.into(),
+        source,
+    })
 }
 
 impl ConfigError {
@@ -298,7 +316,7 @@ impl StackConfig {
             ext.api_key = Some(Secret::new(v));
         }
         if let Some(v) = env.var("TEMPORAL_HARNESS_POSTGRES_URL") {
-            ext.postgres_url = Some(DbUrl::new(v));
+            ext.postgres_url = Some(parse_conn_string("TEMPORAL_HARNESS_POSTGRES_URL", &v)?);
         }
         if let Some(v) = env.var("TEMPORAL_HARNESS_UI_URL") {
             ext.ui_url = Some(parse_ui_url("TEMPORAL_HARNESS_UI_URL", &v)?);

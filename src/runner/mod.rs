@@ -342,7 +342,7 @@ impl TestRunner {
             .get_or_try_init(|| async move {
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(4)
-                    .connect(url.expose())
+                    .connect_with(url.connect_options())
                     .await
                     .map_err(RunnerError::Database)
             })

@@ -2,7 +2,7 @@
 
 use super::TemporalTarget;
 use crate::config::{BackendKind, Flavor, Topology};
-use crate::secret::DbUrl;
+use crate::conninfo::PgConnInfo;
 
 /// Where a ready stack answers. Serialised (with passwords) only to the stack's 0600 state
 /// file; everything printed goes through [`Endpoints::summary`], which redacts.
@@ -17,13 +17,13 @@ pub struct Endpoints {
     /// The namespace tests share.
     pub namespace: String,
     /// Server-level PostgreSQL URL (database `postgres`), where there is a PostgreSQL.
-    pub postgres_url: Option<DbUrl>,
+    pub postgres_url: Option<PgConnInfo>,
     /// Temporal's own database (`temporal`).
-    pub temporal_db_url: Option<DbUrl>,
+    pub temporal_db_url: Option<PgConnInfo>,
     /// Temporal's visibility database (`temporal_visibility`).
-    pub visibility_db_url: Option<DbUrl>,
+    pub visibility_db_url: Option<PgConnInfo>,
     /// A database for the tests' own tables (`app`).
-    pub app_db_url: Option<DbUrl>,
+    pub app_db_url: Option<PgConnInfo>,
     /// The frontend's HTTP API, where exposed.
     pub http_url: Option<String>,
     /// The web UI, where there is one.
@@ -71,7 +71,7 @@ impl Endpoints {
         backend: BackendKind,
         address: String,
         namespace: &str,
-        admin: DbUrl,
+        admin: PgConnInfo,
         http_port: u16,
         description: String,
     ) -> Self {
@@ -104,10 +104,10 @@ impl Endpoints {
             "flavor": self.flavor,
             "temporal_address": self.temporal.address,
             "namespace": self.namespace,
-            "postgres_url": self.postgres_url.as_ref().map(DbUrl::redacted),
-            "temporal_db_url": self.temporal_db_url.as_ref().map(DbUrl::redacted),
-            "visibility_db_url": self.visibility_db_url.as_ref().map(DbUrl::redacted),
-            "app_db_url": self.app_db_url.as_ref().map(DbUrl::redacted),
+            "postgres_url": self.postgres_url.as_ref().map(PgConnInfo::redacted),
+            "temporal_db_url": self.temporal_db_url.as_ref().map(PgConnInfo::redacted),
+            "visibility_db_url": self.visibility_db_url.as_ref().map(PgConnInfo::redacted),
+            "app_db_url": self.app_db_url.as_ref().map(PgConnInfo::redacted),
             "http_url": self.http_url,
             "ui_url": self.ui_url,
             "metrics_url": self.metrics_url,
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn summary_redacts_passwords() {
-        let url = DbUrl::new("postgres://temporal:pw-123@127.0.0.1:5432/postgres");
+        let url = PgConnInfo::parse(&"postgres://temporal:pw-123@127.0.0.1:5432/postgres").unwrap();
         let endpoints = Endpoints {
             backend: BackendKind::Local,
             flavor: Some(Flavor::Postgres),

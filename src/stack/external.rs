@@ -19,6 +19,13 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
     };
     // Fail on unreadable TLS files before any network I/O.
     target.tls_options()?;
+    if let Some(url) = &ext.postgres_url {
+        url.check_files()
+            .map_err(|source| crate::config::ConfigError::ConnString {
+                from: "the external deployment's PostgreSQL connection string".into(),
+                source,
+            })?;
+    }
     // An external deployment is up or not: no boot to wait for, so fail fast.
     let timeout = config.startup_timeout.min(Duration::from_secs(10));
     readiness::wait_ready(&target, &config.namespace, false, timeout).await?;

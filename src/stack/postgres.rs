@@ -3,11 +3,10 @@
 
 use super::StackError;
 use crate::poll::{retry, Attempt};
-use crate::secret::DbUrl;
+use crate::conninfo::PgConnInfo;
 use crate::versions::Versions;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Connection};
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Databases a stack provides: Temporal's two and one for the tests' own tables.
@@ -20,15 +19,12 @@ pub(crate) const MAX_CONNECTIONS: &str = "max_connections=200";
 
 /// Opens one connection, mapping failures to errors that name the cause.
 pub(crate) async fn connect_once(
-    url: &DbUrl,
+    url: &PgConnInfo,
     timeout: Duration,
 ) -> Result<PgConnection, StackError> {
-    let options =
-        PgConnectOptions::from_str(url.expose()).map_err(|e| StackError::PostgresUnreachable {
-            url: url.redacted(),
-            source: url.scrub(&format!("not a PostgreSQL URL: {e}")).into(),
-        })?;
-    let user = options.get_username().to_string();
+    let options = url.connect_options();
+    let user = url.user().to_string();
+    let timeout = url.connect_timeout().map_or(timeout, |t| t.min(timeout));
     match tokio::time::timeout(timeout, options.connect()).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(sqlx::Error::Database(db))) if db.code().as_deref() == Some("28P01") => {
@@ -50,7 +46,7 @@ pub(crate) async fn connect_once(
 
 /// Waits until the server at `url` accepts a login, at most `timeout`. A wrong password
 /// fails at once: waiting does not fix it.
-pub(crate) async fn wait_ready(url: &DbUrl, timeout: Duration) -> Result<(), StackError> {
+pub(crate) async fn wait_ready(url: &PgConnInfo, timeout: Duration) -> Result<(), StackError> {
     retry(timeout, LOGIN_PAUSE, |left| async move {
         match try_login(url, left).await {
             Ok(()) => Attempt::Done(()),
@@ -65,14 +61,14 @@ pub(crate) async fn wait_ready(url: &DbUrl, timeout: Duration) -> Result<(), Sta
 pub(crate) const LOGIN_PAUSE: Duration = Duration::from_millis(50);
 
 /// One login (at most 3 s, or `left` if less), closed again at once.
-pub(crate) async fn try_login(url: &DbUrl, left: Duration) -> Result<(), StackError> {
+pub(crate) async fn try_login(url: &PgConnInfo, left: Duration) -> Result<(), StackError> {
     let conn = connect_once(url, left.min(Duration::from_secs(3))).await?;
     let _ = conn.close().await;
     Ok(())
 }
 
 /// Creates the stack's databases that do not exist yet (`admin` is a server-level URL).
-pub(crate) async fn create_databases(admin: &DbUrl) -> Result<(), StackError> {
+pub(crate) async fn create_databases(admin: &PgConnInfo) -> Result<(), StackError> {
     let mut conn = connect_once(admin, Duration::from_secs(10)).await?;
     for db in DATABASES {
         let exists: bool =
@@ -104,8 +100,8 @@ pub struct SchemaStatus {
 /// Reads both schema versions and fails with [`StackError::SchemaTooOld`] when one is older
 /// than the pinned server expects.
 pub async fn check_schema(
-    temporal: &DbUrl,
-    visibility: &DbUrl,
+    temporal: &PgConnInfo,
+    visibility: &PgConnInfo,
 ) -> Result<SchemaStatus, StackError> {
     let pinned = Versions::pinned();
     let found_temporal = schema_version(temporal).await?;
@@ -126,7 +122,7 @@ pub async fn check_schema(
     ] {
         if version_key(found) < version_key(expected) {
             return Err(StackError::SchemaTooOld {
-                database: db.database().unwrap_or_default(),
+                database: db.database().to_string(),
                 kind,
                 found: found.clone(),
                 expected: expected.clone(),
@@ -139,12 +135,12 @@ pub async fn check_schema(
     })
 }
 
-async fn schema_version(url: &DbUrl) -> Result<String, StackError> {
+async fn schema_version(url: &PgConnInfo) -> Result<String, StackError> {
     let mut conn = connect_once(url, Duration::from_secs(10)).await?;
     let version: Option<String> = sqlx::query_scalar(
         "SELECT curr_version FROM schema_version WHERE version_partition = 0 AND db_name = $1",
     )
-    .bind(url.database().unwrap_or_default())
+    .bind(url.database())
     .fetch_optional(&mut conn)
     .await
     .map_err(|e| sql_error(url, e))?;
@@ -157,7 +153,7 @@ fn version_key(v: &str) -> Vec<u64> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
-fn sql_error(url: &DbUrl, e: sqlx::Error) -> StackError {
+fn sql_error(url: &PgConnInfo, e: sqlx::Error) -> StackError {
     StackError::PostgresUnreachable {
         url: url.redacted(),
         source: e.into(),

@@ -58,7 +58,7 @@ fn failed(detail: impl ToString) -> ActivityReport {
     }
 }
 
-async fn open(url: &crate::secret::DbUrl) -> Result<PgConnection, StackError> {
+async fn open(url: &crate::conninfo::PgConnInfo) -> Result<PgConnection, StackError> {
     crate::stack::connect_postgres(url, DB_TIMEOUT).await
 }
 
@@ -173,7 +173,7 @@ impl ValidationActivities {
     }
 }
 
-async fn marker_round_trip(url: &crate::secret::DbUrl, marker: &str) -> Result<(), BoxError> {
+async fn marker_round_trip(url: &crate::conninfo::PgConnInfo, marker: &str) -> Result<(), BoxError> {
     let mut writer = open(url).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS temporal_harness_validation \

@@ -340,6 +340,11 @@ impl Filter {
         Ok(filter)
     }
 
+    /// Whether the checks were named (`--only`): each selected check must then run.
+    pub fn names_checks(&self) -> bool {
+        !self.only.is_empty()
+    }
+
     /// Whether `check` runs.
     pub fn selects(&self, check: &Check) -> bool {
         let id = check.id;
@@ -385,8 +390,10 @@ pub async fn validate(
             result.message = databases.scrub(&result.message);
         }
     }
-    Report::new(session.target(), results, started.elapsed())
-        .with_workflows(session.target(), session.started_workflows())
+    let mut report = Report::new(session.target(), results, started.elapsed())
+        .with_workflows(session.target(), session.started_workflows());
+    report.named_checks = filter.names_checks();
+    report
 }
 
 #[cfg(test)]

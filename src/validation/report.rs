@@ -28,6 +28,33 @@ pub struct Report {
     pub duration: Duration,
     /// The workflows the run started, with their Web UI pages where the target has a UI.
     pub workflows: Vec<StartedWorkflow>,
+    /// Whether the checks were named (`--only`): then each of them must run.
+    pub named_checks: bool,
+}
+
+/// What a run establishes, from its checks' statuses (docs/configuration.md, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum Verdict {
+    /// At least one check passed, none failed, and every skip was allowed: exit 0.
+    Passed,
+    /// A check failed: exit 1.
+    Failed,
+    /// No check ran (every one was skipped, or none was selected): no verdict, exit 2.
+    NothingChecked,
+    /// A check named with `--only` was skipped: what was asked for was not checked, exit 2.
+    NamedCheckSkipped,
+}
+
+impl Verdict {
+    /// The process exit code of a run with this verdict.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Passed => exit_codes::SUCCESS,
+            Verdict::Failed => exit_codes::CHECK_FAILED,
+            Verdict::NothingChecked | Verdict::NamedCheckSkipped => exit_codes::CONFIG_ERROR,
+        }
+    }
 }
 
 /// A workflow a validation run started, for people to look at.
@@ -48,6 +75,7 @@ impl Report {
             checks,
             duration,
             workflows: Vec::new(),
+            named_checks: false,
         }
     }
 
@@ -68,13 +96,24 @@ impl Report {
         self.checks.iter().filter(|c| c.status == status).count()
     }
 
-    /// 0 when nothing failed (skips allowed), 1 when a check failed.
-    pub fn exit_code(&self) -> i32 {
+    /// What the run establishes. A failure outweighs everything; a run that passed nothing
+    /// has no verdict; skips are allowed (each with its reason) only in a run that did not
+    /// name its checks.
+    pub fn verdict(&self) -> Verdict {
         if self.count(Status::Failed) > 0 {
-            exit_codes::CHECK_FAILED
+            Verdict::Failed
+        } else if self.count(Status::Passed) == 0 {
+            Verdict::NothingChecked
+        } else if self.named_checks && self.count(Status::Skipped) > 0 {
+            Verdict::NamedCheckSkipped
         } else {
-            exit_codes::SUCCESS
+            Verdict::Passed
         }
+    }
+
+    /// The exit code of [`Report::verdict`].
+    pub fn exit_code(&self) -> i32 {
+        self.verdict().exit_code()
     }
 
     /// The report in `format`.
@@ -87,8 +126,16 @@ impl Report {
     }
 
     fn summary_line(&self) -> String {
+        let verdict = match self.verdict() {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "FAILED",
+            Verdict::NothingChecked => "NO VERDICT: nothing was checked (every check was skipped)",
+            Verdict::NamedCheckSkipped => {
+                "NO VERDICT: a check named with --only was skipped (see its reason)"
+            }
+        };
         format!(
-            "{} checks: {} passed, {} failed, {} skipped in {:.2} s",
+            "{} checks: {} passed, {} failed, {} skipped in {:.2} s: {verdict}",
             self.checks.len(),
             self.count(Status::Passed),
             self.count(Status::Failed),
@@ -148,6 +195,8 @@ impl Report {
                 "passed": self.count(Status::Passed),
                 "failed": self.count(Status::Failed),
                 "skipped": self.count(Status::Skipped),
+                "verdict": self.verdict().to_string(),
+                "exit_code": self.exit_code(),
                 "duration_ms": self.duration.as_millis() as u64,
             },
             "checks": self.checks,
@@ -177,6 +226,17 @@ impl Report {
             case.set_system_out(c.message.clone());
             suites.last_mut().expect("pushed above").add_test_case(case);
         }
+        // CI systems read a suite of skipped cases as green: a run without a verdict says so
+        // as a failing case of its own.
+        if matches!(self.verdict(), Verdict::NothingChecked | Verdict::NamedCheckSkipped) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(format!("no verdict: {}", self.verdict()));
+            let mut case = TestCase::new("verdict", status);
+            case.set_classname("temporal-harness.validate");
+            let mut suite = TestSuite::new("verdict");
+            suite.add_test_case(case);
+            suites.push(suite);
+        }
         let mut report = Junit::new("temporal-harness validate");
         report.set_time(self.duration);
         report.add_test_suites(suites);
@@ -187,15 +247,15 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::DbUrl;
+    use crate::conninfo::PgConnInfo;
     use crate::stack::TemporalTarget;
     use crate::validation::{Category, Databases};
 
     fn report() -> Report {
         let mut target = Target::new(TemporalTarget::plain("127.0.0.1:7233"), "default");
-        target.databases = Ok(Databases::from_temporal_url(DbUrl::new(
+        target.databases = Ok(Databases::from_temporal_url(PgConnInfo::parse(&
             "postgres://temporal:hunter2@db:5432/temporal",
-        )));
+        ).unwrap()));
         let result = |id: &str, status, message: &str| CheckResult {
             id: id.into(),
             category: Category::Postgres,
@@ -233,6 +293,37 @@ mod tests {
         assert!(with.render(Format::Human).contains(link));
         assert_eq!(with.json()["workflows"][0]["ui_url"], link);
         assert_eq!(with.json()["workflows"][0]["workflow_id"], "v-probe");
+    }
+
+    #[test]
+    fn a_run_that_checked_nothing_or_skipped_a_named_check_has_no_verdict() {
+        let with = |statuses: &[Status], named: bool| {
+            let mut r = report();
+            r.checks.truncate(statuses.len());
+            for (c, s) in r.checks.iter_mut().zip(statuses) {
+                c.status = *s;
+            }
+            r.named_checks = named;
+            r
+        };
+        use Status::*;
+        for (statuses, named, verdict, code) in [
+            (&[Passed, Skipped][..], false, Verdict::Passed, exit_codes::SUCCESS),
+            (&[Passed, Skipped][..], true, Verdict::NamedCheckSkipped, exit_codes::CONFIG_ERROR),
+            (&[Skipped, Skipped][..], false, Verdict::NothingChecked, exit_codes::CONFIG_ERROR),
+            (&[][..], false, Verdict::NothingChecked, exit_codes::CONFIG_ERROR),
+            (&[Failed, Skipped][..], true, Verdict::Failed, exit_codes::CHECK_FAILED),
+            (&[Passed, Passed][..], true, Verdict::Passed, exit_codes::SUCCESS),
+        ] {
+            let r = with(statuses, named);
+            assert_eq!((r.verdict(), r.exit_code()), (verdict, code), "{statuses:?} {named}");
+            assert_eq!(r.json()["summary"]["exit_code"], code);
+            let junit = r.render(Format::Junit);
+            let human = r.render(Format::Human);
+            let verdictless = code == exit_codes::CONFIG_ERROR;
+            assert_eq!(junit.contains("no verdict"), verdictless, "{junit}");
+            assert_eq!(human.contains("NO VERDICT"), verdictless, "{human}");
+        }
     }
 
     #[test]

@@ -176,11 +176,10 @@ impl Session {
                 .await
                 .map_err(failed)?;
             drop(conn);
-            sqlx::postgres::PgPoolOptions::new()
+            Ok(sqlx::postgres::PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(CONNECT_TIMEOUT)
-                .connect_lazy(url.expose())
-                .map_err(|e| Verdict::Failed(format!("{}: {e}", url.redacted())))
+                .connect_lazy_with(url.connect_options()))
         })
         .await
         .as_ref()

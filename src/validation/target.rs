@@ -1,24 +1,24 @@
 //! What a validation run checks: a Temporal frontend and, where reachable, its PostgreSQL.
 
 use crate::config::{BackendKind, Flavor, Topology};
-use crate::secret::DbUrl;
+use crate::conninfo::PgConnInfo;
 use crate::stack::{Endpoints, TemporalTarget};
 
 /// Temporal's databases, and the one the state-persistence stage writes its marker to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Databases {
     /// Temporal's own database (`temporal`).
-    pub temporal: DbUrl,
+    pub temporal: PgConnInfo,
     /// Temporal's visibility database (`temporal_visibility`).
-    pub visibility: DbUrl,
+    pub visibility: PgConnInfo,
     /// Where the marker table `temporal_harness_validation` lives.
-    pub marker: DbUrl,
+    pub marker: PgConnInfo,
 }
 
 impl Databases {
     /// From a URL of Temporal's database: visibility is `temporal_visibility` on the same
     /// server, and the marker goes to that server's `postgres` database.
-    pub fn from_temporal_url(temporal: DbUrl) -> Self {
+    pub fn from_temporal_url(temporal: PgConnInfo) -> Self {
         Databases {
             visibility: temporal.with_database("temporal_visibility"),
             marker: temporal.with_database("postgres"),

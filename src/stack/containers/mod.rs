@@ -19,7 +19,8 @@ use super::shared::STACK_LABEL;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::error::BoxError;
-use crate::secret::{DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::Secret;
 use crate::versions::Versions;
 use std::any::Any;
 use std::collections::HashMap;
@@ -351,7 +352,7 @@ async fn start_postgres(
     labels: &HashMap<String, String>,
     password: &Secret,
     timeout: Duration,
-) -> Result<(DbUrl, postgres::SchemaStatus), StackError> {
+) -> Result<(PgConnInfo, postgres::SchemaStatus), StackError> {
     let step = progress.start(&format!("PostgreSQL (container {})", plan.postgres));
     let (pg_image, pg_tag) = split_image(&plan.postgres);
     let pg = Postgres::default()
@@ -395,7 +396,7 @@ async fn start_postgres_from(
     labels: &HashMap<String, String>,
     password: &Secret,
     timeout: Duration,
-) -> Result<(DbUrl, postgres::SchemaStatus), StackError> {
+) -> Result<(PgConnInfo, postgres::SchemaStatus), StackError> {
     let step = progress.start(&format!(
         "PostgreSQL with Temporal's schema (container {})",
         template.image
@@ -442,7 +443,7 @@ async fn postgres_ready<I: Image + Send + 'static>(
     pg_name: &str,
     password: &Secret,
     timeout: Duration,
-) -> Result<DbUrl, StackError> {
+) -> Result<PgConnInfo, StackError> {
     let pg_port = host_port(&pg, 5432).await?;
     park(pg);
     postgres_ready_at(pg_port, pg_name, password, timeout).await
@@ -455,8 +456,8 @@ async fn postgres_ready_at(
     pg_name: &str,
     password: &Secret,
     timeout: Duration,
-) -> Result<DbUrl, StackError> {
-    let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", pg_port, "postgres");
+) -> Result<PgConnInfo, StackError> {
+    let admin = PgConnInfo::from_parts(DB_USER, password, "127.0.0.1", pg_port, "postgres");
     postgres::wait_ready(&admin, timeout).await.map_err(|e| {
         e.at_startup_deadline("PostgreSQL", timeout, &format!("docker logs {pg_name}"))
     })?;

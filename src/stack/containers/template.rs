@@ -11,7 +11,8 @@
 //! of either makes a new template; older templates of the same PostgreSQL image are removed.
 
 use super::{split_image, Plan};
-use crate::secret::{DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::Secret;
 use crate::stack::setup_steps::{schema_script, DB_USER};
 use crate::stack::shared::{ROOT_LABEL, STACK_LABEL};
 use crate::stack::StackError;
@@ -128,7 +129,7 @@ impl Template {
         &self,
         docker: &Docker,
         container: &str,
-        admin: &DbUrl,
+        admin: &PgConnInfo,
     ) -> Result<(), String> {
         let mut conn =
             crate::stack::postgres::connect_once(admin, std::time::Duration::from_secs(10))

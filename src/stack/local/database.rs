@@ -11,7 +11,8 @@ use super::super::StackError;
 use super::super::{fnv1a, postgres};
 use crate::config::StackConfig;
 use crate::poll::{retry, Attempt};
-use crate::secret::{scrub, DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::{scrub, Secret};
 use crate::versions::Versions;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -32,7 +33,7 @@ pub(super) async fn start_postgres(
     pg_bin: &Path,
     sql_tool: &Path,
     password: &Secret,
-) -> Result<(DbUrl, bool, (i32, PathBuf)), StackError> {
+) -> Result<(PgConnInfo, bool, (i32, PathBuf)), StackError> {
     // PostgreSQL refuses to run as root: run it as the `postgres` user then.
     let owner = postgres_owner()?;
     let template = template_path(pg_bin);
@@ -296,7 +297,7 @@ pub(super) async fn run_postgres(
     password: &Secret,
     owner: Option<(u32, u32)>,
     (mode, port): (PgMode, Option<u16>),
-) -> Result<(DbUrl, i32), StackError> {
+) -> Result<(PgConnInfo, i32), StackError> {
     let port = match port {
         Some(port) => port,
         None => free_ports(1)?[0],
@@ -318,7 +319,7 @@ pub(super) async fn run_postgres(
     as_owner(&mut cmd, owner);
     let log = data.join("postgres.log");
     let pid = spawn_service(dir, "PostgreSQL", cmd, &log, "INT", owner)?;
-    let admin = DbUrl::from_parts(DB_USER, password, "127.0.0.1", port, "postgres");
+    let admin = PgConnInfo::from_parts(DB_USER, password, "127.0.0.1", port, "postgres");
     // Between attempts, a PostgreSQL that exited while starting fails the boot at once.
     let (admin_ref, log_ref) = (&admin, &log);
     let ready = retry(
@@ -387,14 +388,11 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> Result<(), St
 
 pub(super) async fn setup_schema(
     sql_tool: &Path,
-    admin: &DbUrl,
+    admin: &PgConnInfo,
     password: &Secret,
     timeout: Duration,
 ) -> Result<(), StackError> {
-    let port = url::Url::parse(admin.expose())
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(5432);
+    let port = admin.port();
     for (db, args) in schema_steps() {
         let mut cmd = tokio::process::Command::new(sql_tool);
         cmd.args(["--db", db])

@@ -12,7 +12,8 @@ use super::database::{
 };
 use crate::config::StackConfig;
 use crate::poll::{retry, Attempt};
-use crate::secret::{DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::Secret;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,20 +48,13 @@ fn failed(action: &str, why: impl Into<crate::error::BoxError>) -> StackError {
     }
 }
 
-fn port_of(url: &DbUrl) -> u16 {
-    url::Url::parse(url.expose())
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(5432)
-}
-
 /// Starts a standby of the primary at `admin` (its data in `primary_data`, its pid
 /// `primary_pid`), waits until it streams synchronously, and records the pair.
 pub(super) async fn start_standby(
     config: &StackConfig,
     dir: &StackDir,
     pg_bin: &Path,
-    admin: &DbUrl,
+    admin: &PgConnInfo,
     password: &Secret,
     primary: (i32, PathBuf),
 ) -> Result<(), StackError> {
@@ -69,7 +63,7 @@ pub(super) async fn start_standby(
     let pgdata = fresh_private_dir(dir, &data, owner)?;
     let mut backup = Command::new(pg_bin.join("pg_basebackup"));
     backup
-        .args(["-h", "127.0.0.1", "-p", &port_of(admin).to_string()])
+        .args(["-h", "127.0.0.1", "-p", &admin.port().to_string()])
         .args(["-U", super::super::setup_steps::DB_USER, "-D"])
         .arg(&pgdata)
         .args(["-X", "stream", "-R", "--no-sync", "-w"])
@@ -141,12 +135,12 @@ pub(super) async fn start_standby(
             pg_bin: pg_bin.into(),
             primary: Node {
                 pid: primary.0,
-                port: port_of(admin),
+                port: admin.port(),
                 data: primary.1,
             },
             standby: Some(Node {
                 pid: standby_pid,
-                port: port_of(&standby_url),
+                port: standby_url.port(),
                 data,
             }),
         },
@@ -253,19 +247,10 @@ impl FailoverControl {
     }
 }
 
-fn password_of(url: &DbUrl) -> Result<Secret, StackError> {
-    let parsed =
-        url::Url::parse(url.expose()).map_err(|e| failed("read the stack's password", e))?;
-    let password = parsed.password().unwrap_or_default();
-    let decoded = percent_decode(password);
-    Ok(Secret::new(decoded))
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("p={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+fn password_of(url: &PgConnInfo) -> Result<Secret, StackError> {
+    url.password()
+        .cloned()
+        .ok_or_else(|| failed("read the stack's password", "its URL holds none"))
 }
 
 async fn kill_and_wait(pid: i32, signal: i32, timeout: Duration) -> Result<(), StackError> {

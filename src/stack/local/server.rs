@@ -14,7 +14,8 @@ use super::frontend_port;
 use crate::config::{StackConfig, Topology};
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
-use crate::secret::{DbUrl, Secret};
+use crate::conninfo::PgConnInfo;
+use crate::secret::Secret;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,13 +66,10 @@ pub(super) async fn start(
     config: &StackConfig,
     dir: &StackDir,
     server: &Path,
-    admin: &DbUrl,
+    admin: &PgConnInfo,
     password: &Secret,
 ) -> Result<(Watched, u16, u16), StackError> {
-    let pg_port = url::Url::parse(admin.expose())
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(5432);
+    let pg_port = admin.port();
     let mut ports = free_low_ports(12)?;
     ports[0] = frontend_port(config, ports[0])?;
     let dynamic_config = dir.path().join("dynamicconfig.yaml");
@@ -165,7 +163,7 @@ pub(super) async fn start(
 /// Waits until the cluster's metadata is in Temporal's database, failing at once (with its
 /// log) when `node`, which writes it, exits.
 async fn cluster_metadata_written(
-    admin: &DbUrl,
+    admin: &PgConnInfo,
     node: &NodeSpec,
     dir: &StackDir,
     timeout: Duration,
@@ -204,7 +202,7 @@ async fn cluster_metadata_written(
 /// history hosts, matching, worker), so a cluster stack is whole when it is ready; fails at
 /// once, with its log, when a node exits.
 async fn members_joined(
-    admin: &DbUrl,
+    admin: &PgConnInfo,
     nodes: &[NodeSpec],
     dir: &StackDir,
     timeout: Duration,
