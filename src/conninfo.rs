@@ -498,7 +498,12 @@ struct Fields {
 
 impl Fields {
     /// Sets a keyword's value; `position` (1-based) names an unknown keyword without quoting it.
-    fn set(&mut self, keyword: &str, value: String, position: usize) -> Result<(), ConnInfoErrorKind> {
+    fn set(
+        &mut self,
+        keyword: &str,
+        value: String,
+        position: usize,
+    ) -> Result<(), ConnInfoErrorKind> {
         let slot = match keyword {
             "host" => &mut self.host,
             "port" => &mut self.port,
@@ -524,11 +529,17 @@ impl Fields {
     }
 
     fn finish(self) -> Result<PgConnInfo, ConnInfoError> {
-        let host = self.host.filter(|h| !h.is_empty()).ok_or(ConnInfoErrorKind::NoHost)?;
+        let host = self
+            .host
+            .filter(|h| !h.is_empty())
+            .ok_or(ConnInfoErrorKind::NoHost)?;
         if host.contains(',') {
             return Err(ConnInfoErrorKind::SeveralHosts.into());
         }
-        let user = self.user.filter(|u| !u.is_empty()).ok_or(ConnInfoErrorKind::NoUser)?;
+        let user = self
+            .user
+            .filter(|u| !u.is_empty())
+            .ok_or(ConnInfoErrorKind::NoUser)?;
         let port = match self.port.as_deref() {
             None | Some("") => 5432,
             Some(text) => text
@@ -543,7 +554,10 @@ impl Fields {
         };
         let connect_timeout = match self.connect_timeout.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(text.parse().map_err(|_| ConnInfoErrorKind::BadConnectTimeout)?),
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|_| ConnInfoErrorKind::BadConnectTimeout)?,
+            ),
         };
         let path = |p: Option<String>| p.filter(|p| !p.is_empty()).map(PathBuf::from);
         let (sslcert, sslkey) = (path(self.sslcert), path(self.sslkey));
@@ -551,7 +565,10 @@ impl Fields {
             return Err(ConnInfoErrorKind::HalfAClientCertificate.into());
         }
         Ok(PgConnInfo {
-            dbname: self.dbname.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone()),
+            dbname: self
+                .dbname
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| user.clone()),
             host,
             port,
             user,
@@ -600,7 +617,10 @@ fn parse_url(rest: &str, fields: &mut Fields) -> Result<(), ConnInfoErrorKind> {
         let (host, after) = v6.split_once(']').ok_or(ConnInfoErrorKind::NoHost)?;
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or(ConnInfoErrorKind::BadPort)?)),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or(ConnInfoErrorKind::BadPort)?),
+            ),
         }
     } else {
         match hostspec.split_once(':') {

@@ -11,7 +11,9 @@ fn error(text: &str) -> ConnInfoErrorKind {
 #[test]
 fn both_forms_give_the_same_value() {
     let url = parse("postgres://u:p%20w@db.example:6543/temporal?sslmode=verify-full");
-    let pairs = parse("host=db.example port = 6543 user=u password='p w' dbname=temporal sslmode=verify-full");
+    let pairs = parse(
+        "host=db.example port = 6543 user=u password='p w' dbname=temporal sslmode=verify-full",
+    );
     assert_eq!(url, pairs);
     assert_eq!(url.server(), "db.example:6543");
     assert_eq!(url.password().unwrap().expose(), "p w");
@@ -38,7 +40,11 @@ fn quoting_and_escapes_in_the_pairs_form() {
     assert_eq!(info.database(), "u");
     let unquoted = parse("host=h user=u password=Kx7&Yw2Bq9Vr dbname=temporal");
     assert_eq!(unquoted.password().unwrap().expose(), "Kx7&Yw2Bq9Vr");
-    assert!(!unquoted.redacted().contains("Yw2"), "{}", unquoted.redacted());
+    assert!(
+        !unquoted.redacted().contains("Yw2"),
+        "{}",
+        unquoted.redacted()
+    );
 }
 
 #[test]
@@ -54,11 +60,20 @@ fn ipv6_and_socket_hosts() {
 #[test]
 fn urls_whose_password_parsers_disagree_about_are_refused() {
     for (text, kind) in [
-        ("postgres://u:a@b@127.0.0.1:5432/db", ConnInfoErrorKind::RawInUrl('@')),
-        ("postgres://u:a/b@0.0.0.9/db", ConnInfoErrorKind::RawInUrl('/')),
+        (
+            "postgres://u:a@b@127.0.0.1:5432/db",
+            ConnInfoErrorKind::RawInUrl('@'),
+        ),
+        (
+            "postgres://u:a/b@0.0.0.9/db",
+            ConnInfoErrorKind::RawInUrl('/'),
+        ),
         ("postgres://u:a#b@h/db", ConnInfoErrorKind::RawInUrl('#')),
         ("postgres://u:a b@h/db", ConnInfoErrorKind::RawInUrl(' ')),
-        ("postgres://u:100%@h/db", ConnInfoErrorKind::BadPercentEncoding),
+        (
+            "postgres://u:100%@h/db",
+            ConnInfoErrorKind::BadPercentEncoding,
+        ),
     ] {
         assert_eq!(error(text), kind, "{text}");
     }
@@ -78,7 +93,10 @@ fn what_is_not_a_connection_string_is_named() {
         ("postgres://u@h1,h2/db", SeveralHosts),
         ("host=h user=u sslmode=always", BadSslMode),
         ("host=h user=u sslcert=/c", HalfAClientCertificate),
-        ("host=h user=u target_session_attrs=any", UnsupportedKeyword("target_session_attrs")),
+        (
+            "host=h user=u target_session_attrs=any",
+            UnsupportedKeyword("target_session_attrs"),
+        ),
         ("host=h user=u password=ab cd=ef", UnknownKeyword(4)),
         ("host=h user=u password='abc", UnclosedQuote),
         ("host=h user", NotAPair(2)),
@@ -104,7 +122,8 @@ fn errors_never_quote_the_string() {
 
 #[test]
 fn another_database_keeps_server_credentials_and_tls() {
-    let info = parse("host=h user=u password=p dbname=temporal sslmode=require sslrootcert=/ca.pem");
+    let info =
+        parse("host=h user=u password=p dbname=temporal sslmode=require sslrootcert=/ca.pem");
     let visibility = info.with_database("temporal_visibility");
     assert_eq!(visibility.database(), "temporal_visibility");
     assert_eq!(
@@ -116,7 +135,9 @@ fn another_database_keeps_server_credentials_and_tls() {
 
 #[test]
 fn the_stored_form_round_trips() {
-    let info = parse("host=h user='a b' password='p@/#?%&=x' dbname=d sslmode=verify-ca application_name=x");
+    let info = parse(
+        "host=h user='a b' password='p@/#?%&=x' dbname=d sslmode=verify-ca application_name=x",
+    );
     let json = serde_json::to_string(&info).unwrap();
     assert_eq!(serde_json::from_str::<PgConnInfo>(&json).unwrap(), info);
 }
@@ -153,9 +174,15 @@ mod property {
         match shape % 5 {
             0 => format!("postgres://u:{}@{host}:{port}/temporal", encode(password)),
             1 if plain_for_url => format!("postgresql://u:{password}@{host}:{port}/db"),
-            2 => format!("postgres://{host}:{port}/db?user=u&password={}", encode(password)),
+            2 => format!(
+                "postgres://{host}:{port}/db?user=u&password={}",
+                encode(password)
+            ),
             3 if plain_for_pairs => format!("host={host} port={port} user=u password={password}"),
-            _ => format!("host={host} port={port} user=u password={} dbname=db", quoted(password)),
+            _ => format!(
+                "host={host} port={port} user=u password={} dbname=db",
+                quoted(password)
+            ),
         }
     }
 

@@ -56,8 +56,20 @@ async fn stacks_boot_from_the_template_each_with_its_own_password() {
     );
     let (first, first_endpoints) = boot(&first_dir).await;
     let (second, second_endpoints) = boot(&second_dir).await;
-    let first_url = &first_endpoints.postgres_url.as_ref().unwrap().exposed_url().expose().to_string();
-    let second_url = &second_endpoints.postgres_url.as_ref().unwrap().exposed_url().expose().to_string();
+    let first_url = &first_endpoints
+        .postgres_url
+        .as_ref()
+        .unwrap()
+        .exposed_url()
+        .expose()
+        .to_string();
+    let second_url = &second_endpoints
+        .postgres_url
+        .as_ref()
+        .unwrap()
+        .exposed_url()
+        .expose()
+        .to_string();
 
     // However the first one booted, the template exists now and the second used it.
     let image = image_on_port(port_of(second_url));
@@ -67,7 +79,13 @@ async fn stacks_boot_from_the_template_each_with_its_own_password() {
     );
 
     // The second's PostgreSQL takes its own password (the schema is there), not the first's.
-    let temporal_db = &second_endpoints.temporal_db_url.as_ref().unwrap().exposed_url().expose().to_string();
+    let temporal_db = &second_endpoints
+        .temporal_db_url
+        .as_ref()
+        .unwrap()
+        .exposed_url()
+        .expose()
+        .to_string();
     let mut own = sqlx::PgConnection::connect(temporal_db)
         .await
         .expect("own password");

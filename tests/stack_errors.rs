@@ -101,13 +101,17 @@ async fn schema_older_than_the_server_needs() {
         .unwrap();
     let admin = own.endpoints().postgres_url.clone().unwrap();
     let db = format!("old_schema_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin.exposed_url().expose().to_string()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&admin.exposed_url().expose().to_string())
+        .await
+        .unwrap();
     sqlx::query(&format!("CREATE DATABASE {db}"))
         .execute(&pool)
         .await
         .unwrap();
     let old = admin.with_database(&db);
-    let old_pool = sqlx::PgPool::connect(&old.exposed_url().expose().to_string()).await.unwrap();
+    let old_pool = sqlx::PgPool::connect(&old.exposed_url().expose().to_string())
+        .await
+        .unwrap();
     sqlx::query(
         "CREATE TABLE schema_version (version_partition INT, db_name VARCHAR(255), \
          creation_time TIMESTAMP, curr_version VARCHAR(64), min_compatible_version VARCHAR(64))",

@@ -106,7 +106,9 @@ async fn pull_histories(args: PullArgs) -> i32 {
     let started = Instant::now();
     errln!(
         "temporal-harness: pulling up to {} histories from {} (namespace {})",
-        args.limit, args.temporal_address, args.namespace
+        args.limit,
+        args.temporal_address,
+        args.namespace
     );
     let pulled = pull_from(&target, &args.namespace, &options, |n, file| {
         if n % 10 == 0 {

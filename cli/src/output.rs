@@ -41,7 +41,11 @@ pub(crate) fn stderr(text: &str) {
 
 /// The command's exit code, or 2 when its output could not be written.
 pub(crate) fn finish(code: i32) -> i32 {
-    match STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    match STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
         Some(e) => {
             stderr(&format!(
                 "error: cannot write to standard output: {e}. Fix: write the output where \
@@ -72,4 +76,3 @@ macro_rules! errln {
 macro_rules! err {
     ($($arg:tt)*) => { $crate::output::stderr(&format!($($arg)*)) };
 }
-

@@ -4,8 +4,8 @@
 use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
 use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
-use temporal_harness::exit_codes;
 use temporal_harness::conninfo::PgConnInfo;
+use temporal_harness::exit_codes;
 use temporal_harness::validation::{
     self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
 };
@@ -110,7 +110,9 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         for check in validation::registry().iter().filter(|c| filter.selects(c)) {
             outln!(
                 "{:<34} {:<5} {}",
-                check.id, check.profile, check.description
+                check.id,
+                check.profile,
+                check.description
             );
         }
         return exit_codes::SUCCESS;
@@ -278,7 +280,9 @@ fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String>
     let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
     if let Some(text) = &args.postgres_url {
         // clap takes the value from the flag or, without it, from the variable.
-        let from = if std::env::args().any(|a| a == "--postgres-url" || a.starts_with("--postgres-url=")) {
+        let from = if std::env::args()
+            .any(|a| a == "--postgres-url" || a.starts_with("--postgres-url="))
+        {
             "--postgres-url"
         } else {
             "TEMPORAL_HARNESS_POSTGRES_URL"

@@ -178,3 +178,155 @@ fn a_state_folder_another_user_could_tamper_with_is_refused() {
     }
     assert!(!std::path::Path::new("/tmp/pwned-by-keeper").exists());
 }
+
+/// `temporal-harness validate` against a frontend nobody listens on, with extra env.
+fn validate_unreachable(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args([
+            "validate",
+            "--temporal-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(args)
+        .env_remove("TEMPORAL_HARNESS_POSTGRES_URL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run temporal-harness")
+}
+
+#[test]
+fn a_run_whose_every_check_was_skipped_has_no_verdict() {
+    for format in ["human", "json", "junit"] {
+        let out = validate_unreachable(&["--only", "postgres.*", "--format", format], &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(exit_codes::CONFIG_ERROR),
+            "{format}: {stdout}"
+        );
+        let said = match format {
+            "human" => "NO VERDICT",
+            "json" => "\"nothing_checked\"",
+            _ => "no verdict",
+        };
+        assert!(stdout.contains(said), "{format}: {stdout}");
+    }
+}
+
+#[test]
+fn connection_strings_that_do_not_parse_are_usage_errors_that_hide_the_password() {
+    for text in [
+        "postgres://u:Kx7/Yw2Bq9Vr@0.0.0.9/db",
+        "postgres://u:Kx7@Yw2Bq9Vr@127.0.0.1:1/db",
+        "host=127.0.0.1 user=u password='Kx7 Yw2Bq9Vr dbname=temporal",
+        "not-a-url",
+        "postgres://",
+    ] {
+        for (args, env) in [
+            (vec!["--postgres-url", text], vec![]),
+            (vec![], vec![("TEMPORAL_HARNESS_POSTGRES_URL", text)]),
+        ] {
+            let out = validate_unreachable(&args, &env);
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(exit_codes::CONFIG_ERROR),
+                "{text}: {all}"
+            );
+            assert!(all.contains("Fix:"), "{text}: {all}");
+            let from = if args.is_empty() {
+                "TEMPORAL_HARNESS_POSTGRES_URL"
+            } else {
+                "--postgres-url"
+            };
+            assert!(all.contains(from), "{text} names where it came from: {all}");
+            assert!(!all.contains("Yw2Bq"), "{text}: {all}");
+        }
+    }
+}
+
+#[test]
+fn a_quoted_libpq_password_never_shows_in_any_report_format() {
+    let text = "host=127.0.0.1 port=1 user=u password='Kx7&Yw2 Bq9Vr' dbname=temporal";
+    for format in ["human", "json", "junit"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report");
+        let out = validate_unreachable(
+            &[
+                "--only",
+                "postgres.connection",
+                "--format",
+                format,
+                "--output",
+                file.to_str().unwrap(),
+            ],
+            &[("TEMPORAL_HARNESS_POSTGRES_URL", text)],
+        );
+        let written = std::fs::read_to_string(&file).unwrap_or_default();
+        let all = format!(
+            "{}{}{written}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(exit_codes::CHECK_FAILED),
+            "{format}: {all}"
+        );
+        assert!(
+            written.contains("127.0.0.1:1"),
+            "the host connected to is shown: {written}"
+        );
+        for piece in ["Kx7&Y", "Yw2 B", "Bq9Vr"] {
+            assert!(!all.contains(piece), "{format} shows {piece}: {all}");
+        }
+    }
+}
+
+#[test]
+fn output_to_a_full_disk_is_an_error_and_a_closed_pipe_ends_quietly() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["validate", "--list"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(exit_codes::CONFIG_ERROR),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot write to standard output") && stderr.contains("Fix:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The reader has gone before the first write, as `| head -1` is after its line: every
+    // write meets a closed pipe (EPIPE; Rust ignores SIGPIPE).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["validate", "--list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit_codes::SUCCESS), "{stderr}");
+    assert!(stderr.is_empty(), "a closed pipe ends quietly: {stderr}");
+}

@@ -118,7 +118,16 @@ fn a_wrong_postgres_password_fails_clearly_and_is_never_shown() {
     let config = StackConfig::load().unwrap();
     let stack = runtime.block_on(Stack::acquire(&config)).expect("stack");
     let endpoints = stack.endpoints().clone();
-    let mut url = url::Url::parse(&endpoints.temporal_db_url.as_ref().unwrap().exposed_url().expose().to_string()).unwrap();
+    let mut url = url::Url::parse(
+        &endpoints
+            .temporal_db_url
+            .as_ref()
+            .unwrap()
+            .exposed_url()
+            .expose()
+            .to_string(),
+    )
+    .unwrap();
     url.set_password(Some("Wr0ng-Pa55word")).unwrap();
     for format in ["human", "json", "junit"] {
         let out = validate(

@@ -199,7 +199,8 @@ fn apply_text(
             },
             api_key: named_var(env, "api_key_env", ext.api_key_env.as_deref())?
                 .map(|(_, v)| Secret::new(v)),
-            postgres_url: match named_var(env, "postgres_url_env", ext.postgres_url_env.as_deref())? {
+            postgres_url: match named_var(env, "postgres_url_env", ext.postgres_url_env.as_deref())?
+            {
                 Some((key, text)) => Some(super::parse_conn_string(
                     &format!("{key} (named by [external] postgres_url_env)"),
                     &text,

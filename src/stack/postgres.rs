@@ -2,8 +2,8 @@
 //! the tests' databases, and checking the schema version the server expects.
 
 use super::StackError;
-use crate::poll::{retry, Attempt};
 use crate::conninfo::PgConnInfo;
+use crate::poll::{retry, Attempt};
 use crate::versions::Versions;
 use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Connection};

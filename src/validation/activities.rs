@@ -173,7 +173,10 @@ impl ValidationActivities {
     }
 }
 
-async fn marker_round_trip(url: &crate::conninfo::PgConnInfo, marker: &str) -> Result<(), BoxError> {
+async fn marker_round_trip(
+    url: &crate::conninfo::PgConnInfo,
+    marker: &str,
+) -> Result<(), BoxError> {
     let mut writer = open(url).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS temporal_harness_validation \

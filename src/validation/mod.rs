@@ -340,9 +340,9 @@ impl Filter {
         Ok(filter)
     }
 
-    /// Whether the checks were named (`--only`): each selected check must then run.
-    pub fn names_checks(&self) -> bool {
-        !self.only.is_empty()
+    /// Whether `--only` names check `id` exactly (not through a glob): it must then run.
+    pub fn names(&self, id: &str) -> bool {
+        self.only.iter().any(|p| p.as_str() == id)
     }
 
     /// Whether `check` runs.
@@ -392,7 +392,11 @@ pub async fn validate(
     }
     let mut report = Report::new(session.target(), results, started.elapsed())
         .with_workflows(session.target(), session.started_workflows());
-    report.named_checks = filter.names_checks();
+    report.named_checks = selected
+        .iter()
+        .filter(|c| filter.names(c.id))
+        .map(|c| c.id.to_string())
+        .collect();
     report
 }
 

@@ -28,8 +28,9 @@ pub struct Report {
     pub duration: Duration,
     /// The workflows the run started, with their Web UI pages where the target has a UI.
     pub workflows: Vec<StartedWorkflow>,
-    /// Whether the checks were named (`--only`): then each of them must run.
-    pub named_checks: bool,
+    /// The checks named by their exact id with `--only` (not through a glob): each of them
+    /// must run, or the run has no verdict.
+    pub named_checks: Vec<String>,
 }
 
 /// What a run establishes, from its checks' statuses (docs/configuration.md, "Exit codes").
@@ -42,7 +43,8 @@ pub enum Verdict {
     Failed,
     /// No check ran (every one was skipped, or none was selected): no verdict, exit 2.
     NothingChecked,
-    /// A check named with `--only` was skipped: what was asked for was not checked, exit 2.
+    /// A check named by its id with `--only` was skipped: what was asked for was not
+    /// checked, exit 2. (A glob selects a group; its skips are allowed like any run's.)
     NamedCheckSkipped,
 }
 
@@ -75,7 +77,7 @@ impl Report {
             checks,
             duration,
             workflows: Vec::new(),
-            named_checks: false,
+            named_checks: Vec::new(),
         }
     }
 
@@ -97,14 +99,18 @@ impl Report {
     }
 
     /// What the run establishes. A failure outweighs everything; a run that passed nothing
-    /// has no verdict; skips are allowed (each with its reason) only in a run that did not
-    /// name its checks.
+    /// has no verdict, nor one that skipped a check asked for by its id; other skips are
+    /// allowed, each with its reason.
     pub fn verdict(&self) -> Verdict {
         if self.count(Status::Failed) > 0 {
             Verdict::Failed
         } else if self.count(Status::Passed) == 0 {
             Verdict::NothingChecked
-        } else if self.named_checks && self.count(Status::Skipped) > 0 {
+        } else if self
+            .checks
+            .iter()
+            .any(|c| c.status == Status::Skipped && self.named_checks.contains(&c.id))
+        {
             Verdict::NamedCheckSkipped
         } else {
             Verdict::Passed
@@ -228,7 +234,10 @@ impl Report {
         }
         // CI systems read a suite of skipped cases as green: a run without a verdict says so
         // as a failing case of its own.
-        if matches!(self.verdict(), Verdict::NothingChecked | Verdict::NamedCheckSkipped) {
+        if matches!(
+            self.verdict(),
+            Verdict::NothingChecked | Verdict::NamedCheckSkipped
+        ) {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(format!("no verdict: {}", self.verdict()));
             let mut case = TestCase::new("verdict", status);
@@ -253,9 +262,9 @@ mod tests {
 
     fn report() -> Report {
         let mut target = Target::new(TemporalTarget::plain("127.0.0.1:7233"), "default");
-        target.databases = Ok(Databases::from_temporal_url(PgConnInfo::parse(&
-            "postgres://temporal:hunter2@db:5432/temporal",
-        ).unwrap()));
+        target.databases = Ok(Databases::from_temporal_url(
+            PgConnInfo::parse(&"postgres://temporal:hunter2@db:5432/temporal").unwrap(),
+        ));
         let result = |id: &str, status, message: &str| CheckResult {
             id: id.into(),
             category: Category::Postgres,
@@ -303,20 +312,56 @@ mod tests {
             for (c, s) in r.checks.iter_mut().zip(statuses) {
                 c.status = *s;
             }
-            r.named_checks = named;
+            if named {
+                r.named_checks = r.checks.iter().map(|c| c.id.clone()).collect();
+            }
             r
         };
         use Status::*;
         for (statuses, named, verdict, code) in [
-            (&[Passed, Skipped][..], false, Verdict::Passed, exit_codes::SUCCESS),
-            (&[Passed, Skipped][..], true, Verdict::NamedCheckSkipped, exit_codes::CONFIG_ERROR),
-            (&[Skipped, Skipped][..], false, Verdict::NothingChecked, exit_codes::CONFIG_ERROR),
-            (&[][..], false, Verdict::NothingChecked, exit_codes::CONFIG_ERROR),
-            (&[Failed, Skipped][..], true, Verdict::Failed, exit_codes::CHECK_FAILED),
-            (&[Passed, Passed][..], true, Verdict::Passed, exit_codes::SUCCESS),
+            (
+                &[Passed, Skipped][..],
+                false,
+                Verdict::Passed,
+                exit_codes::SUCCESS,
+            ),
+            (
+                &[Passed, Skipped][..],
+                true,
+                Verdict::NamedCheckSkipped,
+                exit_codes::CONFIG_ERROR,
+            ),
+            (
+                &[Skipped, Skipped][..],
+                false,
+                Verdict::NothingChecked,
+                exit_codes::CONFIG_ERROR,
+            ),
+            (
+                &[][..],
+                false,
+                Verdict::NothingChecked,
+                exit_codes::CONFIG_ERROR,
+            ),
+            (
+                &[Failed, Skipped][..],
+                true,
+                Verdict::Failed,
+                exit_codes::CHECK_FAILED,
+            ),
+            (
+                &[Passed, Passed][..],
+                true,
+                Verdict::Passed,
+                exit_codes::SUCCESS,
+            ),
         ] {
             let r = with(statuses, named);
-            assert_eq!((r.verdict(), r.exit_code()), (verdict, code), "{statuses:?} {named}");
+            assert_eq!(
+                (r.verdict(), r.exit_code()),
+                (verdict, code),
+                "{statuses:?} {named}"
+            );
             assert_eq!(r.json()["summary"]["exit_code"], code);
             let junit = r.render(Format::Junit);
             let human = r.render(Format::Human);

@@ -11,8 +11,8 @@ use super::database::{
     as_owner, fresh_private_dir, pg_data_root, postgres_owner, run_postgres, PgMode,
 };
 use crate::config::StackConfig;
-use crate::poll::{retry, Attempt};
 use crate::conninfo::PgConnInfo;
+use crate::poll::{retry, Attempt};
 use crate::secret::Secret;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -161,8 +161,7 @@ async fn databases(session: Arc<Session>) -> Checked {
         .databases
         .as_ref()
         .map_err(|why| Verdict::Skipped(why.to_string()))?;
-    let wanted =
-        [&databases.temporal, &databases.visibility].map(|url| url.database().to_string());
+    let wanted = [&databases.temporal, &databases.visibility].map(|url| url.database().to_string());
     let missing: Vec<_> = wanted.iter().filter(|w| !found.contains(w)).collect();
     if !missing.is_empty() {
         return Err(fail(format!(
