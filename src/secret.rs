@@ -106,7 +106,12 @@ fn password_values(text: &str) -> Vec<std::ops::Range<usize>> {
                 .map_or(text.len(), |e| start + e)
         };
         values.push(start..end);
-        i = end.max(start + 1).min(text.len());
+        // Past an empty value by one whole character (it may be multi-byte whitespace).
+        i = if end > start {
+            end
+        } else {
+            start + text[start..].chars().next().map_or(0, char::len_utf8)
+        };
     }
     values
 }
@@ -249,6 +254,10 @@ mod tests {
                 "host=h password = *** dbname=t",
             ),
             ("not a url at all:s3cr3t@h", "***@h"),
+            (
+                "password=\u{3000}x password=",
+                "password=\u{3000}*** password=***",
+            ),
         ] {
             assert_eq!(redact_url(raw), shown, "{raw}");
         }

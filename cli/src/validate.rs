@@ -195,6 +195,18 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         }
         None => out!("{rendered}"),
     }
+    use temporal_harness::validation::RunVerdict;
+    match report.verdict() {
+        RunVerdict::NothingChecked => errln!(
+            "error: no verdict: every selected check was skipped (each says why). Fix: give what \
+             the checks need (e.g. --postgres-url for postgres.*), or select checks that can run"
+        ),
+        RunVerdict::NamedCheckSkipped => errln!(
+            "error: no verdict: a check named with --only was skipped (the report says why). \
+             Fix: give what it needs, or leave it out of --only"
+        ),
+        RunVerdict::Passed | RunVerdict::Failed => {}
+    }
     report.exit_code()
 }
 

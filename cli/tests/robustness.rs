@@ -42,6 +42,14 @@ fn value() -> impl Strategy<Value = String> {
         Just(format!("postgres://u:{SECRET}/x@h/db")),
         Just(format!("postgres://u:{SECRET}' \"x@h/db")),
         Just(format!("host=h password={SECRET}")),
+        Just(format!(
+            "host=127.0.0.1 port=1 user=u password='{SECRET} x&y' dbname=t"
+        )),
+        Just(format!(
+            "host=127.0.0.1 port=1 user=u password={SECRET}&x dbname=t"
+        )),
+        Just(format!("postgres://u:{SECRET}@x@127.0.0.1:1/db")),
+        Just(format!("postgres://u:{SECRET}#x@127.0.0.1:1/db")),
         "\\PC{0,12}",
     ]
 }

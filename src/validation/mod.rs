@@ -19,7 +19,7 @@ mod workflow;
 
 pub use activities::{ActivityReport, ValidationActivities};
 pub use canary::{CanaryRun, CanaryWorkflow};
-pub use report::{Format, Report, StartedWorkflow};
+pub use report::{Format, Report, RunVerdict, StartedWorkflow};
 pub use session::{Db, ProbeRun, Session};
 pub use target::{ConnectionBudget, Databases, NoDatabases, Target};
 pub use workflow::{

@@ -36,7 +36,7 @@ pub struct Report {
 /// What a run establishes, from its checks' statuses (docs/configuration.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
 #[strum(serialize_all = "snake_case")]
-pub enum Verdict {
+pub enum RunVerdict {
     /// At least one check passed, none failed, and every skip was allowed: exit 0.
     Passed,
     /// A check failed: exit 1.
@@ -48,13 +48,13 @@ pub enum Verdict {
     NamedCheckSkipped,
 }
 
-impl Verdict {
+impl RunVerdict {
     /// The process exit code of a run with this verdict.
     pub fn exit_code(self) -> i32 {
         match self {
-            Verdict::Passed => exit_codes::SUCCESS,
-            Verdict::Failed => exit_codes::CHECK_FAILED,
-            Verdict::NothingChecked | Verdict::NamedCheckSkipped => exit_codes::CONFIG_ERROR,
+            RunVerdict::Passed => exit_codes::SUCCESS,
+            RunVerdict::Failed => exit_codes::CHECK_FAILED,
+            RunVerdict::NothingChecked | RunVerdict::NamedCheckSkipped => exit_codes::CONFIG_ERROR,
         }
     }
 }
@@ -101,19 +101,19 @@ impl Report {
     /// What the run establishes. A failure outweighs everything; a run that passed nothing
     /// has no verdict, nor one that skipped a check asked for by its id; other skips are
     /// allowed, each with its reason.
-    pub fn verdict(&self) -> Verdict {
+    pub fn verdict(&self) -> RunVerdict {
         if self.count(Status::Failed) > 0 {
-            Verdict::Failed
+            RunVerdict::Failed
         } else if self.count(Status::Passed) == 0 {
-            Verdict::NothingChecked
+            RunVerdict::NothingChecked
         } else if self
             .checks
             .iter()
             .any(|c| c.status == Status::Skipped && self.named_checks.contains(&c.id))
         {
-            Verdict::NamedCheckSkipped
+            RunVerdict::NamedCheckSkipped
         } else {
-            Verdict::Passed
+            RunVerdict::Passed
         }
     }
 
@@ -133,10 +133,12 @@ impl Report {
 
     fn summary_line(&self) -> String {
         let verdict = match self.verdict() {
-            Verdict::Passed => "passed",
-            Verdict::Failed => "FAILED",
-            Verdict::NothingChecked => "NO VERDICT: nothing was checked (every check was skipped)",
-            Verdict::NamedCheckSkipped => {
+            RunVerdict::Passed => "passed",
+            RunVerdict::Failed => "FAILED",
+            RunVerdict::NothingChecked => {
+                "NO VERDICT: nothing was checked (every check was skipped)"
+            }
+            RunVerdict::NamedCheckSkipped => {
                 "NO VERDICT: a check named with --only was skipped (see its reason)"
             }
         };
@@ -236,7 +238,7 @@ impl Report {
         // as a failing case of its own.
         if matches!(
             self.verdict(),
-            Verdict::NothingChecked | Verdict::NamedCheckSkipped
+            RunVerdict::NothingChecked | RunVerdict::NamedCheckSkipped
         ) {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(format!("no verdict: {}", self.verdict()));
@@ -322,37 +324,37 @@ mod tests {
             (
                 &[Passed, Skipped][..],
                 false,
-                Verdict::Passed,
+                RunVerdict::Passed,
                 exit_codes::SUCCESS,
             ),
             (
                 &[Passed, Skipped][..],
                 true,
-                Verdict::NamedCheckSkipped,
+                RunVerdict::NamedCheckSkipped,
                 exit_codes::CONFIG_ERROR,
             ),
             (
                 &[Skipped, Skipped][..],
                 false,
-                Verdict::NothingChecked,
+                RunVerdict::NothingChecked,
                 exit_codes::CONFIG_ERROR,
             ),
             (
                 &[][..],
                 false,
-                Verdict::NothingChecked,
+                RunVerdict::NothingChecked,
                 exit_codes::CONFIG_ERROR,
             ),
             (
                 &[Failed, Skipped][..],
                 true,
-                Verdict::Failed,
+                RunVerdict::Failed,
                 exit_codes::CHECK_FAILED,
             ),
             (
                 &[Passed, Passed][..],
                 true,
-                Verdict::Passed,
+                RunVerdict::Passed,
                 exit_codes::SUCCESS,
             ),
         ] {
