@@ -70,7 +70,11 @@ pub enum ConnInfoErrorKind {
     #[error("it is neither a postgres:// (or postgresql://) URL nor libpq key=value pairs")]
     UnknownForm,
     /// A URL's `user:password@` part holds a character that must be percent-encoded.
-    #[error("the URL holds a raw `{0}` where only a percent-encoded one can be (in the user name or password)")]
+    #[error(
+        "the URL holds an unencoded {} where only a percent-encoded one can be (in the user \
+         name or password)",
+        char_name(*.0)
+    )]
     RawInUrl(char),
     /// A `%` not followed by two hex digits, or an encoding that is not UTF-8.
     #[error("the URL holds a `%` that is not followed by two hex digits, or what it encodes is not UTF-8")]
@@ -129,9 +133,10 @@ impl ConnInfoErrorKind {
                  host=H port=5432 user=U password=P dbname=D"
             }
             RawInUrl(_) | BadPercentEncoding => {
-                "percent-encode the password's special characters (`@` as %40, `/` as %2F, \
-                 `#` as %23, `?` as %3F, `%` as %25), or use the key=value form with the \
-                 password in single quotes"
+                // No `@` or quote here: messages pass through redaction of free text.
+                "percent-encode special characters in the password (at-sign as %40, slash as \
+                 %2F, hash as %23, question mark as %3F, percent as %25, space as %20), or use \
+                 the key=value form with the password in single quotes"
             }
             SeveralHosts => "name the one host to connect to",
             BadPort => "give a port from 1 to 65535 (PostgreSQL's default is 5432)",
@@ -148,6 +153,17 @@ impl ConnInfoErrorKind {
             UnclosedQuote => "close the quote; a `'` inside a quoted value is written \\'",
             UnreadableFile { .. } => "name a file that exists and that this user can read",
         }
+    }
+}
+
+/// A delimiter's name (the character itself would be read as part of a URL by redaction).
+fn char_name(c: char) -> &'static str {
+    match c {
+        '@' => "at-sign",
+        '/' => "slash",
+        '#' => "hash",
+        '?' => "question mark",
+        _ => "space",
     }
 }
 
@@ -402,7 +418,7 @@ impl PgConnInfo {
         if password.is_empty() {
             return text.to_string();
         }
-        let mut forms = vec![password.to_string(), encode(password)];
+        let mut forms = [password.to_string(), encode(password)];
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         forms
             .iter()

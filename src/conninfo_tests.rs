@@ -54,7 +54,7 @@ fn ipv6_and_socket_hosts() {
     assert_eq!(v6.redacted(), "postgres://u@[::1]:5433/db");
     let socket = parse("host=/var/run/postgresql user=u");
     assert_eq!(socket.host(), "/var/run/postgresql");
-    assert_eq!(parse(&socket.exposed_url().expose().to_string()), socket);
+    assert_eq!(parse(socket.exposed_url().expose()), socket);
 }
 
 #[test]

@@ -13,7 +13,7 @@ async fn assert_current_execution(endpoints: &Endpoints, workflow_id: &str) {
         .temporal_db_url
         .as_ref()
         .expect("PostgreSQL flavour has a temporal db");
-    let pool = sqlx::PgPool::connect(&url.exposed_url().expose().to_string())
+    let pool = sqlx::PgPool::connect(url.exposed_url().expose())
         .await
         .expect("connect to temporal db");
     // state 3 = completed, status 2 = completed (Temporal's enums).

@@ -27,11 +27,11 @@ async fn wrong_postgres_password_is_named_and_never_shown() {
         .await
         .unwrap();
     let real = own.endpoints().temporal_db_url.clone().unwrap();
-    let mut url = url::Url::parse(&real.exposed_url().expose().to_string()).unwrap();
+    let mut url = url::Url::parse(real.exposed_url().expose()).unwrap();
     let real_password = url.password().unwrap().to_string();
     url.set_password(Some("not-the-password-42")).unwrap();
     let mut c = external(&own.endpoints().temporal.address);
-    c.external.as_mut().unwrap().postgres_url = Some(PgConnInfo::parse(&url.to_string()).unwrap());
+    c.external.as_mut().unwrap().postgres_url = Some(PgConnInfo::parse(url.as_str()).unwrap());
     let err = Stack::acquire(&c).await.unwrap_err();
     assert!(matches!(err, StackError::WrongPassword { .. }), "{err}");
     let shown = format!("{err} {err:?}");
@@ -101,7 +101,7 @@ async fn schema_older_than_the_server_needs() {
         .unwrap();
     let admin = own.endpoints().postgres_url.clone().unwrap();
     let db = format!("old_schema_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin.exposed_url().expose().to_string())
+    let pool = sqlx::PgPool::connect(admin.exposed_url().expose())
         .await
         .unwrap();
     sqlx::query(&format!("CREATE DATABASE {db}"))
@@ -109,7 +109,7 @@ async fn schema_older_than_the_server_needs() {
         .await
         .unwrap();
     let old = admin.with_database(&db);
-    let old_pool = sqlx::PgPool::connect(&old.exposed_url().expose().to_string())
+    let old_pool = sqlx::PgPool::connect(old.exposed_url().expose())
         .await
         .unwrap();
     sqlx::query(

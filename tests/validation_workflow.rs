@@ -106,9 +106,9 @@ async fn a_failed_stage_fails_its_check_and_the_later_ones_as_not_reached() {
     let stack = stack().await;
     let mut target = Target::from_endpoints(stack.endpoints());
     let mut databases = target.databases.clone().expect("PostgreSQL flavour");
-    let mut url = url::Url::parse(&databases.temporal.exposed_url().expose().to_string()).unwrap();
+    let mut url = url::Url::parse(databases.temporal.exposed_url().expose()).unwrap();
     url.set_password(Some("not-the-password")).unwrap();
-    databases.temporal = temporal_harness::conninfo::PgConnInfo::parse(&url.as_str()).unwrap();
+    databases.temporal = temporal_harness::conninfo::PgConnInfo::parse(url.as_str()).unwrap();
     target.databases = Ok(databases);
     target.retry_initial_interval_ms = 10;
     let session = Session::new(target);

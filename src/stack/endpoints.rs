@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn summary_redacts_passwords() {
-        let url = PgConnInfo::parse(&"postgres://temporal:pw-123@127.0.0.1:5432/postgres").unwrap();
+        let url = PgConnInfo::parse("postgres://temporal:pw-123@127.0.0.1:5432/postgres").unwrap();
         let endpoints = Endpoints {
             backend: BackendKind::Local,
             flavor: Some(Flavor::Postgres),

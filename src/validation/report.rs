@@ -265,7 +265,7 @@ mod tests {
     fn report() -> Report {
         let mut target = Target::new(TemporalTarget::plain("127.0.0.1:7233"), "default");
         target.databases = Ok(Databases::from_temporal_url(
-            PgConnInfo::parse(&"postgres://temporal:hunter2@db:5432/temporal").unwrap(),
+            PgConnInfo::parse("postgres://temporal:hunter2@db:5432/temporal").unwrap(),
         ));
         let result = |id: &str, status, message: &str| CheckResult {
             id: id.into(),
