@@ -2,9 +2,9 @@
 //! pull`): the TLS and API-key flags they share, and the target those flags make.
 
 use std::path::PathBuf;
-use temporal_harness::config::TlsFiles;
+use temporal_harness::config::{parse_frontend_address, TlsFiles};
 use temporal_harness::secret::Secret;
-use temporal_harness::stack::TemporalTarget;
+use temporal_harness::stack::{StackError, TemporalTarget};
 
 /// TLS and API-key flags.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -42,16 +42,28 @@ impl FrontendAuth {
         .collect()
     }
 
-    /// The frontend at `address` reached with these flags. Unreadable or non-PEM TLS files,
-    /// a malformed address and an unset API key variable are usage errors, found before any
-    /// network I/O.
+    /// The frontend at `address` (from --temporal-address) reached with these flags. A
+    /// malformed address, unreadable or non-PEM TLS files and an unset API key variable are
+    /// usage errors naming the flag, found before any network I/O.
     pub fn target(&self, address: &str) -> Result<TemporalTarget, String> {
+        let address =
+            parse_frontend_address("--temporal-address", address).map_err(|e| e.to_string())?;
         let api_key = match &self.api_key_env {
-            Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
-                format!(
-                    "--api-key-env {var}: the variable is not set. Fix: export the API key in it"
-                )
-            })?)),
+            Some(var) => Some(Secret::new(match std::env::var(var) {
+                Ok(key) if !key.is_empty() => key,
+                Ok(_) | Err(std::env::VarError::NotPresent) => {
+                    return Err(format!(
+                        "--api-key-env {var}: the variable is not set (or empty). Fix: export \
+                         the API key in it"
+                    ))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!(
+                        "--api-key-env {var}: the variable's value is not UTF-8 text, so it \
+                         cannot be an API key. Fix: export the key as it was issued"
+                    ))
+                }
+            })),
             None => None,
         };
         let tls = TlsFiles {
@@ -61,12 +73,33 @@ impl FrontendAuth {
             server_name: self.tls_server_name.clone(),
         };
         let temporal = TemporalTarget {
-            address: address.to_string(),
+            address,
             tls: Some(tls).filter(TlsFiles::is_set),
             api_key,
         };
-        temporal.tls_options().map_err(|e| e.to_string())?;
-        temporal.url().map_err(|e| e.to_string())?;
+        temporal.tls_options().map_err(|e| match e {
+            // The files came from flags: the fix names them, not the variables.
+            StackError::TlsFile { env, .. } if env.contains(" and ") => {
+                "--tls-cert and --tls-key go together: mutual TLS needs both a certificate \
+                 and its key. Fix: give both, or neither"
+                    .to_string()
+            }
+            StackError::TlsFile {
+                what, path, source, ..
+            } => {
+                let flag = match what {
+                    "CA" => "--tls-ca",
+                    "certificate" => "--tls-cert",
+                    _ => "--tls-key",
+                };
+                format!(
+                    "{flag} {}: cannot read the TLS {what} file: {source}. Fix: point {flag} at \
+                     a readable PEM file",
+                    path.display()
+                )
+            }
+            e => e.to_string(),
+        })?;
         Ok(temporal)
     }
 }

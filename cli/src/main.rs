@@ -111,6 +111,8 @@ fn run() -> i32 {
 struct Signals {
     sigint: tokio::signal::unix::Signal,
     sigterm: tokio::signal::unix::Signal,
+    /// A closed terminal: the most common way a developer's `up` ends.
+    sighup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -119,9 +121,14 @@ impl Signals {
         match (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(sigint), Ok(sigterm)) => Ok(Signals { sigint, sigterm }),
-            (Err(e), _) | (_, Err(e)) => {
+            (Ok(sigint), Ok(sigterm), Ok(sighup)) => Ok(Signals {
+                sigint,
+                sigterm,
+                sighup,
+            }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 errln!("error: cannot install signal handlers: {e}");
                 Err(exit_codes::CONFIG_ERROR)
             }
@@ -133,6 +140,7 @@ impl Signals {
         tokio::select! {
             _ = self.sigint.recv() => "SIGINT",
             _ = self.sigterm.recv() => "SIGTERM",
+            _ = self.sighup.recv() => "SIGHUP",
         }
     }
 }
@@ -159,12 +167,12 @@ async fn acquire_interruptibly(
 fn down(config: &StackConfig) -> i32 {
     match temporal_harness::stack::down(config) {
         Ok(removed) if removed.is_empty() => {
-            errln!("temporal-harness: no kept stacks");
+            errln!("temporal-harness: nothing to remove: no kept stacks, nothing left by runs");
             exit_codes::SUCCESS
         }
         Ok(removed) => {
-            for key in removed {
-                errln!("temporal-harness: removed stack {key}");
+            for what in removed {
+                errln!("temporal-harness: removed {what}");
             }
             exit_codes::SUCCESS
         }

@@ -3,9 +3,11 @@
 
 use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
+use std::time::Duration;
 use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::exit_codes;
+use temporal_harness::stack::StackError;
 use temporal_harness::validation::{
     self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
 };
@@ -143,6 +145,14 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
             Err(code) => return code,
         },
     };
+    if stack.is_none() && target.temporal.uses_tls() {
+        // TLS to a plaintext server is the client's settings, not the deployment's health:
+        // found by one connection before any check judges the deployment.
+        let probe = temporal_harness::stack::connect(&target.temporal, Duration::from_secs(5));
+        if let Err(e @ StackError::TlsToPlaintext { .. }) = probe.await {
+            return usage(e);
+        }
+    }
     target.retry_initial_interval_ms = retry.as_millis() as u64;
     if args.http_url.is_some() {
         target.http_url = args.http_url.clone();
@@ -226,16 +236,9 @@ fn apply_deployment_facts(target: &mut Target, args: &ValidateArgs) -> Result<()
         target.metrics_url = Some(url.clone());
     }
     for spec in &args.search_attributes {
-        let (name, kind) = match spec.split_once('=') {
-            Some((name, kind)) => (name, Some(kind.to_string())),
-            None => (spec.as_str(), None),
-        };
-        if name.is_empty() || kind.as_deref() == Some("") {
-            return Err(format!(
-                "--search-attribute `{spec}`: expected NAME or NAME=TYPE (e.g. CustomerId=Keyword)"
-            ));
-        }
-        target.search_attributes.push((name.to_string(), kind));
+        target
+            .search_attributes
+            .push(validation::parse_search_attribute(spec)?);
     }
     if let Some(hosts) = &args.hosts {
         let hosts = parse_hosts(hosts)?;

@@ -330,3 +330,97 @@ fn output_to_a_full_disk_is_an_error_and_a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(exit_codes::SUCCESS), "{stderr}");
     assert!(stderr.is_empty(), "a closed pipe ends quietly: {stderr}");
 }
+
+/// Inputs that are wrong on the user's side are named as such (exit 2, the input and where it
+/// came from), before anything is judged: never an "unreachable deployment".
+#[test]
+fn client_side_problems_are_usage_errors_naming_the_input() {
+    use std::os::unix::ffi::OsStrExt;
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"loc\xffal");
+    for key in ["TEMPORAL_HARNESS_BACKEND", "TEMPORAL_HARNESS_POSTGRES_URL"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+            .args(["validate", "--list"])
+            .env(key, not_utf8)
+            .output()
+            .unwrap();
+        assert_config_error(&out, &format!("{key} is set to a value that is not UTF-8"));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["validate", "--temporal-address", "127.0.0.1:1"])
+        .args(["--api-key-env", "TH_TEST_KEY_NOT_UTF8"])
+        .env("TH_TEST_KEY_NOT_UTF8", not_utf8)
+        .output()
+        .unwrap();
+    assert_config_error(
+        &out,
+        "--api-key-env TH_TEST_KEY_NOT_UTF8: the variable's value is not UTF-8",
+    );
+    for (args, says) in [
+        (
+            &["--api-key-env", "TH_TEST_KEY_SURELY_UNSET"][..],
+            "--api-key-env TH_TEST_KEY_SURELY_UNSET: the variable is not set",
+        ),
+        (
+            &["--tls-ca", "/nonexistent/ca.pem"][..],
+            "--tls-ca /nonexistent/ca.pem: cannot read the TLS CA file",
+        ),
+        (
+            &["--tls-cert", "/nonexistent/c.pem"][..],
+            "--tls-cert and --tls-key go together",
+        ),
+    ] {
+        let out = validate_unreachable(args, &[]);
+        assert_config_error(&out, says);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The value came from a flag: the fix names the flag, not a variable never set.
+        assert!(
+            !stderr.contains("TEMPORAL_HARNESS_TLS"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["validate", "--temporal-address", "https://127.0.0.1:7233"])
+        .output()
+        .unwrap();
+    assert_config_error(&out, "--temporal-address");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scheme https://"));
+}
+
+/// A folder on PATH that others can write to is never searched for the programs the harness
+/// runs: planted `sh`, `flock`, `docker` and `sed` there never run, and the stack still boots
+/// and is torn down (by the keeper, through the trusted programs).
+#[test]
+fn programs_planted_in_a_shared_folder_on_path_never_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let planted = tempfile::tempdir().unwrap();
+    let marker = planted.path().join("ran");
+    for name in ["sh", "flock", "docker", "sed", "cut", "sleep"] {
+        let fake = planted.path().join(name);
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\necho {name} >> {}\nexit 1\n", marker.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(planted.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = format!(
+        "{}:{}",
+        planted.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let private = private_state_dir("planted");
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["up", "--once", "--flavor", "dev", "--no-ui"])
+        .env("TEMPORAL_HARNESS_STATE_DIR", private.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !marker.exists(),
+        "planted programs ran: {}",
+        std::fs::read_to_string(&marker).unwrap_or_default()
+    );
+}

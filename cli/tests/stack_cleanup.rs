@@ -207,12 +207,16 @@ async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
         .status()
         .unwrap();
 
-    config.startup_timeout = Duration::from_secs(2);
+    // Seen at once, not after the startup timeout (left at its default of minutes): the
+    // error names the paused containers and the one fix that brings them back.
     let err = Stack::acquire(&config).await.unwrap_err().to_string();
     assert!(
         err.contains("kept stack") && err.contains("temporal-harness down"),
         "{err}"
     );
+    assert!(err.contains("containers are paused"), "{err}");
+    assert!(err.contains("`docker unpause "), "{err}");
+    assert_eq!(err.matches("Fix:").count(), 1, "one fix: {err}");
     assert!(endpoints_file.exists(), "its folder was kept");
     assert_eq!(
         common::containers_labelled(&kept_label),
@@ -220,15 +224,29 @@ async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
         "its containers were kept"
     );
 
-    // Asked explicitly, it goes.
+    // Removed outside the harness: seen at once too, and the folder is still kept.
     Command::new("docker")
-        .arg("unpause")
+        .args(["rm", "-f"])
         .args(&ids)
         .status()
         .unwrap();
+    let err = Stack::acquire(&config).await.unwrap_err().to_string();
+    assert!(err.contains("containers are gone"), "{err}");
+    assert!(endpoints_file.exists(), "its folder was kept");
+
+    // Asked explicitly, it goes, and `down` says what it removed.
     let removed = temporal_harness::stack::down(&config).unwrap();
-    assert_eq!(removed.len(), 1);
+    let kept: Vec<&String> = removed
+        .iter()
+        .filter(|l| l.starts_with("kept stack"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{removed:?}");
+    assert!(
+        kept[0].contains(&format!("labelled io.temporal-harness.stack={kept_label}")),
+        "down says what it removed: {removed:?}"
+    );
     assert_eq!(common::containers_labelled(&kept_label), 0);
+    assert!(!endpoints_file.exists());
 }
 
 /// `up --once` of the dev flavour in `state` with extra env; its stderr. The backend comes
@@ -343,7 +361,7 @@ fn networks_labelled(label: &str) -> usize {
 fn an_interrupted_boot_removes_what_it_started_before_exiting() {
     // (command, the step to interrupt, signal): both commands that boot, both signals, both
     // backends that start things.
-    let cases: [(&[&str], &str, &str); 3] = [
+    let cases: [(&[&str], &str, &str); 4] = [
         (
             &["up", "--backend", "containers", "--flavor", "postgres"],
             "Temporal server",
@@ -354,6 +372,12 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
             &["up", "--backend", "local", "--flavor", "postgres"],
             "Temporal schema",
             "TERM",
+        ),
+        // A closed terminal.
+        (
+            &["up", "--backend", "containers", "--flavor", "postgres"],
+            "Temporal server",
+            "HUP",
         ),
     ];
     for (args, step, signal) in cases {
@@ -373,5 +397,46 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
         assert_eq!(networks, 0, "{args:?} left a network");
         assert_eq!(processes, 0, "{args:?} left processes");
         assert!(!boot.dir.exists(), "{args:?} left its stack folder");
+    }
+}
+
+#[test]
+fn a_boot_ended_by_sigkill_leaves_nothing_within_seconds() {
+    // SIGKILL runs no handler: the keeper, started before the boot's first container or
+    // process, tears down once the boot's lease is dead, without waiting for another run.
+    for (args, step) in [
+        (
+            &["up", "--backend", "containers", "--flavor", "postgres"][..],
+            "Temporal server",
+        ),
+        (
+            &["up", "--backend", "local", "--flavor", "postgres"][..],
+            "Temporal schema",
+        ),
+    ] {
+        let private = private_state_dir("sigkilled-boot");
+        let state = private.path().to_path_buf();
+        let (code, boot) = interrupt_boot(args, &state, step, "KILL");
+        assert_eq!(code, -1, "killed by a signal: no exit code");
+        let started = Instant::now();
+        let clean = eventually(Duration::from_secs(60), || {
+            common::containers_labelled(&boot.label) == 0
+                && networks_labelled(&boot.label) == 0
+                && boot.pids.iter().all(|p| !alive(*p))
+                && !boot.dir.exists()
+        });
+        eprintln!(
+            "{args:?} SIGKILLed at `{step}`: {} process(es) recorded; clean after {:?}",
+            boot.pids.len(),
+            started.elapsed()
+        );
+        assert!(
+            clean,
+            "{args:?}: left {} container(s), {} network(s), {} process(es), folder {}",
+            common::containers_labelled(&boot.label),
+            networks_labelled(&boot.label),
+            boot.pids.iter().filter(|p| alive(**p)).count(),
+            boot.dir.exists()
+        );
     }
 }

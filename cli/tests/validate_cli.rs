@@ -157,6 +157,36 @@ fn a_wrong_postgres_password_fails_clearly_and_is_never_shown() {
 }
 
 #[test]
+fn an_api_key_for_a_plaintext_server_is_a_usage_error_that_never_shows_the_key() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = StackConfig::load().unwrap();
+    let stack = runtime.block_on(Stack::acquire(&config)).expect("stack");
+    let address = stack.endpoints().temporal.address.clone();
+    let out = validate(
+        &[
+            "--temporal-address",
+            &address,
+            "--api-key-env",
+            "TH_TEST_API_KEY",
+        ],
+        &[("TH_TEST_API_KEY", "sk-Zq8Rw3Tn5Vb7")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("answered in plaintext"), "{stderr}");
+    assert!(stderr.contains("an API key is set"), "{stderr}");
+    assert!(
+        stdout.is_empty(),
+        "no check judged the deployment: {stdout}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("Zq8Rw"), "{stderr}");
+    runtime
+        .block_on(stack.shutdown(Duration::from_secs(60)))
+        .unwrap();
+}
+
+#[test]
 fn passwords_that_break_url_parsers_never_reach_any_report_format() {
     // Generated credentials hold URL delimiters; each of these once went out verbatim, and
     // the first was once shown as one host while the driver connected to another.
@@ -447,6 +477,30 @@ fn deployment_facts_that_do_not_parse_are_usage_errors() {
             ][..],
             "leaves out frontend",
         ),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--search-attribute",
+                "bad name=NOTATYPE",
+            ][..],
+            "no whitespace",
+        ),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--search-attribute",
+                "Name=NOTATYPE",
+            ][..],
+            "`NOTATYPE` is not a search attribute type",
+        ),
+        // A URL where host:port belongs is the user's typo, not an unreachable deployment.
+        (
+            &["--temporal-address", "http://127.0.0.1:7233"][..],
+            "--temporal-address",
+        ),
+        (&["--temporal-address", "127.0.0.1"][..], "no :port"),
         (&["--profile", "fast"][..], "fast"),
         (&["--sql-max-conns", "20"][..], "--sql-vis-max-conns"),
     ] {

@@ -188,9 +188,13 @@ fn apply_text(
             Some(v) => Some(parse_ui_url("[external] ui_url", &v)?),
             None => None,
         };
+        let address = match ext.address {
+            Some(v) => super::parse_frontend_address("[external] address", &v)?,
+            None => String::new(),
+        };
         config.external = Some(ExternalTarget {
             ui_url,
-            address: ext.address.unwrap_or_default(),
+            address,
             tls: TlsFiles {
                 ca: ext.tls_ca,
                 cert: ext.tls_cert,
@@ -220,11 +224,11 @@ fn named_var<'a>(
     var: Option<&'a str>,
 ) -> Result<Option<(&'a str, String)>, ConfigError> {
     let Some(var) = var else { return Ok(None) };
-    match env.var(var) {
+    match env.var(var)? {
         Some(value) => Ok(Some((var, value))),
         None => Err(ConfigError::Unsupported(format!(
-            "[external] {file_key} names the environment variable {var}, which is not set (or \
-             not UTF-8). Fix: set {var}, or remove {file_key} from the file"
+            "[external] {file_key} names the environment variable {var}, which is not set. \
+             Fix: set {var}, or remove {file_key} from the file"
         ))),
     }
 }

@@ -1,10 +1,12 @@
 //! Stack configuration: defaults, then `temporal-harness.toml`, then environment variables
 //! (env wins). Every key is listed in `docs/configuration.md`.
 
+mod address;
 mod choices;
 mod duration;
 mod file;
 
+pub use address::parse_frontend_address;
 pub use choices::{BackendKind, Flavor, ImageRole, ImageSource, OfficialImages, Topology};
 pub use duration::{parse_duration, Bounds, DurationError};
 
@@ -160,6 +162,15 @@ pub enum ConfigError {
         #[source]
         source: crate::conninfo::ConnInfoError,
     },
+    /// An environment variable whose value is not UTF-8 text.
+    #[error(
+        "{key} is set to a value that is not UTF-8 text, so no setting can be read from it. Fix: \
+         set {key} to text, or unset it"
+    )]
+    NotUnicode {
+        /// The variable.
+        key: String,
+    },
     /// The external backend was chosen without an address.
     #[error(
         "backend `external` needs an address: set TEMPORAL_HARNESS_ADDRESS=host:port \
@@ -191,24 +202,32 @@ impl ConfigError {
 
 /// A source of environment variables (the process environment, or a map in tests).
 pub trait Env {
-    /// The value of `key`, if set and not empty.
-    fn var(&self, key: &str) -> Option<String>;
+    /// The value of `key` if set and not empty; a value that is not UTF-8 is an error naming
+    /// the variable (never a setting silently left out).
+    fn var(&self, key: &str) -> Result<Option<String>, ConfigError>;
 }
 
 /// The process environment.
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
-    fn var(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok().filter(|v| !v.is_empty())
+    fn var(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match std::env::var(key) {
+            Ok(v) => Ok(Some(v).filter(|v| !v.is_empty())),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(ConfigError::NotUnicode { key: key.into() })
+            }
+        }
     }
 }
 
 impl<const N: usize> Env for [(&str, &str); N] {
-    fn var(&self, key: &str) -> Option<String> {
-        self.iter()
+    fn var(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .iter()
             .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| v.to_string()))
     }
 }
 
@@ -231,19 +250,19 @@ impl StackConfig {
     /// Applies `TEMPORAL_HARNESS_*` variables over the current values.
     pub fn apply_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
         let get = |k: &str| env.var(k);
-        if let Some(v) = get("TEMPORAL_HARNESS_BACKEND") {
+        if let Some(v) = get("TEMPORAL_HARNESS_BACKEND")? {
             self.backend = parse_enum("TEMPORAL_HARNESS_BACKEND", &v)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_FLAVOR") {
+        if let Some(v) = get("TEMPORAL_HARNESS_FLAVOR")? {
             self.flavor = parse_enum("TEMPORAL_HARNESS_FLAVOR", &v)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_TOPOLOGY") {
+        if let Some(v) = get("TEMPORAL_HARNESS_TOPOLOGY")? {
             self.topology = parse_enum("TEMPORAL_HARNESS_TOPOLOGY", &v)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_POSTGRES_STANDBY") {
+        if let Some(v) = get("TEMPORAL_HARNESS_POSTGRES_STANDBY")? {
             self.postgres_standby = parse_bool("TEMPORAL_HARNESS_POSTGRES_STANDBY", &v)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_IMAGES") {
+        if let Some(v) = get("TEMPORAL_HARNESS_IMAGES")? {
             self.images = parse_enum("TEMPORAL_HARNESS_IMAGES", &v)?;
         }
         for (key, role) in [
@@ -253,33 +272,33 @@ impl StackConfig {
             ("TEMPORAL_HARNESS_DEV_IMAGE", ImageRole::Dev),
             ("TEMPORAL_HARNESS_UI_IMAGE", ImageRole::Ui),
         ] {
-            if let Some(v) = get(key) {
+            if let Some(v) = get(key)? {
                 self.official_images.name(role, v);
             }
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_NAMESPACE") {
+        if let Some(v) = get("TEMPORAL_HARNESS_NAMESPACE")? {
             self.namespace = v;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_PORT") {
+        if let Some(v) = get("TEMPORAL_HARNESS_PORT")? {
             self.frontend_port = Some(parse_port("TEMPORAL_HARNESS_PORT", &v)?);
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_STARTUP_TIMEOUT") {
+        if let Some(v) = get("TEMPORAL_HARNESS_STARTUP_TIMEOUT")? {
             self.startup_timeout =
                 parse_duration_key("TEMPORAL_HARNESS_STARTUP_TIMEOUT", &v, &Bounds::STARTUP)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_LINGER") {
+        if let Some(v) = get("TEMPORAL_HARNESS_LINGER")? {
             self.linger = parse_duration_key("TEMPORAL_HARNESS_LINGER", &v, &Bounds::LINGER)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_KEEP") {
+        if let Some(v) = get("TEMPORAL_HARNESS_KEEP")? {
             self.keep = parse_bool("TEMPORAL_HARNESS_KEEP", &v)?;
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_UI") {
+        if let Some(v) = get("TEMPORAL_HARNESS_UI")? {
             self.ui = Some(parse_bool("TEMPORAL_HARNESS_UI", &v)?);
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_STATE_DIR") {
+        if let Some(v) = get("TEMPORAL_HARNESS_STATE_DIR")? {
             self.state_dir = PathBuf::from(v);
         }
-        if let Some(v) = get("TEMPORAL_HARNESS_TOOLS_DIR") {
+        if let Some(v) = get("TEMPORAL_HARNESS_TOOLS_DIR")? {
             self.tools_dir = PathBuf::from(v);
         }
         self.apply_external_env(env)?;
@@ -292,33 +311,33 @@ impl StackConfig {
     }
 
     fn apply_external_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
-        let address = env.var("TEMPORAL_HARNESS_ADDRESS");
+        let address = env.var("TEMPORAL_HARNESS_ADDRESS")?;
         if address.is_none() && self.external.is_none() {
             return Ok(());
         }
         let ext = self.external.get_or_insert_with(ExternalTarget::default);
         if let Some(a) = address {
-            ext.address = a;
+            ext.address = parse_frontend_address("TEMPORAL_HARNESS_ADDRESS", &a)?;
         }
         for (key, slot) in [
             ("TEMPORAL_HARNESS_TLS_CA", &mut ext.tls.ca),
             ("TEMPORAL_HARNESS_TLS_CERT", &mut ext.tls.cert),
             ("TEMPORAL_HARNESS_TLS_KEY", &mut ext.tls.key),
         ] {
-            if let Some(v) = env.var(key) {
+            if let Some(v) = env.var(key)? {
                 *slot = Some(PathBuf::from(v));
             }
         }
-        if let Some(v) = env.var("TEMPORAL_HARNESS_TLS_SERVER_NAME") {
+        if let Some(v) = env.var("TEMPORAL_HARNESS_TLS_SERVER_NAME")? {
             ext.tls.server_name = Some(v);
         }
-        if let Some(v) = env.var("TEMPORAL_HARNESS_API_KEY") {
+        if let Some(v) = env.var("TEMPORAL_HARNESS_API_KEY")? {
             ext.api_key = Some(Secret::new(v));
         }
-        if let Some(v) = env.var("TEMPORAL_HARNESS_POSTGRES_URL") {
+        if let Some(v) = env.var("TEMPORAL_HARNESS_POSTGRES_URL")? {
             ext.postgres_url = Some(parse_conn_string("TEMPORAL_HARNESS_POSTGRES_URL", &v)?);
         }
-        if let Some(v) = env.var("TEMPORAL_HARNESS_UI_URL") {
+        if let Some(v) = env.var("TEMPORAL_HARNESS_UI_URL")? {
             ext.ui_url = Some(parse_ui_url("TEMPORAL_HARNESS_UI_URL", &v)?);
         }
         Ok(())
@@ -510,12 +529,13 @@ mod tests {
         struct MapEnv(Vec<(String, String)>);
 
         impl Env for MapEnv {
-            fn var(&self, key: &str) -> Option<String> {
-                self.0
+            fn var(&self, key: &str) -> Result<Option<String>, ConfigError> {
+                Ok(self
+                    .0
                     .iter()
                     .rev()
                     .find(|(k, _)| k == key)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v.clone()))
             }
         }
 

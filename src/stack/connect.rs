@@ -32,7 +32,8 @@ impl TemporalTarget {
         }
     }
 
-    fn uses_tls(&self) -> bool {
+    /// Whether the connection uses TLS: TLS settings or an API key (sent only over TLS).
+    pub fn uses_tls(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsFiles::is_set) || self.api_key.is_some()
     }
 
@@ -173,6 +174,17 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
     };
     match tokio::time::timeout(timeout, Connection::connect(options)).await {
         Ok(Ok(connection)) => Ok(connection),
+        // rustls read a record that is not TLS: the server speaks plaintext.
+        Ok(Err(e)) if target.uses_tls() && format!("{e:?}").contains("InvalidContentType") => {
+            Err(StackError::TlsToPlaintext {
+                address: target.address.clone(),
+                why: if target.api_key.is_some() {
+                    "an API key is set"
+                } else {
+                    "TLS settings are given"
+                },
+            })
+        }
         Ok(Err(e)) => Err(unreachable(Box::new(ConnectFailure {
             plain: plain_reason(&e.to_string()),
             source: e,

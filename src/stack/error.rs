@@ -90,6 +90,20 @@ pub enum StackError {
         source: BoxError,
     },
 
+    /// The connection uses TLS (TLS settings or an API key), but the server answered in
+    /// plaintext: a problem of the client's settings, not of the deployment.
+    #[error(
+        "Temporal at {address} answered in plaintext, but this connection uses TLS ({why}). Fix: \
+         use the address of the server's TLS listener, or leave out the TLS settings and the \
+         API key for a plaintext server (an API key is only ever sent over TLS)"
+    )]
+    TlsToPlaintext {
+        /// `host:port`.
+        address: String,
+        /// What turned TLS on.
+        why: &'static str,
+    },
+
     /// A TLS file could not be read.
     #[error(
         "cannot read the TLS {what} file {path}: {source}. Fix: point {env} at a readable PEM \
@@ -148,6 +162,20 @@ pub enum StackError {
         name: String,
         /// Where the harness looked.
         looked: String,
+    },
+
+    /// A system program the harness runs (`sh`, `flock`) is in no folder on `PATH` that
+    /// only its owner can write to.
+    #[error(
+        "{name} not found in a folder on PATH that only you or root can write to (folders \
+         others can write to are never searched: a program planted there would run as you). \
+         Fix: install {name} (Debian: {package}) or put its folder, made private, on PATH"
+    )]
+    MissingSystemProgram {
+        /// The program.
+        name: String,
+        /// The Debian package that has it.
+        package: &'static str,
     },
 
     /// A file the harness would run or trust can be changed by someone else.
@@ -230,7 +258,7 @@ pub enum StackError {
     /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
     /// the user's).
     #[error(
-        "the kept stack in {} did not answer within {waited:?}: {source}. Fix: wait and rerun \
+        "the kept stack in {} did not answer within {waited:?}: {cause}. Fix: wait and rerun \
          if it is still starting, or remove it with `temporal-harness down` (its data goes \
          with it)",
         path.display()
@@ -240,9 +268,27 @@ pub enum StackError {
         path: PathBuf,
         /// How long it was waited for.
         waited: Duration,
+        /// The last error seen, without its own fix.
+        cause: String,
         /// The last error seen.
         #[source]
         source: BoxError,
+    },
+
+    /// A stack kept with `keep` is visibly not running (its containers removed, paused or
+    /// stopped; its processes gone or stopped): reported at once, never replaced.
+    #[error(
+        "the kept stack in {} is not running: {cause}. Fix: {fix} (`temporal-harness down` \
+         removes it, its data with it)",
+        path.display()
+    )]
+    KeptStackDown {
+        /// Its state folder.
+        path: PathBuf,
+        /// What is wrong.
+        cause: String,
+        /// What brings it back.
+        fix: String,
     },
 
     /// Another process held the stack's lock for longer than the startup timeout.

@@ -69,6 +69,8 @@ remove_docker_resources() {
 }
 
 teardown() {
+  # A symbolic link is never followed: what it points at was not recorded by this stack.
+  [ -L "$1" ] && { echo "keeper.sh: $1 is a symbolic link; not tearing it down" >&2; return 1; }
   [ -d "$1" ] || return 0
   # Another teardown of the same stack may be removing these files right now.
   stop_processes "$1" 2>/dev/null
@@ -84,8 +86,12 @@ teardown() {
 case "${1:-}" in
 watch)
   dir=$2 lock=$3 linger_ms=$4 idle_ms=0
+  # Started before the boot: the label tells this boot's folder from a later boot's of the
+  # same key (the folder torn down by another run and created again).
+  label=$(cat "$dir/label" 2>/dev/null)
   while :; do
     [ -d "$dir" ] || exit 0      # torn down by someone else (`temporal-harness down`)
+    [ "$(cat "$dir/label" 2>/dev/null)" = "$label" ] || exit 0
     [ -e "$dir/keep" ] && exit 0 # kept stacks are ended by `temporal-harness down`
     if live_leases "$dir"; then idle_ms=0; else idle_ms=$((idle_ms + 200)); fi
     if [ "$idle_ms" -ge "$linger_ms" ]; then

@@ -7,6 +7,7 @@ mod control;
 mod endpoints;
 mod error;
 mod external;
+mod kept;
 mod local;
 pub mod persistence_faults;
 mod ports;
@@ -39,7 +40,6 @@ pub use test_server::TestServer;
 pub use tools::default_tools_dir;
 
 use crate::config::{BackendKind, Flavor, StackConfig, Topology};
-use crate::error::BoxError;
 use progress::Progress;
 use shared::StackDir;
 use std::time::Duration;
@@ -122,13 +122,7 @@ impl Stack {
                 });
             }
             // Someone asked to keep it: its data is theirs, never removed implicitly.
-            Reuse::KeptButUnhealthy(last) => {
-                return Err(StackError::KeptStackUnhealthy {
-                    path: dir.path(),
-                    waited: config.startup_timeout,
-                    source: last,
-                })
-            }
+            Reuse::KeptButUnusable(why) => return Err(why),
             // Nothing usable (a boot that died, a stack whose keeper is gone): start clean.
             Reuse::Unusable => {}
         }
@@ -146,8 +140,13 @@ impl Stack {
             );
         }
         let started = std::time::Instant::now();
-        // Until the keeper or a lease owns the stack, this boot does: whether it fails or
-        // is cancelled (the future dropped, e.g. by Ctrl-C in `up`), what it started goes.
+        // The keeper owns the stack from before its first container or process: it tears
+        // down what the boot started once this process's lease is dead, however the process
+        // ended (SIGKILL and a closed terminal included).
+        dir.lease()?;
+        dir.spawn_keeper(config.linger)?;
+        // A boot that fails or is cancelled (the future dropped, e.g. by Ctrl-C in `up`)
+        // removes what it started at once, without waiting for the keeper.
         let guard = BootGuard(Some(&dir));
         let booted = boot(config, backend, &dir).await;
         let endpoints = match booted {
@@ -159,11 +158,9 @@ impl Stack {
         };
         dir.write_endpoints(&endpoints)?;
         dir.record_boot(started.elapsed());
-        dir.lease()?;
         if config.keep {
+            // The keeper sees the mark and leaves the stack to `temporal-harness down`.
             dir.mark_kept()?;
-        } else {
-            dir.spawn_keeper(config.linger)?;
         }
         guard.disarm();
         drop(lock);
@@ -304,7 +301,8 @@ pub async fn prepare_namespace(
         .map(drop)
 }
 
-/// Removes every stack kept with `keep` under `config.state_dir`; returns their keys.
+/// Removes every stack kept with `keep` under `config.state_dir`, and what runs that ended
+/// without teardown left there; returns one line per thing removed (empty: nothing was).
 pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
     if !config.state_dir.exists() {
         return Ok(Vec::new());
@@ -312,11 +310,20 @@ pub fn down(config: &StackConfig) -> Result<Vec<String>, StackError> {
     shared::ensure_private_root(&config.state_dir)?;
     let mut removed = Vec::new();
     for dir in shared::kept_stacks(&config.state_dir) {
+        let inventory = dir.inventory();
         dir.teardown()?;
-        removed.push(dir.key().to_string());
+        removed.push(format!("kept stack {}: {inventory}", dir.key()));
     }
-    shared::reap_stale(&config.state_dir);
-    reaper::reap_orphan_containers(&config.state_dir);
+    let stale = shared::reap_stale(&config.state_dir);
+    if stale > 0 {
+        removed.push(format!(
+            "{stale} stack(s) left by runs that ended without teardown"
+        ));
+    }
+    let orphans = reaper::reap_orphan_containers(&config.state_dir);
+    if orphans > 0 {
+        removed.push(format!("{orphans} container(s) that no stack owned"));
+    }
     Ok(removed)
 }
 
@@ -336,6 +343,7 @@ impl Drop for BootGuard<'_> {
             // Synchronous on purpose: this may run while the process is being interrupted,
             // and must finish before it exits.
             let label = dir.label().ok();
+            dir.release();
             let _ = dir.teardown();
             if let Some(label) = label {
                 reaper::sweep_abandoned_boot(&label);
@@ -348,8 +356,8 @@ impl Drop for BootGuard<'_> {
 enum Reuse {
     /// A stack that answers: use it.
     Ready(Box<Endpoints>),
-    /// A kept stack that did not answer within the startup timeout (why not).
-    KeptButUnhealthy(BoxError),
+    /// A kept stack that is not running or did not answer within the startup timeout.
+    KeptButUnusable(StackError),
     /// Nothing there, or leftovers of a run that is gone: boot afresh.
     Unusable,
 }
@@ -365,19 +373,23 @@ async fn reusable(dir: &StackDir, config: &StackConfig) -> Reuse {
     // A stack another process booted is trusted only once it answers again. A kept one gets
     // the whole startup timeout (it may be starting after a reboot); a shared one is usually
     // warm, so a short probe decides.
-    let check = if kept {
-        config.startup_timeout
+    let ready = if kept {
+        kept::wait_for_kept(dir, &endpoints, config)
+            .await
+            .map_err(Reuse::KeptButUnusable)
     } else {
-        Duration::from_secs(10).min(config.startup_timeout)
+        let check = Duration::from_secs(10).min(config.startup_timeout);
+        readiness::wait_ready(&endpoints.temporal, &config.namespace, true, check)
+            .await
+            .map(drop)
+            .map_err(|_| Reuse::Unusable)
     };
-    let namespace = &config.namespace;
-    match readiness::wait_ready(&endpoints.temporal, namespace, true, check).await {
-        Ok(_) => Reuse::Ready(Box::new(Endpoints {
-            namespace: namespace.clone(),
+    match ready {
+        Ok(()) => Reuse::Ready(Box::new(Endpoints {
+            namespace: config.namespace.clone(),
             ..endpoints
         })),
-        Err(e) if kept => Reuse::KeptButUnhealthy(e.into()),
-        Err(_) => Reuse::Unusable,
+        Err(reuse) => reuse,
     }
 }
 

@@ -152,18 +152,18 @@ pub(crate) fn process_alive(pid: i32) -> bool {
 
 /// `/proc/<pid>/stat`'s state field (after the parenthesised command name) is `Z` or `X`.
 fn is_zombie(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .next()?
-                .to_string();
-            Some(state == "Z" || state == "X")
-        })
-        .unwrap_or(false)
+    process_state(pid).is_some_and(|state| state == 'Z' || state == 'X')
+}
+
+/// `/proc/<pid>/stat`'s state field: `R`, `S`, `T` (stopped), `Z`, ...; `None` when gone.
+pub(crate) fn process_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 /// Waits for a detached child on a thread so it never lingers as a zombie.

@@ -154,3 +154,34 @@ fn on_own_runtime<T: Send + 'static>(work: impl Future<Output = T> + Send + 'sta
         .ok()
         .flatten()
 }
+
+/// The state Docker reports (`running`, `paused`, `exited`, ...) of each container carrying
+/// the stack `label`, by name; `None` when Docker cannot be asked.
+pub(crate) fn container_states(label: &str) -> Option<Vec<(String, String)>> {
+    let filter = label_filter(STACK_LABEL, label);
+    on_own_runtime(async move {
+        let docker = docker().await.ok()?;
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filter),
+            ..Default::default()
+        };
+        let listed = docker.list_containers(Some(options)).await.ok()?;
+        Some(
+            listed
+                .into_iter()
+                .map(|c| {
+                    let name = c
+                        .names
+                        .and_then(|n| n.first().cloned())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string();
+                    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                    (name, state)
+                })
+                .collect(),
+        )
+    })
+    .flatten()
+}

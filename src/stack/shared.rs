@@ -49,6 +49,76 @@ impl StackDir {
         self.root.join(&self.key)
     }
 
+    /// Refuses a stack folder that is a symbolic link, is not ours or is writable by others,
+    /// or whose records (pids, dirs, label, leases, ...) are symbolic links: teardown kills
+    /// the pids and removes the dirs it reads there, so it must read only what we wrote.
+    pub(crate) fn check_real(&self) -> Result<(), StackError> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.path();
+        let untrusted = |path: &Path, reason: String| StackError::UntrustedPath {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let meta = match fs::symlink_metadata(&dir) {
+            Ok(meta) => meta,
+            // Nothing there yet (or any more): nothing to trust.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StackError::state(&dir, e)),
+        };
+        if meta.file_type().is_symlink() || !meta.is_dir() {
+            return Err(untrusted(
+                &dir,
+                "is not a folder (a symbolic link is never followed)".into(),
+            ));
+        }
+        let me = super::process::euid();
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(untrusted(
+                &dir,
+                format!(
+                    "is owned by uid {} with mode {:o}: only you (uid {me}) may write to it",
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+        for record in RECORDS {
+            let path = dir.join(record);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(untrusted(&path, "is a symbolic link".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// What teardown removes, in words: the stack's description, its processes, folders
+    /// and Docker resources.
+    pub(crate) fn inventory(&self) -> String {
+        let dir = self.path();
+        let lines = |file: &str| {
+            fs::read_to_string(dir.join(file))
+                .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+                .unwrap_or(0)
+        };
+        let mut parts = vec![self.endpoints().map_or_else(
+            || "a stack that never finished booting".into(),
+            |e| e.description,
+        )];
+        let (processes, folders) = (lines("pids"), lines("dirs"));
+        if processes > 0 {
+            parts.push(format!("{processes} process(es)"));
+        }
+        if folders > 0 {
+            parts.push(format!("{folders} data folder(s)"));
+        }
+        if let Ok(label) = self.label() {
+            parts.push(format!(
+                "containers and networks labelled {STACK_LABEL}={label}"
+            ));
+        }
+        parts.join(", ")
+    }
+
     /// The key: the same configuration, the same key.
     pub(crate) fn key(&self) -> &str {
         &self.key
@@ -61,6 +131,8 @@ impl StackDir {
     /// Takes the stack's lock, waiting at most `timeout` for another process to release it.
     pub(crate) async fn lock(&self, timeout: Duration) -> Result<StackLock, StackError> {
         fs::create_dir_all(&self.root).map_err(|e| StackError::state(&self.root, e))?;
+        // Every use of a stack folder starts here: one planted in the root is refused.
+        self.check_real()?;
         let path = self.lock_path();
         let file = OpenOptions::new()
             .create(true)
@@ -151,6 +223,15 @@ impl StackDir {
         fs::read_to_string(&path)
             .map(|s| s.trim().to_string())
             .map_err(|e| StackError::state(&path, e))
+    }
+
+    /// The processes recorded to stop at teardown.
+    pub(crate) fn recorded_pids(&self) -> Vec<i32> {
+        fs::read_to_string(self.path().join("pids"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
     }
 
     /// Records a process to stop at teardown, with the signal that stops it cleanly.
@@ -270,7 +351,8 @@ impl StackDir {
     pub(crate) fn spawn_keeper(&self, linger: Duration) -> Result<(), StackError> {
         let dir = self.path();
         let log = File::create(dir.join("keeper.log")).map_err(|e| StackError::state(&dir, e))?;
-        let mut cmd = keeper_command();
+        self.check_real()?;
+        let mut cmd = keeper_command()?;
         cmd.arg("watch")
             .arg(&dir)
             .arg(self.lock_path())
@@ -298,7 +380,8 @@ impl StackDir {
 
     /// Tears the stack down now (the caller holds the lock or knows it is unused).
     pub(crate) fn teardown(&self) -> Result<(), StackError> {
-        let status = keeper_command()
+        self.check_real()?;
+        let status = keeper_command()?
             .arg("teardown")
             .arg(self.path())
             .stdin(Stdio::null())
@@ -338,7 +421,8 @@ pub(crate) fn reap_stale(root: &Path) -> usize {
     };
     let mut reaped = 0;
     for entry in entries.flatten() {
-        if !entry.path().is_dir() {
+        // Not following symbolic links: see `stacks`.
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let Some(key) = entry.file_name().to_str().map(str::to_string) else {
@@ -373,8 +457,10 @@ pub(crate) fn stacks(root: &Path) -> Vec<StackDir> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().is_dir())
+        // A symbolic link is never taken for a stack (its target could be anything).
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().to_str().map(|k| StackDir::new(root, k)))
+        .filter(|s| s.check_real().is_ok())
         .collect()
 }
 
@@ -385,16 +471,34 @@ pub(crate) fn kept_stacks(root: &Path) -> Vec<StackDir> {
 
 /// `sh -c <keeper script> keeper.sh ARGS...`: the script comes from this binary, never from a
 /// file (a file in the state folder is one more thing another user could try to replace). It
-/// re-invokes itself under `flock` through the same environment variable.
-fn keeper_command() -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.env(KEEPER_ENV, KEEPER_SCRIPT)
+/// re-invokes itself under `flock` through the same environment variable. `sh` is run by
+/// absolute path and everything the script runs is looked up in the trusted part of `PATH`
+/// only (see [`super::tools::trusted_search_path`]).
+fn keeper_command() -> Result<Command, StackError> {
+    let sh = super::tools::system_program("sh")?;
+    // Checked here so a missing flock is an error now, not a keeper that never tears down.
+    super::tools::system_program("flock")?;
+    let mut cmd = Command::new(sh);
+    cmd.env("PATH", super::tools::trusted_search_path())
+        .env(KEEPER_ENV, KEEPER_SCRIPT)
         .env("TEMPORAL_HARNESS_STACK_LABEL", STACK_LABEL)
         .arg("-c")
         .arg(KEEPER_SCRIPT)
         .arg("keeper.sh");
-    cmd
+    Ok(cmd)
 }
+
+/// What a stack folder records, which teardown reads and acts on.
+const RECORDS: [&str; 8] = [
+    "pids",
+    "dirs",
+    "label",
+    "keep",
+    "leases",
+    "keeper.pid",
+    "keeper.log",
+    ENDPOINTS_FILE,
+];
 
 /// The variable that carries the keeper script to its own re-invocations.
 const KEEPER_ENV: &str = "TEMPORAL_HARNESS_KEEPER_SCRIPT";
@@ -520,6 +624,46 @@ mod tests {
         }
         assert!(!process_alive(pid as i32));
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_symlinked_stack_folder_or_record_is_never_followed() {
+        let root = temp_root();
+        // A folder elsewhere that looks like a stack: a live process to kill, a folder to
+        // remove. Linked into the root as a stack folder, then as a stack's record.
+        let elsewhere = temp_root();
+        let victim = elsewhere.join("victim");
+        fs::create_dir_all(&victim).unwrap();
+        let child = Command::new("sleep").arg("600").spawn().unwrap();
+        let pid = child.id();
+        reap_in_background(child);
+        fs::write(elsewhere.join("pids"), format!("{pid} KILL\n")).unwrap();
+        fs::write(elsewhere.join("dirs"), format!("{}\n", victim.display())).unwrap();
+        fs::create_dir_all(elsewhere.join("leases")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("planted")).unwrap();
+        let planted = StackDir::new(&root, "planted");
+        let err = planted.teardown().unwrap_err();
+        assert!(matches!(err, StackError::UntrustedPath { .. }), "{err}");
+        assert!(planted.lock(Duration::from_secs(1)).await.is_err());
+        assert!(stacks(&root).is_empty(), "a link is not a stack");
+        assert_eq!(reap_stale(&root), 0);
+
+        let real = StackDir::new(&root, "real");
+        real.create().unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("pids"), real.path().join("pids")).unwrap();
+        let err = real.teardown().unwrap_err().to_string();
+        assert!(
+            err.contains("pids") && err.contains("symbolic link"),
+            "{err}"
+        );
+        assert!(stacks(&root).is_empty(), "{:?}", stacks(&root).len());
+
+        assert!(process_alive(pid as i32), "a planted pid was signalled");
+        assert!(victim.exists(), "a planted folder was removed");
+        // SAFETY: kill(2) on the child this test started.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        fs::remove_dir_all(root).unwrap();
+        fs::remove_dir_all(elsewhere).unwrap();
     }
 
     #[tokio::test]

@@ -35,16 +35,20 @@ impl TestServer {
         let dir = StackDir::new(&config.state_dir, &key);
         dir.create()?;
         dir.lease()?;
+        // Owned by a keeper before the process starts: however this process ends, the
+        // server goes with it.
+        if let Err(e) = dir.spawn_keeper(Duration::from_millis(200)) {
+            dir.release();
+            let _ = dir.teardown();
+            return Err(e);
+        }
         let started = start_in(&dir, &binary, config).await;
         match started {
-            Ok((target, connection)) => {
-                dir.spawn_keeper(Duration::from_millis(200))?;
-                Ok(TestServer {
-                    target,
-                    connection,
-                    dir,
-                })
-            }
+            Ok((target, connection)) => Ok(TestServer {
+                target,
+                connection,
+                dir,
+            }),
             Err(e) => {
                 dir.release();
                 let _ = dir.teardown();

@@ -55,29 +55,62 @@ fn tool_dirs(config: &StackConfig) -> Vec<PathBuf> {
     dirs
 }
 
-/// The binary and its folder are owned by us or root and writable by no one else.
-fn trusted(binary: &Path) -> Result<(), StackError> {
-    let me = euid();
-    let folder = binary.parent().unwrap_or(Path::new("/"));
-    for path in [binary, folder] {
-        let meta = std::fs::metadata(path).map_err(|e| StackError::UntrustedPath {
-            path: path.to_path_buf(),
-            reason: format!("cannot be inspected: {e}"),
+/// `PATH` without the folders another user could write to: what the programs the harness
+/// starts (the keeper and what it runs: `flock`, `docker`, `sed`, ...) look programs up in,
+/// so a planted `sh` or `docker` in a shared folder on `PATH` is never run.
+pub(crate) fn trusted_search_path() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| d.is_absolute() && d.is_dir() && owned_and_private(d).is_ok())
+        .collect();
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// A system program (`sh`, `flock`) by absolute path, found in [`trusted_search_path`] and
+/// itself safe to run.
+pub(crate) fn system_program(name: &'static str) -> Result<PathBuf, StackError> {
+    let path = std::env::split_paths(&trusted_search_path())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| StackError::MissingSystemProgram {
+            name: name.into(),
+            package: match name {
+                "flock" => "util-linux",
+                "sh" => "dash",
+                _ => name,
+            },
         })?;
-        let owner = meta.uid();
-        if owner != me && owner != 0 {
-            return Err(StackError::UntrustedPath {
-                path: path.to_path_buf(),
-                reason: format!("is owned by uid {owner}, not by you (uid {me}) or root"),
-            });
-        }
-        // Group- or world-writable; a sticky folder (like /tmp) still lets others add files.
-        if meta.mode() & 0o022 != 0 {
-            return Err(StackError::UntrustedPath {
-                path: path.to_path_buf(),
-                reason: format!("is writable by others (mode {:o})", meta.mode() & 0o7777),
-            });
-        }
+    trusted(&path)?;
+    Ok(path)
+}
+
+/// The binary and its folder are owned by us or root and writable by no one else.
+pub(crate) fn trusted(binary: &Path) -> Result<(), StackError> {
+    owned_and_private(binary)?;
+    owned_and_private(binary.parent().unwrap_or(Path::new("/")))
+}
+
+/// Owned by us or root, and writable by no one else.
+fn owned_and_private(path: &Path) -> Result<(), StackError> {
+    let me = euid();
+    let untrusted = |reason: String| StackError::UntrustedPath {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta =
+        std::fs::metadata(path).map_err(|e| untrusted(format!("cannot be inspected: {e}")))?;
+    let owner = meta.uid();
+    if owner != me && owner != 0 {
+        return Err(untrusted(format!(
+            "is owned by uid {owner}, not by you (uid {me}) or root"
+        )));
+    }
+    // Group- or world-writable; a sticky folder (like /tmp) still lets others add files.
+    if meta.mode() & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "is writable by others (mode {:o})",
+            meta.mode() & 0o7777
+        )));
     }
     Ok(())
 }

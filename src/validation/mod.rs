@@ -21,7 +21,10 @@ pub use activities::{ActivityReport, ValidationActivities};
 pub use canary::{CanaryRun, CanaryWorkflow};
 pub use report::{Format, Report, RunVerdict, StartedWorkflow};
 pub use session::{Db, ProbeRun, Session};
-pub use target::{ConnectionBudget, Databases, NoDatabases, Target};
+pub use target::{
+    parse_search_attribute, ConnectionBudget, Databases, NoDatabases, Target,
+    SEARCH_ATTRIBUTE_TYPES,
+};
 pub use workflow::{
     CurrentStage, ProbeWorkflow, Stage, StageResult, ValidationInput, ValidationWorkflow,
     RETRY_ATTEMPTS,

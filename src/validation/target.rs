@@ -230,3 +230,89 @@ impl Target {
         })
     }
 }
+
+/// The search attribute types the server knows, as `temporal operator search-attribute
+/// create --type` spells them.
+pub const SEARCH_ATTRIBUTE_TYPES: [&str; 7] = [
+    "Text",
+    "Keyword",
+    "Int",
+    "Double",
+    "Bool",
+    "Datetime",
+    "KeywordList",
+];
+
+/// A `--search-attribute` value, `NAME` or `NAME=TYPE` (type in any case), as a name and the
+/// type's canonical spelling. A name with whitespace, control characters or a backtick (which
+/// no visibility query could name) and a type the server does not have are refused here, so
+/// a typo is a usage error, not a check that judged something else.
+pub fn parse_search_attribute(spec: &str) -> Result<(String, Option<String>), String> {
+    let expected = "expected NAME or NAME=TYPE (e.g. CustomerId=Keyword)";
+    let (name, kind) = match spec.split_once('=') {
+        Some((name, kind)) => (name.trim(), Some(kind.trim())),
+        None => (spec.trim(), None),
+    };
+    if name.is_empty() {
+        return Err(format!(
+            "--search-attribute `{spec}`: the name is empty; {expected}"
+        ));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '`')
+    {
+        return Err(format!(
+            "--search-attribute `{spec}`: a name holds no whitespace, control characters or \
+             backticks; {expected}"
+        ));
+    }
+    let kind = match kind {
+        None => None,
+        Some(kind) => Some(
+            SEARCH_ATTRIBUTE_TYPES
+                .iter()
+                .find(|t| t.eq_ignore_ascii_case(kind))
+                .map(|t| t.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "--search-attribute `{spec}`: `{kind}` is not a search attribute type. \
+                         Fix: one of {}",
+                        SEARCH_ATTRIBUTE_TYPES.join(", ")
+                    )
+                })?,
+        ),
+    };
+    Ok((name.to_string(), kind))
+}
+
+#[cfg(test)]
+mod search_attribute_tests {
+    use super::parse_search_attribute;
+
+    #[test]
+    fn names_and_types_are_checked_and_types_spelled_as_the_server_does() {
+        assert_eq!(
+            parse_search_attribute("CustomerId=keyword").unwrap(),
+            ("CustomerId".into(), Some("Keyword".into()))
+        );
+        assert_eq!(
+            parse_search_attribute("Tags=KEYWORDLIST").unwrap(),
+            ("Tags".into(), Some("KeywordList".into()))
+        );
+        assert_eq!(
+            parse_search_attribute("Region").unwrap(),
+            ("Region".into(), None)
+        );
+        for (bad, says) in [
+            ("bad name=NOTATYPE", "no whitespace"),
+            ("Name=NOTATYPE", "`NOTATYPE` is not a search attribute type"),
+            ("=Keyword", "the name is empty"),
+            ("Name=", "`` is not a search attribute type"),
+            ("a`b", "backticks"),
+        ] {
+            let err = parse_search_attribute(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}

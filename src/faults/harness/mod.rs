@@ -263,11 +263,7 @@ impl FaultHarness {
             self.run_case(workload, schedule, &task_queue, &ids),
         )
         .await
-        .unwrap_or_else(|_| {
-            Err(vec![format!(
-                "the case did not finish within {CASE_TIMEOUT:?}"
-            )])
-        });
+        .unwrap_or_else(|_| Err(self.hung(&ids)));
         workload.points.disarm(&ids);
         self.count(workload.points.take_fired());
         match outcome {
@@ -284,6 +280,60 @@ impl FaultHarness {
                 })
             }
         }
+    }
+
+    /// What a case that did not finish shows: which jobs were still open, and the errors
+    /// the server logged (what a hang after a fault is usually waiting for).
+    fn hung(&self, ids: &[String]) -> Vec<String> {
+        let mut failures = vec![format!(
+            "the case did not finish within {CASE_TIMEOUT:?}: jobs {} (their histories below)",
+            ids.join(", ")
+        )];
+        failures.extend(self.server_errors());
+        failures
+    }
+
+    /// The last errors of each server log in this harness's private state folder.
+    fn server_errors(&self) -> Vec<String> {
+        let Some(private) = &self.private_state else {
+            return Vec::new();
+        };
+        let logs = std::fs::read_dir(private.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|stack| {
+                std::fs::read_dir(stack.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("temporal-") && n.ends_with(".log"))
+            });
+        logs.filter_map(|log| {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let errors: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("\"level\":\"error\"") || l.contains("\"level\":\"fatal\""))
+                .collect();
+            let tail: Vec<String> = errors[errors.len().saturating_sub(8)..]
+                .iter()
+                .map(|l| l.chars().take(400).collect())
+                .collect();
+            (!tail.is_empty()).then(|| {
+                format!(
+                    "{} logged {} error(s); the last:\n      {}",
+                    log.display(),
+                    errors.len(),
+                    tail.join("\n      ")
+                )
+            })
+        })
+        .collect()
     }
 
     async fn run_case(

@@ -66,30 +66,37 @@ fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
 }
 
 /// PostgreSQL's server binaries: `TEMPORAL_HARNESS_PG_BIN`, Debian's newest
-/// `/usr/lib/postgresql/<major>/bin`, or `initdb` on `PATH`.
+/// `/usr/lib/postgresql/<major>/bin`, or `initdb` on the trusted part of `PATH`; wherever
+/// found, only from a folder that nobody but its owner can write to.
 fn pg_bin_dir() -> Result<PathBuf, StackError> {
-    if let Some(dir) = std::env::var_os("TEMPORAL_HARNESS_PG_BIN") {
-        return Ok(PathBuf::from(dir));
+    let found = if let Some(dir) = std::env::var_os("TEMPORAL_HARNESS_PG_BIN") {
+        PathBuf::from(dir)
+    } else {
+        let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+            .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
+            .collect();
+        debian.sort();
+        match debian.pop() {
+            Some((_, bin)) => bin,
+            None => std::env::split_paths(&super::tools::trusted_search_path())
+                .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
+                .ok_or_else(|| StackError::MissingBinary {
+                    name: "initdb/postgres (PostgreSQL server)".into(),
+                    looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
+                })?,
+        }
+    };
+    for program in ["initdb", "postgres", "pg_ctl", "pg_basebackup"] {
+        let path = found.join(program);
+        if path.exists() {
+            super::tools::trusted(&path)?;
+        }
     }
-    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
-        .collect();
-    debian.sort();
-    if let Some((_, bin)) = debian.pop() {
-        return Ok(bin);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
-        .ok_or_else(|| StackError::MissingBinary {
-            name: "initdb/postgres (PostgreSQL server)".into(),
-            looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
-        })
+    Ok(found)
 }
 
 /// Boots the configured flavour as local processes; returns the Temporal process to watch and

@@ -113,12 +113,18 @@ async fn search_attributes(session: Arc<Session>) -> Checked {
         .into_inner();
     let type_name = |t: i32| {
         IndexedValueType::try_from(t)
-            .map(|t| {
-                t.as_str_name()
+            .ok()
+            .and_then(|t| {
+                // KEYWORD_LIST is spelled KeywordList where users type it.
+                let bare = t
+                    .as_str_name()
                     .trim_start_matches("INDEXED_VALUE_TYPE_")
-                    .to_string()
+                    .replace('_', "");
+                crate::validation::SEARCH_ATTRIBUTE_TYPES
+                    .into_iter()
+                    .find(|name| name.eq_ignore_ascii_case(&bare))
             })
-            .unwrap_or_else(|_| format!("type {t}"))
+            .map_or_else(|| format!("type {t}"), str::to_string)
     };
     measure(
         "custom_search_attributes",
@@ -127,7 +133,13 @@ async fn search_attributes(session: Arc<Session>) -> Checked {
     let expected = &session.target().search_attributes;
     let mut problems = Vec::new();
     for (name, wanted) in expected {
-        match listed.custom_attributes.get(name) {
+        // A system attribute (WorkflowType, ExecutionStatus, ...) is always there: the
+        // workflows may use it as well as a custom one.
+        let registered = listed
+            .custom_attributes
+            .get(name)
+            .or_else(|| listed.system_attributes.get(name));
+        match registered {
             None => problems.push(format!("`{name}` is not registered")),
             Some(&found) => {
                 let found = type_name(found);
