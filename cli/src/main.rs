@@ -62,14 +62,35 @@ fn main() {
     std::process::exit(output::finish(run()));
 }
 
+/// The command line as text (an argument that is not UTF-8 shown with U+FFFD: `args()`
+/// would panic on it).
+pub(crate) fn args_lossy() -> Vec<String> {
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Parses arguments, runs the command, and returns the process exit code.
 fn run() -> i32 {
+    // Before clap, which reads some of them (`--postgres-url`'s variable) and would only say
+    // "invalid UTF-8" without naming the variable.
+    if let Some(key) = std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v))
+        .find(|(k, v)| k.starts_with("TEMPORAL_HARNESS_") && v.to_str().is_none())
+        .map(|(k, _)| k)
+    {
+        errln!(
+            "error: {}",
+            temporal_harness::config::ConfigError::NotUnicode { key }
+        );
+        return exit_codes::CONFIG_ERROR;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // clap quotes the offending argument: a URL with its password, when one was
             // given in the wrong place.
-            let args: Vec<String> = std::env::args().collect();
+            let args = args_lossy();
             let rendered = scrub_inputs(&e.render().to_string(), args.iter().map(String::as_str));
             if e.use_stderr() {
                 err!("{rendered}");

@@ -87,7 +87,7 @@ pub struct ValidateArgs {
 /// A configuration error: printed, exit 2.
 pub(crate) fn usage(message: impl std::fmt::Display) -> i32 {
     // Messages quote what the user typed; a credential typed in the wrong place stays hidden.
-    let args: Vec<String> = std::env::args().collect();
+    let args = crate::args_lossy();
     let message = temporal_harness::secret::scrub_inputs(
         &message.to_string(),
         args.iter().map(String::as_str),
@@ -295,7 +295,8 @@ fn external_target(address: &str, args: &ValidateArgs) -> Result<Target, String>
     let mut target = Target::new(temporal, args.namespace.as_deref().unwrap_or("default"));
     if let Some(text) = &args.postgres_url {
         // clap takes the value from the flag or, without it, from the variable.
-        let from = if std::env::args()
+        let from = if crate::args_lossy()
+            .into_iter()
             .any(|a| a == "--postgres-url" || a.starts_with("--postgres-url="))
         {
             "--postgres-url"

@@ -345,6 +345,19 @@ fn client_side_problems_are_usage_errors_naming_the_input() {
             .unwrap();
         assert_config_error(&out, &format!("{key} is set to a value that is not UTF-8"));
     }
+    // An argument that is not UTF-8: clap's usage error, never a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+        .args(["validate", "--temporal-address"])
+        .arg(not_utf8)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(exit_codes::CONFIG_ERROR),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
         .args(["validate", "--temporal-address", "127.0.0.1:1"])
         .args(["--api-key-env", "TH_TEST_KEY_NOT_UTF8"])
@@ -355,6 +368,9 @@ fn client_side_problems_are_usage_errors_naming_the_input() {
         &out,
         "--api-key-env TH_TEST_KEY_NOT_UTF8: the variable's value is not UTF-8",
     );
+    let pem_dir = tempfile::tempdir().unwrap();
+    let pem = pem_dir.path().join("client.pem");
+    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
     for (args, says) in [
         (
             &["--api-key-env", "TH_TEST_KEY_SURELY_UNSET"][..],
@@ -365,7 +381,7 @@ fn client_side_problems_are_usage_errors_naming_the_input() {
             "--tls-ca /nonexistent/ca.pem: cannot read the TLS CA file",
         ),
         (
-            &["--tls-cert", "/nonexistent/c.pem"][..],
+            &["--tls-cert", pem.to_str().unwrap()][..],
             "--tls-cert and --tls-key go together",
         ),
     ] {
