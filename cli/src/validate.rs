@@ -154,9 +154,6 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         }
     }
     target.retry_initial_interval_ms = retry.as_millis() as u64;
-    if args.http_url.is_some() {
-        target.http_url = args.http_url.clone();
-    }
     if args.expect_shards.is_some() {
         target.expected_shards = args.expect_shards;
     }
@@ -224,6 +221,19 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
 /// sizes, TLS requirement. Each is checked here, so a typo is a usage error, not a check that
 /// silently judged something else.
 fn apply_deployment_facts(target: &mut Target, args: &ValidateArgs) -> Result<(), String> {
+    if let Some(url) = &args.http_url {
+        match url::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                target.http_url = Some(url.clone());
+            }
+            _ => {
+                return Err(format!(
+                    "--http-url `{url}` must be the frontend's HTTP API address, \
+                     http(s)://host:port (e.g. http://temporal.example.com:7243)"
+                ))
+            }
+        }
+    }
     if let Some(url) = &args.metrics_url {
         let parsed = url::Url::parse(url)
             .map_err(|e| format!("--metrics-url `{url}` is not a URL ({e})"))?;

@@ -501,6 +501,15 @@ fn deployment_facts_that_do_not_parse_are_usage_errors() {
             "--temporal-address",
         ),
         (&["--temporal-address", "127.0.0.1"][..], "no :port"),
+        (
+            &[
+                "--temporal-address",
+                "127.0.0.1:1",
+                "--http-url",
+                "127.0.0.1:7243",
+            ][..],
+            "--http-url `127.0.0.1:7243` must be",
+        ),
         (&["--profile", "fast"][..], "fast"),
         (&["--sql-max-conns", "20"][..], "--sql-vis-max-conns"),
     ] {

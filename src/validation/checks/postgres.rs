@@ -149,19 +149,21 @@ async fn version(session: Arc<Session>) -> Checked {
 
 async fn databases(session: Arc<Session>) -> Checked {
     let pool = session.pool(Db::Temporal).await?;
-    let found: Vec<String> = sqlx::query_scalar(
-        "SELECT datname::text FROM pg_database \
-         WHERE datname IN ('temporal', 'temporal_visibility') ORDER BY datname",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(sql("listing databases"))?;
     let databases = session
         .target()
         .databases
         .as_ref()
         .map_err(|why| Verdict::Skipped(why.to_string()))?;
+    // The names the connection strings give, not the defaults: a deployment's databases
+    // may be called anything.
     let wanted = [&databases.temporal, &databases.visibility].map(|url| url.database().to_string());
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname = ANY($1) ORDER BY datname",
+    )
+    .bind(wanted.to_vec())
+    .fetch_all(pool)
+    .await
+    .map_err(sql("listing databases"))?;
     let missing: Vec<_> = wanted.iter().filter(|w| !found.contains(w)).collect();
     if !missing.is_empty() {
         return Err(fail(format!(

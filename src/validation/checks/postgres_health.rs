@@ -315,6 +315,17 @@ async fn tls(session: Arc<Session>) -> Checked {
             .databases
             .as_ref()
             .is_ok_and(|d| d.temporal.requires_tls());
+    // Temporal's two databases by the names the connection strings give.
+    let databases: Vec<String> = target
+        .databases
+        .as_ref()
+        .map(|d| {
+            vec![
+                d.temporal.database().to_string(),
+                d.visibility.database().to_string(),
+            ]
+        })
+        .unwrap_or_default();
     let pool = session.pool(Db::Temporal).await?;
     // Every other client session on Temporal's databases is the server's (or another tool's
     // with the same role): their TLS state says how the server connects.
@@ -323,8 +334,9 @@ async fn tls(session: Arc<Session>) -> Checked {
          count(*) FILTER (WHERE s.ssl), count(*) \
          FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
          WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() \
-           AND a.datname IN ('temporal', 'temporal_visibility', current_database())",
+           AND a.datname = ANY($1)",
     )
+    .bind(databases)
     .fetch_one(pool)
     .await
     .map_err(sql("reading pg_stat_ssl"))?;
@@ -334,6 +346,13 @@ async fn tls(session: Arc<Session>) -> Checked {
         "{with_tls} of {total} server connection(s) use TLS; this check's own: {}",
         if mine { "TLS" } else { "plaintext" }
     );
+    if total == 0 {
+        // Nothing of the server's was judged: say so rather than pass on "0 of 0".
+        warn(
+            "no server connection is visible to this role (another database, or a role \
+             without pg_read_all_stats): only this check's own connection was judged",
+        );
+    }
     if required && (with_tls < total || !mine) {
         return Err(fail(format!(
             "{summary}, but TLS is required: set the server's \
