@@ -50,6 +50,8 @@ fn the_embedded_stack_passes_every_check() {
                 "postgres.replication" => "no standby",
                 "temporal.tls_certificate" => "plaintext",
                 "metrics.persistence_errors" => "yet",
+                // 1.32 exports no backlog gauge by default: nothing measured, said so.
+                "metrics.backlog" => "no approximate_backlog_count",
                 other => panic!("{other} skipped: {check}"),
             };
             assert!(

@@ -299,7 +299,14 @@ async fn backlog(session: Arc<Session>) -> Checked {
             _ => None,
         })
         .max_by(|a, b| a.0.total_cmp(&b.0));
-    let (count, queue) = worst.unwrap_or((0.0, None));
+    // No such series at all is not "no backlog": nothing was measured.
+    let Some((count, queue)) = worst else {
+        return Err(Verdict::Skipped(
+            "the server exports no approximate_backlog_count (it appears once a task queue \
+             has been used; older servers do not export it): no backlog was measured"
+                .into(),
+        ));
+    };
     measure("max_backlog", count);
     judge(
         count,
