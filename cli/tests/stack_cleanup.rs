@@ -306,6 +306,11 @@ struct BootInProgress {
 /// Runs `temporal-harness ARGS` with its own state folder, waits until its boot reports
 /// `starting {step}`, sends `signal`, and returns the exit code and what the boot had started.
 fn interrupt_boot(args: &[&str], state: &Path, step: &str, signal: &str) -> (i32, BootInProgress) {
+    interrupt_at(args, state, &format!("starting {step}"), signal)
+}
+
+/// Like [`interrupt_boot`], at the first stderr line that contains `needle`.
+fn interrupt_at(args: &[&str], state: &Path, needle: &str, signal: &str) -> (i32, BootInProgress) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
         .args(args)
         .env("TEMPORAL_HARNESS_STATE_DIR", state)
@@ -318,16 +323,16 @@ fn interrupt_boot(args: &[&str], state: &Path, step: &str, signal: &str) -> (i32
     loop {
         let mut line = String::new();
         let n = stderr.read_line(&mut line).unwrap();
-        assert!(n > 0, "the boot ended before `starting {step}`:\n{seen}");
+        assert!(n > 0, "the command ended before `{needle}`:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(needle) {
+            break;
+        }
         // Bounded: a boot that has no such step (any more) is ready without it.
         assert!(
             !line.contains("stack ready"),
-            "the boot finished without `starting {step}`:\n{seen}{line}"
+            "the boot finished without `{needle}`:\n{seen}"
         );
-        seen.push_str(&line);
-        if line.contains(&format!("starting {step}")) {
-            break;
-        }
     }
     let dir = std::fs::read_dir(state)
         .unwrap()
@@ -438,5 +443,24 @@ fn a_boot_ended_by_sigkill_leaves_nothing_within_seconds() {
             boot.pids.iter().filter(|p| alive(**p)).count(),
             boot.dir.exists()
         );
+    }
+}
+
+#[test]
+fn a_validation_run_ended_by_a_signal_gives_up_its_stack() {
+    // After the boot, while the checks run: the run stops, its stack goes with it.
+    for signal in ["INT", "TERM", "HUP"] {
+        let private = private_state_dir("interrupted-run");
+        let state = private.path().to_path_buf();
+        let (code, boot) = interrupt_at(&["validate"], &state, "stack ready", signal);
+        let clean = eventually(Duration::from_secs(60), || {
+            common::containers_labelled(&boot.label) == 0
+                && networks_labelled(&boot.label) == 0
+                && boot.pids.iter().all(|p| !alive(*p))
+                && !boot.dir.exists()
+        });
+        eprintln!("validate interrupted by SIG{signal} mid-run: exit {code}, clean {clean}");
+        assert_eq!(code, 130, "SIG{signal}");
+        assert!(clean, "SIG{signal}: the stack outlived the run");
     }
 }
