@@ -196,3 +196,62 @@ proptest! {
         prop_assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
     }
 }
+
+/// Every variable the harness reads, for the environment property.
+const VARIABLES: [&str; 12] = [
+    "TEMPORAL_HARNESS_BACKEND",
+    "TEMPORAL_HARNESS_FLAVOR",
+    "TEMPORAL_HARNESS_PORT",
+    "TEMPORAL_HARNESS_STARTUP_TIMEOUT",
+    "TEMPORAL_HARNESS_KEEP",
+    "TEMPORAL_HARNESS_ADDRESS",
+    "TEMPORAL_HARNESS_TLS_CA",
+    "TEMPORAL_HARNESS_API_KEY",
+    "TEMPORAL_HARNESS_POSTGRES_URL",
+    "TEMPORAL_HARNESS_UI_URL",
+    "TEMPORAL_HARNESS_NAMESPACE",
+    "TEMPORAL_HARNESS_LINGER",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Any bytes in any variable (not UTF-8, control characters, a secret): a documented
+    /// exit code, never a panic or the secret; bytes that are not text name the variable.
+    #[test]
+    fn any_environment_value_ends_cleanly_and_names_what_is_not_text(
+        key in proptest::sample::select(&VARIABLES[..]),
+        bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>().prop_filter("no NUL", |b| *b != 0), 1..24),
+            Just(format!("postgres://u:{SECRET}\u{7}@h:1/db").into_bytes()),
+            Just(b"\xff\xfelocal".to_vec()),
+        ],
+    ) {
+        use std::os::unix::ffi::OsStrExt;
+        let value = std::ffi::OsStr::from_bytes(&bytes);
+        let private = common::private_state_dir("robustness-env");
+        let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
+            .args(["validate", "--list"])
+            .env("TEMPORAL_HARNESS_STATE_DIR", private.path())
+            .env(key, value)
+            .output()
+            .expect("run temporal-harness");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let code = out.status.code();
+        prop_assert!(matches!(code, Some(0 | 2)), "{key}={bytes:?}: exit {code:?}\n{text}");
+        prop_assert!(!text.contains("panicked"), "{key}={bytes:?}:\n{text}");
+        prop_assert!(!text.contains(SECRET), "{key}: showed the secret:\n{text}");
+        if std::str::from_utf8(&bytes).is_err() {
+            prop_assert_eq!(code, Some(2), "{}: {}", key, text);
+            prop_assert!(text.contains(key), "{key} not named:\n{text}");
+        }
+    }
+}
