@@ -73,13 +73,21 @@ impl TemporalTarget {
         let Some(tls) = self.tls.as_ref().filter(|t| t.is_set()) else {
             return Ok(self.api_key.is_some().then(TlsPems::default));
         };
-        let ca = read_pem(tls.ca.as_deref(), "CA", "TEMPORAL_HARNESS_TLS_CA")?;
+        let ca = read_pem(
+            tls.ca.as_deref(),
+            "CA",
+            "TEMPORAL_HARNESS_TLS_CA (or [external] tls_ca)",
+        )?;
         let cert = read_pem(
             tls.cert.as_deref(),
             "certificate",
-            "TEMPORAL_HARNESS_TLS_CERT",
+            "TEMPORAL_HARNESS_TLS_CERT (or [external] tls_cert)",
         )?;
-        let key = read_pem(tls.key.as_deref(), "key", "TEMPORAL_HARNESS_TLS_KEY")?;
+        let key = read_pem(
+            tls.key.as_deref(),
+            "key",
+            "TEMPORAL_HARNESS_TLS_KEY (or [external] tls_key)",
+        )?;
         let client = match (cert, key) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -88,7 +96,8 @@ impl TemporalTarget {
                     what: "key",
                     path: tls.key.clone().or(tls.cert.clone()).unwrap_or_default(),
                     source: "mutual TLS needs both a certificate and its key".into(),
-                    env: "TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY",
+                    env: "TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY (or [external] tls_cert \
+                          and tls_key)",
                 })
             }
         };
