@@ -464,3 +464,30 @@ fn a_validation_run_ended_by_a_signal_gives_up_its_stack() {
         assert!(clean, "SIG{signal}: the stack outlived the run");
     }
 }
+
+#[test]
+fn a_teardown_ended_by_a_second_signal_or_sigkill_still_leaves_nothing() {
+    // Ctrl-C starts the teardown; a second signal (an impatient user) is ignored while it
+    // runs, and SIGKILL in the middle of it leaves the rest to the keeper.
+    for second in ["TERM", "KILL"] {
+        let private = private_state_dir("interrupted-teardown");
+        let state = private.path().to_path_buf();
+        let (mut child, dir) = spawn_up("containers", &state);
+        let label = label(&dir);
+        let pid = child.id().to_string();
+        for signal in ["INT", second] {
+            Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status()
+                .unwrap();
+        }
+        let status = child.wait().unwrap();
+        let clean = eventually(Duration::from_secs(60), || {
+            common::containers_labelled(&label) == 0
+                && networks_labelled(&label) == 0
+                && !dir.exists()
+        });
+        eprintln!("up stopped by SIGINT then SIG{second}: {status}; clean {clean}");
+        assert!(clean, "SIG{second} during teardown left the stack behind");
+    }
+}
