@@ -4,7 +4,7 @@
 use crate::frontend::FrontendAuth;
 use std::path::PathBuf;
 use std::time::Duration;
-use temporal_harness::config::{parse_duration, parse_ui_url, Bounds};
+use temporal_harness::config::{is_http_url, parse_duration, parse_ui_url, Bounds};
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::exit_codes;
 use temporal_harness::stack::StackError;
@@ -222,17 +222,13 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
 /// silently judged something else.
 fn apply_deployment_facts(target: &mut Target, args: &ValidateArgs) -> Result<(), String> {
     if let Some(url) = &args.http_url {
-        match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
-                target.http_url = Some(url.clone());
-            }
-            _ => {
-                return Err(format!(
-                    "--http-url `{url}` must be the frontend's HTTP API address, \
-                     http(s)://host:port (e.g. http://temporal.example.com:7243)"
-                ))
-            }
+        if !is_http_url(url) {
+            return Err(format!(
+                "--http-url `{url}` must be the frontend's HTTP API address, \
+                 http(s)://host:port (e.g. http://temporal.example.com:7243)"
+            ));
         }
+        target.http_url = Some(url.clone());
     }
     if let Some(url) = &args.metrics_url {
         let parsed = url::Url::parse(url)

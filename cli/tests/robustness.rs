@@ -161,13 +161,20 @@ fn run(args: &[String], state: &Path) -> (Option<i32>, String, Duration) {
     (code, readers.join().unwrap(), started.elapsed())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        // Each case runs the binary; enough to cover every flag several times.
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+/// Each case runs the binary; 48 cover every flag several times (`PROPTEST_CASES` for more).
+fn cases() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(48),
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    #![proptest_config(cases())]
 
     #[test]
     fn any_command_line_ends_cleanly_with_a_documented_code_and_no_secret(
@@ -214,11 +221,7 @@ const VARIABLES: [&str; 12] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(cases())]
 
     /// Any bytes in any variable (not UTF-8, control characters, a secret): a documented
     /// exit code, never a panic or the secret; bytes that are not text name the variable.

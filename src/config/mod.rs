@@ -346,16 +346,20 @@ impl StackConfig {
 
 /// A Web UI address: http(s), with a host (`key` names where it came from in the error).
 pub fn parse_ui_url(key: &str, value: &str) -> Result<String, ConfigError> {
-    match url::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
-            Ok(value.to_string())
-        }
-        _ => Err(ConfigError::invalid(
-            key,
-            value,
-            "the Web UI's http(s) address, e.g. https://temporal.example.com",
-        )),
+    if is_http_url(value) {
+        return Ok(value.to_string());
     }
+    Err(ConfigError::invalid(
+        key,
+        value,
+        "the Web UI's http(s) address, e.g. https://temporal.example.com",
+    ))
+}
+
+/// An `http://` or `https://` URL with a host (a Web UI, the frontend's HTTP API).
+pub fn is_http_url(value: &str) -> bool {
+    url::Url::parse(value)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
 }
 
 /// Per user and private: `$XDG_RUNTIME_DIR/temporal-harness` (a 0700 folder the login

@@ -258,19 +258,19 @@ pub enum StackError {
     /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
     /// the user's).
     #[error(
-        "the kept stack in {} did not answer within {waited:?}: {cause}. Fix: wait and rerun \
+        "the kept stack in {} did not answer within {waited:?}: {}. Fix: wait and rerun \
          if it is still starting, or remove it with `temporal-harness down` (its data goes \
          with it)",
-        path.display()
+        path.display(),
+        cause_only(source)
     )]
     KeptStackUnhealthy {
         /// Its state folder.
         path: PathBuf,
         /// How long it was waited for.
         waited: Duration,
-        /// The last error seen, without its own fix.
-        cause: String,
-        /// The last error seen.
+        /// The last error seen (shown without its own fix: this error gives the one that
+        /// applies).
         #[source]
         source: BoxError,
     },
@@ -383,4 +383,11 @@ impl From<&str> for StateCause {
     fn from(message: &str) -> Self {
         StateCause(std::io::Error::other(message.to_string()))
     }
+}
+
+/// An error's text without its own `Fix:` clause, for an error that wraps it and gives the
+/// fix that applies.
+pub(crate) fn cause_only(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    text.split(". Fix:").next().unwrap_or(&text).to_string()
 }

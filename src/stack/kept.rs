@@ -3,6 +3,7 @@
 //! Either way it is reported, never replaced: its data is the user's.
 
 use super::endpoints::Endpoints;
+use super::error::cause_only;
 use super::process::{process_alive, process_state};
 use super::readiness::wait_ready;
 use super::shared::StackDir;
@@ -36,7 +37,6 @@ pub(crate) async fn wait_for_kept(
                 return Err(StackError::KeptStackUnhealthy {
                     path: dir.path(),
                     waited: config.startup_timeout,
-                    cause: cause_only(&e),
                     source: e.into(),
                 })
             }
@@ -49,12 +49,6 @@ pub(crate) async fn wait_for_kept(
             ),
         }
     }
-}
-
-/// An error's cause without its own fix: the kept-stack error gives the fix that applies.
-fn cause_only(e: &StackError) -> String {
-    let text = e.to_string();
-    text.split(". Fix:").next().unwrap_or(&text).to_string()
 }
 
 /// What makes the stack unusable that can be seen without waiting: `(cause, fix)`.
