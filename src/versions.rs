@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 const VERSIONS_ENV: &str = include_str!("../fixtures/versions.env");
 
 /// The pinned versions of what provisioning installs and builds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Versions {
     /// Temporal server built from `go.temporal.io/server` (e.g. `1.32.2`).
     pub temporal_server: String,

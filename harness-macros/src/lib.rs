@@ -91,14 +91,20 @@ impl Parse for Args {
                 "timeout" => {
                     input.parse::<Token![=]>()?;
                     let lit: LitStr = input.parse()?;
-                    let millis = parse_millis(&lit.value()).ok_or_else(|| {
-                        syn::Error::new(
-                            lit.span(),
-                            "expected a duration such as \"500ms\", \"30s\" or \"2m\"",
-                        )
-                    })?;
-                    args.options
-                        .push(quote!(.timeout(::std::time::Duration::from_millis(#millis))));
+                    // Checked at compile time by the library's own grammar (a const fn): a bad
+                    // literal fails the constant's evaluation, at the literal.
+                    args.options.push(quote_spanned! {lit.span()=>
+                        .timeout({
+                            const TIMEOUT: ::std::time::Duration =
+                                match ::temporal_harness::config::parse_duration_text(#lit) {
+                                    ::std::option::Option::Some(timeout) => timeout,
+                                    ::std::option::Option::None => ::std::panic!(
+                                        "timeout: expected a duration such as \"500ms\", \"30s\" or \"2m\""
+                                    ),
+                                };
+                            TIMEOUT
+                        })
+                    });
                 }
                 "replay" => {
                     input.parse::<Token![=]>()?;
@@ -252,18 +258,4 @@ fn choice(input: ParseStream, choices: &[(&str, TokenStream2)]) -> syn::Result<T
         None => String::new(),
     };
     Err(syn::Error::new(lit.span(), format!("expected {expected}")))
-}
-
-/// `500ms`, `30s`, `2m`, `1h` to milliseconds (checked at compile time).
-fn parse_millis(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => None,
-    }
 }

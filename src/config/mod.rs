@@ -8,7 +8,7 @@ mod file;
 
 pub use address::parse_frontend_address;
 pub use choices::{BackendKind, Flavor, ImageRole, ImageSource, OfficialImages, Topology};
-pub use duration::{parse_duration, Bounds, DurationError};
+pub use duration::{parse_duration, parse_duration_text, Bounds, DurationError};
 
 use crate::conninfo::PgConnInfo;
 use crate::secret::Secret;
@@ -364,7 +364,7 @@ pub fn is_http_url(value: &str) -> bool {
 
 /// Per user and private: `$XDG_RUNTIME_DIR/temporal-harness` (a 0700 folder the login
 /// session owns), else `temporal-harness-<uid>` in the temp folder, created 0700 and refused
-/// when someone else got there first (see `stack::shared::ensure_private_root`).
+/// when someone else got there first (see `stack::state::ensure_private_root`).
 fn default_state_dir() -> PathBuf {
     if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         let runtime = PathBuf::from(runtime);

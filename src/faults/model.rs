@@ -42,13 +42,16 @@ pub enum NetworkFault {
 }
 
 /// A node of the cluster topology.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ClusterNode {
     /// The frontend.
     Frontend,
     /// The first history host.
+    #[strum(serialize = "history-1")]
     History1,
     /// The second history host.
+    #[strum(serialize = "history-2")]
     History2,
     /// Matching.
     Matching,
@@ -59,13 +62,7 @@ pub enum ClusterNode {
 impl ClusterNode {
     /// The node's name, as [`crate::stack::ClusterControl`] knows it.
     pub fn name(self) -> &'static str {
-        match self {
-            ClusterNode::Frontend => "frontend",
-            ClusterNode::History1 => "history-1",
-            ClusterNode::History2 => "history-2",
-            ClusterNode::Matching => "matching",
-            ClusterNode::Worker => "worker",
-        }
+        self.into()
     }
 }
 

@@ -174,7 +174,7 @@ pub(crate) fn histories_dir(name: &str) -> Result<std::path::PathBuf, String> {
         "temporal-harness-histories-{}",
         crate::stack::euid()
     ));
-    crate::stack::shared::ensure_private_root(&root).map_err(|e| e.to_string())?;
+    crate::stack::state::ensure_private_root(&root).map_err(|e| e.to_string())?;
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)

@@ -6,7 +6,7 @@ use super::endpoints::Endpoints;
 use super::error::cause_only;
 use super::process::{process_alive, process_state};
 use super::readiness::wait_ready;
-use super::shared::StackDir;
+use super::state::StackDir;
 use super::{reaper, StackError};
 use crate::config::{BackendKind, StackConfig};
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// A data store of the server (`DataStoreName` in the server's config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Store {
     /// Workflow executions and their histories.
     ExecutionStore,
@@ -52,7 +52,7 @@ impl Store {
 }
 
 /// How an injected call fails (the server's error names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum PersistenceError {
     /// The call is not made; the caller is told it timed out.
     Timeout,
@@ -102,7 +102,7 @@ impl PersistenceError {
 
 /// One method of one store failing with `error` on `percent`% of its calls, drawn from
 /// `seed` (the server samples each call; the same seed gives the same sequence of draws).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct PersistenceFault {
     /// Which store.
     pub store: Store,

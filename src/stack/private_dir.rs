@@ -7,7 +7,7 @@
 //! that removes it, every panicking test would leave one in the temp folder.
 
 use super::process::process_alive;
-use super::shared::{ensure_private_root, stacks};
+use super::state::{ensure_private_root, stacks};
 use super::{reaper, StackError};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! current user, liveness (a zombie is not alive), reaping. One place for the few `libc`
 //! calls std does not cover.
 
-use super::shared::StackDir;
+use super::state::StackDir;
 use super::StackError;
 use crate::error::context;
 use std::fs;

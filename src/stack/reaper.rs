@@ -9,7 +9,7 @@
 //! what it left is reaped here by the next run.
 
 use super::containers::docker;
-use super::shared::{root_label, ROOT_LABEL, STACK_LABEL};
+use super::labels::{root_label, ROOT_LABEL, STACK_LABEL};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -78,12 +78,9 @@ pub(crate) fn sweep_abandoned_boot(label: &str) {
 
 /// The labels the stack folders under `root` give their containers.
 fn live_stack_labels(root: &Path) -> Vec<String> {
-    std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("label")).ok())
-        .map(|l| l.trim().to_string())
+    super::state::stacks(root)
+        .iter()
+        .filter_map(|stack| stack.label().ok())
         .collect()
 }
 

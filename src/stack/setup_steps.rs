@@ -1,5 +1,8 @@
 //! What every backend sets up the same way, defined once: the database user, the server's
-//! dynamic config, and the schema steps (`temporal-sql-tool` run per database).
+//! environment and dynamic config, and the schema steps (`temporal-sql-tool` run per
+//! database, with its connection settings).
+
+use crate::secret::Secret;
 
 /// The PostgreSQL user Temporal and the tests connect as.
 pub(crate) const DB_USER: &str = "temporal";
@@ -21,6 +24,41 @@ pub(crate) const DEV_SERVER_DYNAMIC_CONFIG: [&str; 4] = [
     "--dynamic-config-value",
     "history.timerProcessorMaxTimeShift=\"10ms\"",
 ];
+
+/// Where the server finds its PostgreSQL and its dynamic config: the variables the server's
+/// config template (`config_template.yaml`) reads, for the container and the local process
+/// alike. (`PROMETHEUS_ENDPOINT` is the backend's: one listener per node.)
+pub(crate) fn server_env(
+    postgres_host: &str,
+    postgres_port: u16,
+    password: &Secret,
+    dynamic_config_file: &str,
+) -> [(&'static str, String); 6] {
+    [
+        ("DB", SERVER_SQL_PLUGIN.into()),
+        ("DB_PORT", postgres_port.to_string()),
+        ("POSTGRES_SEEDS", postgres_host.into()),
+        ("POSTGRES_USER", DB_USER.into()),
+        ("POSTGRES_PWD", password.expose().into()),
+        ("DYNAMIC_CONFIG_FILE_PATH", dynamic_config_file.into()),
+    ]
+}
+
+/// `temporal-sql-tool`'s connection to PostgreSQL. The tool speaks lib/pq (`postgres12`); the
+/// server's pgx plugin is for the server only.
+pub(crate) fn sql_tool_env(
+    postgres_host: &str,
+    postgres_port: u16,
+    password: &Secret,
+) -> [(&'static str, String); 5] {
+    [
+        ("SQL_PLUGIN", "postgres12".into()),
+        ("SQL_HOST", postgres_host.into()),
+        ("SQL_PORT", postgres_port.to_string()),
+        ("SQL_USER", DB_USER.into()),
+        ("SQL_PASSWORD", password.expose().into()),
+    ]
+}
 
 /// `temporal-sql-tool` arguments, in order, that create and migrate Temporal's two
 /// databases: `(database, arguments)`.

@@ -8,7 +8,7 @@
 use super::ports::free_ports;
 use super::process::{spawn_service, Watched};
 use super::readiness::wait_serving;
-use super::shared::StackDir;
+use super::state::StackDir;
 use super::tools::find_tool;
 use super::{StackError, TemporalTarget};
 use crate::config::StackConfig;
@@ -26,7 +26,7 @@ impl TestServer {
     /// Starts a test server on a free port and waits until it serves.
     pub async fn start(config: &StackConfig) -> Result<TestServer, StackError> {
         let binary = find_tool(config, "temporal-test-server").map_err(explain_missing)?;
-        super::shared::ensure_private_root(&config.state_dir)?;
+        super::state::ensure_private_root(&config.state_dir)?;
         let key = format!(
             "time-skipping-{}-{}",
             std::process::id(),

@@ -35,8 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a check looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Category {
     /// PostgreSQL on its own.
     Postgres,
@@ -56,14 +57,7 @@ pub enum Category {
 impl Category {
     /// Its name, as JSON and JUnit reports spell it.
     pub fn name(self) -> &'static str {
-        match self {
-            Category::Postgres => "postgres",
-            Category::Temporal => "temporal",
-            Category::Integration => "integration",
-            Category::Workflow => "workflow",
-            Category::Metrics => "metrics",
-            Category::Canary => "canary",
-        }
+        self.into()
     }
 }
 

@@ -13,8 +13,9 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 /// The stages, in the order the workflow runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Stage {
     /// An activity reaches Temporal and PostgreSQL.
     Connection,
@@ -42,13 +43,7 @@ impl Stage {
 
     /// The stage's name as its check id uses it (`stage.<name>`).
     pub fn name(self) -> &'static str {
-        match self {
-            Stage::Connection => "connection",
-            Stage::WorkflowExecution => "workflow_execution",
-            Stage::ActivityExecution => "activity_execution",
-            Stage::StatePersistence => "state_persistence",
-            Stage::ErrorHandling => "error_handling",
-        }
+        self.into()
     }
 }
 

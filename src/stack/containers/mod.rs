@@ -8,14 +8,14 @@
 mod template;
 
 use super::endpoints::metrics_url;
+use super::labels::STACK_LABEL;
 use super::ports::ensure_free;
 use super::progress::Progress;
 use super::setup_steps::{
-    dev_server_ui_args, schema_script, DB_USER, DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
-    SERVER_SQL_PLUGIN,
+    dev_server_ui_args, schema_script, server_env, sql_tool_env, DB_USER,
+    DEV_SERVER_DYNAMIC_CONFIG, DYNAMIC_CONFIG,
 };
-use super::shared::StackDir;
-use super::shared::STACK_LABEL;
+use super::state::StackDir;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, ImageRole, ImageSource, StackConfig};
 use crate::conninfo::PgConnInfo;
@@ -34,6 +34,9 @@ use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image, ImageExt};
 use testcontainers_modules::postgres::Postgres;
+
+/// PostgreSQL's port inside its container (the server and the schema job reach it there).
+const PG_PORT: u16 = 5432;
 
 const FRONTEND_PORT: u16 = 7233;
 const HTTP_PORT: u16 = 7243;
@@ -168,7 +171,7 @@ pub(crate) async fn boot(
     let label = dir.label()?;
     let labels = HashMap::from([
         (STACK_LABEL.to_string(), label.clone()),
-        (super::shared::ROOT_LABEL.to_string(), dir.root_label()),
+        (super::labels::ROOT_LABEL.to_string(), dir.root_label()),
     ]);
     match config.flavor {
         Flavor::Dev => {
@@ -293,15 +296,14 @@ async fn boot_postgres_flavor(
 
     let step = progress.start(&format!("Temporal server (container {})", plan.server));
     let server_name = temporal_container(label);
-    let server = request(&plan.server, labels, config, &[METRICS_PORT])?
+    let server = server_env(&pg_name, PG_PORT, &password, DYNAMIC_CONFIG_PATH)
+        .into_iter()
+        .fold(
+            request(&plan.server, labels, config, &[METRICS_PORT])?,
+            |request, (key, value)| request.with_env_var(key, value),
+        )
         .with_network(&network)
         .with_container_name(&server_name)
-        .with_env_var("DB", SERVER_SQL_PLUGIN)
-        .with_env_var("DB_PORT", "5432")
-        .with_env_var("POSTGRES_SEEDS", &pg_name)
-        .with_env_var("POSTGRES_USER", DB_USER)
-        .with_env_var("POSTGRES_PWD", password.expose())
-        .with_env_var("DYNAMIC_CONFIG_FILE_PATH", DYNAMIC_CONFIG_PATH)
         .with_env_var("PROMETHEUS_ENDPOINT", format!("0.0.0.0:{METRICS_PORT}"))
         .with_copy_to(DYNAMIC_CONFIG_PATH, DYNAMIC_CONFIG.as_bytes().to_vec())
         .start();
@@ -403,7 +405,7 @@ async fn start_postgres_from(
     ));
     let (name, tag) = template.name_and_tag();
     let pg = GenericImage::new(name, tag)
-        .with_exposed_port(5432.tcp())
+        .with_exposed_port(PG_PORT.tcp())
         .with_wait_for(WaitFor::message_on_stderr(
             "database system is ready to accept connections",
         ))
@@ -416,7 +418,7 @@ async fn start_postgres_from(
         .await
         .map_err(|e| template.unusable(e.to_string()))?;
     // Parked first: if setting the password fails, the container is still the stack's.
-    let pg_port = host_port(&pg, 5432).await?;
+    let pg_port = host_port(&pg, PG_PORT).await?;
     park(pg);
     template.set_password(docker, pg_name, password).await?;
     let admin = postgres_ready_at(pg_port, pg_name, password, timeout).await?;
@@ -444,7 +446,7 @@ async fn postgres_ready<I: Image + Send + 'static>(
     password: &Secret,
     timeout: Duration,
 ) -> Result<PgConnInfo, StackError> {
-    let pg_port = host_port(&pg, 5432).await?;
+    let pg_port = host_port(&pg, PG_PORT).await?;
     park(pg);
     postgres_ready_at(pg_port, pg_name, password, timeout).await
 }
@@ -510,14 +512,13 @@ async fn run_schema_step(
     let job = GenericImage::new(name, tag)
         .with_entrypoint("sh")
         .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(0)))
-        .with_cmd(["-c".to_string(), schema_script()])
-        .with_network(network)
+        .with_cmd(["-c".to_string(), schema_script()]);
+    let job = sql_tool_env(pg_host, PG_PORT, password)
+        .into_iter()
+        .fold(job.with_network(network), |job, (key, value)| {
+            job.with_env_var(key, value)
+        })
         .with_labels(labels.clone())
-        .with_env_var("SQL_PLUGIN", "postgres12")
-        .with_env_var("SQL_HOST", pg_host)
-        .with_env_var("SQL_PORT", "5432")
-        .with_env_var("SQL_USER", DB_USER)
-        .with_env_var("SQL_PASSWORD", password.expose())
         .with_startup_timeout(timeout)
         .start()
         .await

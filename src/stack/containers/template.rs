@@ -13,8 +13,8 @@
 use super::{split_image, Plan};
 use crate::conninfo::PgConnInfo;
 use crate::secret::Secret;
+use crate::stack::labels::{ROOT_LABEL, STACK_LABEL};
 use crate::stack::setup_steps::{schema_script, DB_USER};
-use crate::stack::shared::{ROOT_LABEL, STACK_LABEL};
 use crate::stack::StackError;
 use futures::StreamExt;
 use std::collections::HashMap;

@@ -5,8 +5,8 @@
 
 use super::super::ports::free_ports;
 use super::super::process::{euid, exited_early, spawn_service, tail, user_ids};
-use super::super::setup_steps::{schema_steps, DB_USER};
-use super::super::shared::StackDir;
+use super::super::setup_steps::{schema_steps, sql_tool_env, DB_USER};
+use super::super::state::StackDir;
 use super::super::StackError;
 use super::super::{fnv1a, postgres};
 use crate::config::StackConfig;
@@ -278,7 +278,7 @@ fn set_password(
 
 /// How a PostgreSQL of a stack runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PgMode {
+pub(in crate::stack) enum PgMode {
     /// Throwaway test data: durability costs time and buys nothing.
     Throwaway,
     /// Part of a primary/standby pair: commits wait for the standby (once it is named), and
@@ -289,7 +289,7 @@ pub(super) enum PgMode {
 
 /// `postgres` on `<data>/pgdata`, on `port` or a free one (registered for teardown); returns
 /// the admin URL once it accepts `password`, and its pid.
-pub(super) async fn run_postgres(
+pub(in crate::stack) async fn run_postgres(
     config: &StackConfig,
     dir: &StackDir,
     pg_bin: &Path,
@@ -397,11 +397,7 @@ pub(super) async fn setup_schema(
         let mut cmd = tokio::process::Command::new(sql_tool);
         cmd.args(["--db", db])
             .args(&args)
-            .env("SQL_PLUGIN", "postgres12")
-            .env("SQL_HOST", "127.0.0.1")
-            .env("SQL_PORT", port.to_string())
-            .env("SQL_USER", DB_USER)
-            .env("SQL_PASSWORD", password.expose())
+            .envs(sql_tool_env("127.0.0.1", port, password))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         // Messages only: the tool's output may quote the password, so it is scrubbed first.
@@ -421,7 +417,7 @@ pub(super) async fn setup_schema(
 }
 
 /// `Some((uid, gid))` of the `postgres` user when running as root, else `None`.
-pub(super) fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
+pub(in crate::stack) fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
     if euid() != 0 {
         return Ok(None);
     }
@@ -437,7 +433,7 @@ pub(super) fn postgres_owner() -> Result<Option<(u32, u32)>, StackError> {
     Ok(Some(ids))
 }
 
-pub(super) fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
+pub(in crate::stack) fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid).env("HOME", std::env::temp_dir());
     }

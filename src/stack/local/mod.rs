@@ -5,19 +5,18 @@
 //! process that started them and Ctrl-C of a test run does not reach them: the stack's
 //! keeper stops them (see `shared`).
 
-mod database;
-mod replication;
-mod server;
+pub(super) mod database;
+pub(super) mod replication;
+pub(super) mod server;
 
-pub use replication::FailoverControl;
-pub use server::{ClusterControl, CLUSTER_NODES};
+pub use server::CLUSTER_NODES;
 
 use super::endpoints::metrics_url;
 use super::ports::{ensure_free, free_ports};
 use super::process::{spawn_service, Watched};
 use super::progress::Progress;
 use super::setup_steps::{dev_server_ui_args, DEV_SERVER_DYNAMIC_CONFIG};
-use super::shared::StackDir;
+use super::state::StackDir;
 use super::tools::find_tool;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig, Topology};
@@ -66,7 +65,7 @@ fn binaries(config: &StackConfig) -> Result<Binaries, StackError> {
 }
 
 /// PostgreSQL's server binaries: `TEMPORAL_HARNESS_PG_BIN`, Debian's newest
-/// `/usr/lib/postgresql/<major>/bin`, or `initdb` on the trusted part of `PATH`; wherever
+/// `/usr/lib/postgresql/<pinned major>/bin` (else the newest major there, with a warning), or `initdb` on the trusted part of `PATH`; wherever
 /// found, only from a folder that nobody but its owner can write to.
 fn pg_bin_dir() -> Result<PathBuf, StackError> {
     let found = if let Some(dir) = std::env::var_os("TEMPORAL_HARNESS_PG_BIN") {
@@ -80,7 +79,24 @@ fn pg_bin_dir() -> Result<PathBuf, StackError> {
             .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
             .collect();
         debian.sort();
-        match debian.pop() {
+        // The pinned major (what the containers backend's image runs); another one only when
+        // it is missing, said aloud (a schema or behaviour difference is then the reason).
+        let pinned = &crate::versions::Versions::pinned().postgres_major;
+        let chosen = match debian
+            .iter()
+            .position(|(major, _)| &major.to_string() == pinned)
+        {
+            Some(i) => Some(debian.swap_remove(i)),
+            None => debian.pop().inspect(|(major, bin)| {
+                eprintln!(
+                    "temporal-harness: warning: PostgreSQL {pinned} (fixtures/versions.env) is \
+                     not installed; the local backend runs PostgreSQL {major} from {}. Fix: \
+                     ./scripts/provision.sh installs {pinned}, or set TEMPORAL_HARNESS_PG_BIN",
+                    bin.display()
+                )
+            }),
+        };
+        match chosen {
             Some((_, bin)) => bin,
             None => std::env::split_paths(&super::tools::trusted_search_path())
                 .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())

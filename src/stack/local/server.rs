@@ -2,18 +2,17 @@
 //! cluster topology) one process per service as production deploys them, with two history
 //! hosts, all sharing the stack's PostgreSQL and finding each other through the membership
 //! table there. A cluster's nodes are recorded in the stack's private folder, so
-//! [`ClusterControl`] can kill, pause and restart them for fault tests.
+//! `ClusterControl` (`stack::control`) can kill, pause and restart them for fault tests.
 
 use super::super::ports::free_low_ports;
-use super::super::process::{exited_early, process_alive, spawn_service, Watched};
-use super::super::setup_steps::{DB_USER, DYNAMIC_CONFIG, SERVER_SQL_PLUGIN};
-use super::super::shared::StackDir;
+use super::super::process::{exited_early, spawn_service, Watched};
+use super::super::setup_steps::{server_env, DYNAMIC_CONFIG};
+use super::super::state::StackDir;
 use super::super::tools::find_tool;
-use super::super::{persistence_faults, postgres, readiness, StackError};
+use super::super::{persistence_faults, postgres, StackError};
 use super::frontend_port;
 use crate::config::{StackConfig, Topology};
 use crate::conninfo::PgConnInfo;
-use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
 use crate::secret::Secret;
 use std::fs;
@@ -52,12 +51,12 @@ const NODES_FILE: &str = "cluster-nodes.json";
 
 /// How to start one node again.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct NodeSpec {
-    name: String,
-    program: PathBuf,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    pid: i32,
+pub(in crate::stack) struct NodeSpec {
+    pub(in crate::stack) name: String,
+    pub(in crate::stack) program: PathBuf,
+    pub(in crate::stack) args: Vec<String>,
+    pub(in crate::stack) env: Vec<(String, String)>,
+    pub(in crate::stack) pid: i32,
 }
 
 /// Starts the server (one process, or the cluster); returns the frontend to watch, the HTTP
@@ -83,17 +82,15 @@ pub(super) async fn start(
     env.extend(
         [
             ("BIND_ON_IP", "127.0.0.1".to_string()),
-            ("DB", SERVER_SQL_PLUGIN.into()),
-            ("DB_PORT", pg_port.to_string()),
-            ("POSTGRES_SEEDS", "127.0.0.1".into()),
-            ("POSTGRES_USER", DB_USER.into()),
-            ("POSTGRES_PWD", password.expose().into()),
-            (
-                "DYNAMIC_CONFIG_FILE_PATH",
-                dynamic_config.display().to_string(),
-            ),
             ("LOG_LEVEL", "warn".into()),
         ]
+        .into_iter()
+        .chain(server_env(
+            "127.0.0.1",
+            pg_port,
+            password,
+            &dynamic_config.display().to_string(),
+        ))
         .map(|(k, v)| (k.to_string(), v)),
     );
     if std::env::var_os("USER").is_none() {
@@ -267,7 +264,7 @@ fn faulty_config(config: &StackConfig, dir: &StackDir) -> Result<PathBuf, StackE
 /// The server's config template, installed next to `temporal-server` by provisioning.
 const TEMPLATE: &str = "temporal-server-config-template.yaml";
 
-fn spawn(
+pub(in crate::stack) fn spawn(
     dir: &StackDir,
     server: &Path,
     name: &str,
@@ -291,7 +288,7 @@ fn spawn(
     })
 }
 
-fn log_file(dir: &StackDir, name: &str) -> PathBuf {
+pub(in crate::stack) fn log_file(dir: &StackDir, name: &str) -> PathBuf {
     match name {
         "server" => dir.path().join("temporal-server.log"),
         node => dir.path().join(format!("temporal-{node}.log")),
@@ -309,128 +306,12 @@ fn service_name(name: &str) -> &'static str {
     }
 }
 
-fn write_nodes(dir: &StackDir, nodes: &[NodeSpec]) -> Result<(), StackError> {
+pub(in crate::stack) fn write_nodes(dir: &StackDir, nodes: &[NodeSpec]) -> Result<(), StackError> {
     dir.write_private_json(NODES_FILE, &nodes)
 }
 
-fn read_nodes(dir: &StackDir) -> Result<Vec<NodeSpec>, StackError> {
+pub(in crate::stack) fn read_nodes(dir: &StackDir) -> Result<Vec<NodeSpec>, StackError> {
     let path = dir.path().join(NODES_FILE);
     let bytes = fs::read(&path).map_err(|e| StackError::state(&path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| StackError::state(&path, e))
-}
-
-/// Kill, pause and restart control over the nodes of a local cluster stack. Use it on a stack
-/// of your own (a private `state_dir`): other tests on a shared stack would see the faults.
-#[derive(Debug, Clone)]
-pub struct ClusterControl {
-    dir: StackDir,
-}
-
-impl ClusterControl {
-    /// Control over the cluster in `dir`; fails when the stack there is not a cluster.
-    pub(crate) fn new(dir: StackDir) -> Result<Self, StackError> {
-        read_nodes(&dir)?;
-        Ok(ClusterControl { dir })
-    }
-
-    /// The nodes' names: `frontend`, `history-1`, `history-2`, `matching`, `worker`.
-    pub fn nodes(&self) -> Vec<String> {
-        CLUSTER_NODES.iter().map(|(n, _)| n.to_string()).collect()
-    }
-
-    fn node(&self, name: &str) -> Result<(Vec<NodeSpec>, usize), StackError> {
-        let nodes = read_nodes(&self.dir)?;
-        let index =
-            nodes
-                .iter()
-                .position(|n| n.name == name)
-                .ok_or_else(|| StackError::ControlFailed {
-                    action: format!("find node `{name}`"),
-                    source: "the cluster has no node of that name".into(),
-                    fix: format!("name one of {}", self.nodes().join(", ")),
-                })?;
-        Ok((nodes, index))
-    }
-
-    /// A failed operation on node `name`: its own log says what happened to it.
-    fn failed(&self, action: String, name: &str, why: impl Into<BoxError>) -> StackError {
-        StackError::ControlFailed {
-            action,
-            source: why.into(),
-            fix: format!(
-                "the node's process may have exited or been stopped by someone else: see its \
-                 log, {}, and the stack's folder {}",
-                log_file(&self.dir, name).display(),
-                self.dir.path().display()
-            ),
-        }
-    }
-
-    fn signal(&self, name: &str, signal: i32, action: &str) -> Result<i32, StackError> {
-        let (nodes, i) = self.node(name)?;
-        let pid = nodes[i].pid;
-        // SAFETY: kill(2) with a pid this stack started; no memory is shared.
-        if unsafe { libc::kill(pid, signal) } != 0 {
-            return Err(self.failed(
-                format!("{action} {name} (pid {pid})"),
-                name,
-                std::io::Error::last_os_error(),
-            ));
-        }
-        Ok(pid)
-    }
-
-    /// Kills node `name` (SIGKILL, as a crash) and waits until it is gone.
-    pub async fn kill(&self, name: &str) -> Result<(), StackError> {
-        let pid = self.signal(name, libc::SIGKILL, "kill")?;
-        retry(
-            Duration::from_secs(10),
-            Duration::from_millis(10),
-            |_| async move {
-                match process_alive(pid) {
-                    false => Attempt::Done(()),
-                    true => Attempt::Again(self.failed(
-                        format!("kill {name} (pid {pid})"),
-                        name,
-                        "it still runs 10 s after SIGKILL",
-                    )),
-                }
-            },
-        )
-        .await
-    }
-
-    /// Freezes node `name` (SIGSTOP): its connections stay open and nothing answers.
-    pub fn pause(&self, name: &str) -> Result<(), StackError> {
-        self.signal(name, libc::SIGSTOP, "pause").map(drop)
-    }
-
-    /// Thaws node `name` after [`ClusterControl::pause`].
-    pub fn resume(&self, name: &str) -> Result<(), StackError> {
-        self.signal(name, libc::SIGCONT, "resume").map(drop)
-    }
-
-    /// Kills node `name` if it runs and starts it again with the same ports and settings; the
-    /// frontend is waited for until it serves the namespace again (at most `timeout`).
-    pub async fn restart(&self, name: &str, timeout: Duration) -> Result<(), StackError> {
-        let (mut nodes, i) = self.node(name)?;
-        if process_alive(nodes[i].pid) {
-            self.kill(name).await?;
-        }
-        let spec = nodes[i].clone();
-        nodes[i] = spawn(&self.dir, &spec.program, &spec.name, spec.args, spec.env)?;
-        write_nodes(&self.dir, &nodes)?;
-        if name == "frontend" {
-            let endpoints = self.dir.endpoints().ok_or_else(|| {
-                self.failed(
-                    "restart the frontend".into(),
-                    name,
-                    "the stack's endpoints file is gone",
-                )
-            })?;
-            readiness::wait_ready(&endpoints.temporal, &endpoints.namespace, false, timeout)
-                .await?;
-        }
-        Ok(())
-    }
 }

@@ -2,10 +2,10 @@
 //! PostgreSQL away and bring it back. The fault harness uses it on a stack of its own; on a
 //! shared stack it would disturb every other test.
 
-use super::containers::{docker, postgres_container, temporal_container};
-use super::{readiness, StackError, TemporalTarget};
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
+use crate::stack::containers::{docker, postgres_container, temporal_container};
+use crate::stack::{readiness, StackError, TemporalTarget};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use testcontainers::bollard::errors::Error as DockerError;
