@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Benchmark: wall time and stack boots of a test binary's run (target: 1 boot), under
 # `cargo test` (one process) and `cargo nextest run` (a process per test), each from a fresh
-# state folder. Usage: scripts/bench-sharing.sh [stack_sharing|hundred]
-#   stack_sharing: 24 tests that each acquire the stack (the default)
-#   hundred:       100 #[temporal_test] tests, each running a workflow (ignored by default)
+# state folder. Usage: scripts/bench-sharing.sh [sharing|hundred]
+#   sharing: 24 tests that each acquire the stack (tests/stack/sharing.rs, the default)
+#   hundred: 100 #[temporal_test] tests, each running a workflow (benches/suites/hundred.rs,
+#            built only when named)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-test=${1:-stack_sharing}
+suite=${1:-sharing}
+case $suite in
+  sharing) test=stack; test_args=(-- sharing::); nextest_args=(-E 'test(/^sharing::/)') ;;
+  hundred) test=hundred; test_args=(); nextest_args=() ;;
+  *) echo "usage: $0 [sharing|hundred] (not '$suite')" >&2; exit 2 ;;
+esac
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 cargo test --no-run --test "$test" -q 2>/dev/null
-case $test in
-  hundred) test_args=(-- --ignored); nextest_args=(--run-ignored only) ;;
-  *) test_args=(); nextest_args=() ;;
-esac
 for runner in "cargo test" "cargo nextest run"; do
   state=$(mktemp -d)
   if [ "$runner" = "cargo test" ]; then args=("${test_args[@]}"); else args=("${nextest_args[@]}"); fi
@@ -22,7 +24,7 @@ for runner in "cargo test" "cargo nextest run"; do
   took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   boots=$(wc -l <"$state/boots.log" 2>/dev/null || echo 0)
   passed=$(grep -Eo '[0-9]+ passed' "$state.log" | tail -1)
-  printf '%-18s test=%s %s wall=%ss stack_boots=%s\n' "$runner" "$test" "$passed" "$took" "$boots"
+  printf '%-18s suite=%s %s wall=%ss stack_boots=%s\n' "$runner" "$suite" "$passed" "$took" "$boots"
   # Let the keeper finish (linger), then drop the folder.
   for _ in $(seq 1 100); do [ -z "$(find "$state" -mindepth 1 -maxdepth 1 -type d)" ] && break; sleep 0.1; done
   rm -rf "$state" "$state.log"

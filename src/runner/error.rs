@@ -1,6 +1,7 @@
 //! Why a test's runner could not do what the test asked.
 
 use super::WorkflowFailure;
+use crate::config::ConfigError;
 use crate::error::BoxError;
 use crate::stack::StackError;
 use crate::worker_thread::WorkerError;
@@ -14,9 +15,13 @@ use temporalio_sdk::workflow_replayer::WorkflowReplayError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunnerError {
+    /// The configuration (`temporal-harness.toml`, `TEMPORAL_HARNESS_*`) cannot be used,
+    /// whether found reading it or when the stack was asked for it.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The stack could not be had.
     #[error(transparent)]
-    Stack(#[from] StackError),
+    Stack(StackError),
     /// A workflow or activity could not be registered (the SDK's error), or the test's
     /// options contradict each other.
     #[error("registration failed: {0}")]
@@ -165,4 +170,30 @@ pub enum RunnerError {
     /// The app database refused (a test's `?` on a `sqlx` call lands here).
     #[error("app database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<StackError> for RunnerError {
+    /// A configuration error stays one, however deep the stack found it.
+    fn from(error: StackError) -> Self {
+        match error {
+            StackError::Config(config) => RunnerError::Config(config),
+            other => RunnerError::Stack(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_error_found_by_the_stack_stays_one() {
+        let found = StackError::Config(ConfigError::Unsupported("topology = \"cluster\"".into()));
+        assert!(matches!(RunnerError::from(found), RunnerError::Config(_)));
+        let other = StackError::LockTimeout {
+            timeout: Duration::from_secs(1),
+            lock: "k.lock".into(),
+        };
+        assert!(matches!(RunnerError::from(other), RunnerError::Stack(_)));
+    }
 }

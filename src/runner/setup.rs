@@ -66,7 +66,7 @@ pub(super) async fn setup(
     definitions: &Definitions,
     logs: CapturedLogs,
 ) -> Result<(TestRunner, WorkerDriver), RunnerError> {
-    let mut config = StackConfig::load().map_err(crate::stack::StackError::from)?;
+    let mut config = StackConfig::load()?;
     if let Some(b) = options.backend {
         config.backend = b;
     }

@@ -154,7 +154,7 @@ impl Stack {
             return Ok(Shutdown::StillInUse);
         }
         let _lock = dir.lock(timeout).await?;
-        if dir.has_other_users() {
+        if dir.in_use() {
             return Ok(Shutdown::StillInUse);
         }
         dir.teardown()?;

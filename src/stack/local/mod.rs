@@ -3,7 +3,7 @@
 //!
 //! Processes run in their own session with output to log files, so they outlive the test
 //! process that started them and Ctrl-C of a test run does not reach them: the stack's
-//! keeper stops them (see `shared`).
+//! keeper stops them (see `state`).
 
 pub(super) mod database;
 pub(super) mod replication;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Keeper of one shared stack, run as `sh -c "$TEMPORAL_HARNESS_KEEPER_SCRIPT" keeper.sh ARGS`
 # from the harness's own binary (never from a file another user could replace); see
-# src/stack/shared.rs.
+# src/stack/state/keeper.rs.
 #
 #   keeper.sh watch DIR LOCK LINGER_MS   wait while processes hold leases on the stack, then,
 #                                        LINGER_MS after the last one ended, tear it down

@@ -80,8 +80,14 @@ impl StackDir {
             .join(std::process::id().to_string())
     }
 
-    /// True when a process other than this one holds a live lease.
-    pub(crate) fn has_other_users(&self) -> bool {
+    /// True when a handle of this process holds the stack, or another process holds a live
+    /// lease. Asked under the lock before a teardown: another handle of this process may have
+    /// taken the stack again between giving it up and the lock (tests of one binary acquire
+    /// and shut down the shared stack concurrently).
+    pub(crate) fn in_use(&self) -> bool {
+        if handles().get(&self.path()).is_some_and(|count| *count > 0) {
+            return true;
+        }
         let me = std::process::id() as i32;
         fs::read_dir(self.path().join(LEASES))
             .into_iter()

@@ -100,12 +100,14 @@ mod tests {
         let stack = StackDir::new(&root, "k2");
         stack.create().unwrap();
         stack.lease().unwrap();
-        assert!(!stack.has_other_users(), "own lease is not another user");
+        assert!(stack.in_use(), "a handle of this process holds it");
+        assert!(stack.release());
+        assert!(!stack.in_use(), "given up, and no other process holds it");
         let mut child = Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
         File::create(stack.path().join(files::LEASES).join(dead.to_string())).unwrap();
-        assert!(!stack.has_other_users(), "a dead pid holds no lease");
+        assert!(!stack.in_use(), "a dead pid holds no lease");
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -1,12 +1,10 @@
 //! Each backend and flavour boots, runs a workflow end to end, and (PostgreSQL flavours)
 //! shows the workflow's row in Temporal's own `current_executions` table.
 
-mod common;
-
-use common::{config, run_greeting};
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::{Endpoints, Stack};
+use test_support::{config, run_greeting};
 
 async fn assert_current_execution(endpoints: &Endpoints, workflow_id: &str) {
     let url = endpoints
@@ -95,7 +93,7 @@ async fn ui_shows_a_workflow(backend: BackendKind, flavor: Flavor) {
 
     let mut config = config(backend, flavor);
     // A stack of its own: the run's shared one may have been booted without the UI.
-    let private = common::private_state_dir("ui");
+    let private = test_support::private_state_dir("ui");
     config.state_dir = private.path().to_path_buf();
     config.ui = Some(true);
     let stack = Stack::acquire(&config).await.expect("stack boots");

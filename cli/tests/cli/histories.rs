@@ -134,7 +134,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The figures of docs/benchmarks.md: 100 workflows pulled and replayed. A benchmark, so
-/// ignored by default: `cargo test -p temporal-harness-cli --test histories_cli -- --ignored
+/// ignored by default: `cargo test --workspace --test cli -- histories:: --ignored
 /// --nocapture`.
 #[temporal_test(workflows(GreetingWorkflow), timeout = "120s")]
 #[ignore = "benchmark: prints figures"]

@@ -1,5 +1,5 @@
-//! 50 time-skipping tests per server, for `scripts/bench-time-skipping.sh` (ignored by
-//! default: a benchmark, not a check). Each waits out 30 days of workflow time:
+//! 50 time-skipping tests per server, for `scripts/bench-time-skipping.sh` (a benchmark, not
+//! a check: built and run only when named, `--test fifty_skipping`). Each waits out 30 days of workflow time:
 //! `server::*` per workflow on the shared stack, `test_server::*` on a Java test server each.
 
 use std::time::Duration;
@@ -24,7 +24,6 @@ impl MonthWorkflow {
 macro_rules! fifty {
     ($mode:literal, $($case:ident),*) => {$(
         #[temporal_test(workflows(MonthWorkflow), time_skipping = $mode)]
-        #[ignore = "benchmark: scripts/bench-time-skipping.sh runs it"]
         async fn $case(runner: TestRunner) {
             runner.execute(MonthWorkflow::run, ()).await.expect("30 days pass");
         }

@@ -3,8 +3,6 @@
 //! onto the primary's address; workflows started before complete, new ones run, and the
 //! validation suite passes against the stack after the failover.
 
-mod common;
-
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::validation::{registry, validate, Filter, Profile, Status, Target};
@@ -12,10 +10,10 @@ use temporal_harness::Stack;
 
 #[tokio::test]
 async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
-    let mut config = common::config(BackendKind::Local, Flavor::Postgres);
+    let mut config = test_support::config(BackendKind::Local, Flavor::Postgres);
     config.postgres_standby = true;
     config.ui = Some(false);
-    let private = common::private_state_dir("failover");
+    let private = test_support::private_state_dir("failover");
     config.state_dir = private.path().to_path_buf();
     let stack = Stack::acquire(&config).await.expect("stack with a standby");
     let target = || Target::from_endpoints(stack.endpoints());
@@ -32,7 +30,7 @@ async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
     assert_eq!(replication.measurements["standbys"], 1.0, "{replication:?}");
 
     // A workflow started (acknowledged, persisted) before the failover, no worker yet.
-    let (workflow_id, task_queue) = common::start_greeting(stack.endpoints()).await;
+    let (workflow_id, task_queue) = test_support::start_greeting(stack.endpoints()).await;
 
     let control = stack.failover().expect("failover control");
     assert!(control.has_standby());
@@ -47,12 +45,12 @@ async fn a_failover_keeps_workflows_and_the_deployment_validates_after() {
     // The workflow started before completes (a worker polls only now), new ones run.
     let result = tokio::time::timeout(
         Duration::from_secs(60),
-        common::finish_greeting(stack.endpoints(), &workflow_id, &task_queue),
+        test_support::finish_greeting(stack.endpoints(), &workflow_id, &task_queue),
     )
     .await
     .expect("completes within a minute");
     assert_eq!(result, "Hello, stack!");
-    let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+    let (_, greeting) = test_support::run_greeting(stack.endpoints()).await;
     assert_eq!(greeting, "Hello, stack!");
 
     // The whole suite against the stack after the failover; replication skips (no standby

@@ -3,8 +3,6 @@
 //! (and `metrics.persistence_errors` fails for that real reason), and bad fault
 //! configurations are refused with the fix.
 
-mod common;
-
 use std::time::{Duration, Instant};
 use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::stack::{PersistenceError, PersistenceFault, PrivateStateDir, Store};
@@ -13,8 +11,8 @@ use temporal_harness::Stack;
 
 /// A stack of the test's own with `faults`, and its state folder (removed when dropped).
 async fn stack_with(name: &str, faults: Vec<PersistenceFault>) -> (Stack, PrivateStateDir) {
-    let private = common::private_state_dir(name);
-    let mut config = common::config(BackendKind::Local, Flavor::Postgres);
+    let private = test_support::private_state_dir(name);
+    let mut config = test_support::config(BackendKind::Local, Flavor::Postgres);
     config.ui = Some(false);
     config.state_dir = private.path().to_path_buf();
     config.persistence_faults = faults;
@@ -40,7 +38,7 @@ async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
     )
     .await;
     // The server still runs workflows.
-    let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+    let (_, greeting) = test_support::run_greeting(stack.endpoints()).await;
     assert_eq!(greeting, "Hello, stack!");
     let check = registry()
         .into_iter()
@@ -69,8 +67,8 @@ async fn injected_persistence_errors_show_in_the_metrics_and_fail_the_check() {
 
 #[tokio::test]
 async fn bad_persistence_faults_and_backends_are_refused_with_the_fix() {
-    let mut config = common::config(BackendKind::Local, Flavor::Postgres);
-    let private = common::private_state_dir("refused");
+    let mut config = test_support::config(BackendKind::Local, Flavor::Postgres);
+    let private = test_support::private_state_dir("refused");
     config.state_dir = private.path().to_path_buf();
     config.persistence_faults = vec![PersistenceFault {
         store: Store::ShardStore,

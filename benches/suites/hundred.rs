@@ -1,18 +1,15 @@
 //! 100 `#[temporal_test]` tests, each running a workflow with an activity: the benchmark of
 //! a real test suite's wall time and stack boots under `cargo test` (one process) and
-//! `cargo nextest run` (a process per test). Ignored by default (the other test binaries
-//! cover the behaviour); `scripts/bench-sharing.sh hundred` runs them from a fresh state folder
-//! and counts the boots.
+//! `cargo nextest run` (a process per test). Built and run only when named (`--test
+//! hundred`; the test suites cover the behaviour): `scripts/bench-sharing.sh hundred` runs
+//! them from a fresh state folder and counts the boots.
 
-mod common;
-
-use common::GreetWorkflow;
 use temporal_harness::{temporal_test, TestRunner};
+use test_support::GreetWorkflow;
 
 macro_rules! hundred {
     ($($name:ident),* $(,)?) => {$(
-        #[temporal_test(workflows(GreetWorkflow), activities(common::Greeter))]
-        #[ignore = "benchmark: scripts/bench-sharing.sh hundred"]
+        #[temporal_test(workflows(GreetWorkflow), activities(test_support::Greeter))]
         async fn $name(runner: TestRunner) {
             let name = stringify!($name).to_string();
             let greeting = runner.execute(GreetWorkflow::run, name.clone()).await.unwrap();

@@ -3,8 +3,6 @@
 //! fails `temporal.membership` while its shards move to the other one; restarted nodes
 //! (history, matching, the frontend) rejoin and workflows keep running; nothing is left.
 
-mod common;
-
 use std::time::{Duration, Instant};
 use temporal_harness::config::{BackendKind, Flavor, Topology};
 use temporal_harness::stack::PrivateStateDir;
@@ -14,8 +12,8 @@ use temporal_harness::{Stack, StackConfig};
 const BOUND: Duration = Duration::from_secs(90);
 
 async fn cluster(name: &str) -> (Stack, StackConfig, PrivateStateDir) {
-    let private = common::private_state_dir(name);
-    let mut config = common::config(BackendKind::Local, Flavor::Postgres);
+    let private = test_support::private_state_dir(name);
+    let mut config = test_support::config(BackendKind::Local, Flavor::Postgres);
     config.topology = Topology::Cluster;
     config.ui = Some(false);
     config.state_dir = private.path().to_path_buf();
@@ -57,7 +55,7 @@ async fn a_cluster_runs_workflows_and_validates_whole() {
         "{}",
         stack.endpoints().description
     );
-    let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+    let (_, greeting) = test_support::run_greeting(stack.endpoints()).await;
     assert_eq!(greeting, "Hello, stack!");
     let membership = check(&stack, "temporal.membership").await;
     assert_eq!(membership.status, Status::Passed, "{membership:?}");
@@ -70,10 +68,10 @@ async fn a_cluster_runs_workflows_and_validates_whole() {
     assert!(shards.message.contains(all_owned), "{shards:?}");
     let budget = check(&stack, "postgres.connection_budget").await;
     assert_eq!(budget.measurements["pool_connections_needed"], 150.0);
-    let pids = common::registered_pids(&config.state_dir);
+    let pids = test_support::registered_pids(&config.state_dir);
     assert!(pids.len() >= 6, "{pids:?}");
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
-    common::no_process_left(&pids);
+    test_support::no_process_left(&pids);
 }
 
 #[tokio::test]
@@ -99,7 +97,7 @@ async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() 
             .contains("all 4 shards owned (1 history host(s)"),
         "{moved:?}"
     );
-    common::run_greeting(stack.endpoints()).await;
+    test_support::run_greeting(stack.endpoints()).await;
 
     nodes
         .restart("history-2", BOUND)
@@ -116,16 +114,16 @@ async fn killed_and_restarted_nodes_fail_then_pass_and_workflows_keep_running() 
 
     for node in ["matching", "frontend"] {
         nodes.restart(node, BOUND).await.expect(node);
-        let (_, greeting) = common::run_greeting(stack.endpoints()).await;
+        let (_, greeting) = test_support::run_greeting(stack.endpoints()).await;
         assert_eq!(greeting, "Hello, stack!", "after restarting {node}");
     }
     let error = nodes.kill("history-3").await.unwrap_err().to_string();
     assert!(error.contains("history-1, history-2"), "{error}");
 
-    let pids = common::registered_pids(&config.state_dir);
+    let pids = test_support::registered_pids(&config.state_dir);
     assert!(pids.len() >= 6, "{pids:?}");
     stack.shutdown(Duration::from_secs(60)).await.expect("down");
-    common::no_process_left(&pids);
+    test_support::no_process_left(&pids);
 }
 
 #[tokio::test]
@@ -142,9 +140,9 @@ async fn the_cluster_topology_refuses_what_it_cannot_run() {
             "runs on the local backend",
         ),
     ] {
-        let mut config = common::config(backend, flavor);
+        let mut config = test_support::config(backend, flavor);
         config.topology = Topology::Cluster;
-        let private = common::private_state_dir("refused");
+        let private = test_support::private_state_dir("refused");
         config.state_dir = private.path().to_path_buf();
         let error = Stack::acquire(&config).await.unwrap_err().to_string();
         assert!(error.contains(says), "{error}");

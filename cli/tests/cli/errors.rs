@@ -1,15 +1,12 @@
 //! Each bad input or fault the `temporal-harness` binary meets gets its own error naming the
 //! cause and the fix, exit 2, in bounded time, and never a password. Process-wide settings
 //! (DOCKER_HOST, image names) are tested through the binary so they cannot leak into other
-//! tests. (Errors of the library alone are in the root crate's `tests/stack_errors.rs`.)
+//! tests. (Errors of the library alone are in the root crate's `tests/stack/errors.rs`.)
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
-use common::private_state_dir;
 use std::net::TcpListener;
 use std::process::{Command, Output};
 use temporal_harness::exit_codes;
+use test_support::private_state_dir;
 
 /// Runs `temporal-harness up --once` with its own state folder and extra env.
 fn up(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -2,8 +2,6 @@
 //! applied), made once by the first boot: each stack's PostgreSQL still takes its own password
 //! only, and the image holds no password.
 
-mod common;
-
 use sqlx::Connection;
 use std::process::Command;
 use temporal_harness::config::{BackendKind, Flavor};
@@ -11,7 +9,7 @@ use temporal_harness::stack::PrivateStateDir;
 use temporal_harness::{Endpoints, Stack};
 
 async fn boot(private: &PrivateStateDir) -> (Stack, Endpoints) {
-    let mut config = common::config(BackendKind::Containers, Flavor::Postgres);
+    let mut config = test_support::config(BackendKind::Containers, Flavor::Postgres);
     config.ui = Some(false);
     config.state_dir = private.path().to_path_buf();
     let stack = Stack::acquire(&config).await.expect("containers stack");
@@ -51,8 +49,8 @@ fn port_of(url: &str) -> u16 {
 #[tokio::test]
 async fn stacks_boot_from_the_template_each_with_its_own_password() {
     let (first_dir, second_dir) = (
-        common::private_state_dir("template-1"),
-        common::private_state_dir("template-2"),
+        test_support::private_state_dir("template-1"),
+        test_support::private_state_dir("template-2"),
     );
     let (first, first_endpoints) = boot(&first_dir).await;
     let (second, second_endpoints) = boot(&second_dir).await;

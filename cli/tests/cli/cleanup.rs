@@ -1,16 +1,13 @@
 //! Nothing leaks: a SIGKILLed user of a stack is cleaned up by the stack's keeper, and a run
 //! whose keeper was killed too is reaped by the next run. Counts before and after are printed.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
-use common::{config, private_state_dir};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use temporal_harness::config::{BackendKind, Flavor};
 use temporal_harness::Stack;
+use test_support::{config, private_state_dir};
 
 /// `temporal-harness up` in the background; returns it and its stack folder.
 fn spawn_up(backend: &str, state: &Path) -> (Child, PathBuf) {
@@ -83,7 +80,7 @@ fn keeper_removes_the_containers_of_a_sigkilled_run() {
         .trim()
         .parse()
         .unwrap();
-    let before = common::containers_labelled(&label);
+    let before = test_support::containers_labelled(&label);
     kill9(child.id() as i32);
     child.wait().unwrap();
     // The keeper exits once its teardown is complete (containers, then the folder): wait for
@@ -92,12 +89,12 @@ fn keeper_removes_the_containers_of_a_sigkilled_run() {
     let finished = eventually(Duration::from_secs(30), || !alive(keeper));
     eprintln!(
         "labelled containers: {before} before SIGKILL, {} after",
-        common::containers_labelled(&label)
+        test_support::containers_labelled(&label)
     );
     assert!(finished, "the keeper finished within 30 s");
     assert_eq!(before, 1);
     assert_eq!(
-        common::containers_labelled(&label),
+        test_support::containers_labelled(&label),
         0,
         "the keeper removed the container"
     );
@@ -121,7 +118,7 @@ async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
         kill9(child.id() as i32);
         child.wait().unwrap();
     }
-    let containers_before = common::containers_labelled(&label);
+    let containers_before = test_support::containers_labelled(&label);
     let processes_before = server_pids.iter().filter(|p| alive(**p)).count();
     assert_eq!(containers_before, 1, "the killed run left its container");
     assert_eq!(processes_before, 1, "and its dev-server process");
@@ -129,7 +126,7 @@ async fn next_run_reaps_what_a_killed_run_and_keeper_left() {
     let mut next = config(BackendKind::Local, Flavor::Dev);
     next.state_dir = state.clone();
     let stack = Stack::acquire(&next).await.expect("the next run boots");
-    let containers_after = common::containers_labelled(&label);
+    let containers_after = test_support::containers_labelled(&label);
     let gone = eventually(Duration::from_secs(10), || {
         server_pids.iter().all(|p| !alive(*p))
     });
@@ -162,11 +159,15 @@ async fn containers_whose_stack_folder_is_gone_are_removed_by_the_next_boot() {
     kill9(keeper.trim().parse().unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
     drop(stack);
-    assert_eq!(common::containers_labelled(&orphan), 1, "the orphan exists");
+    assert_eq!(
+        test_support::containers_labelled(&orphan),
+        1,
+        "the orphan exists"
+    );
 
     let next = Stack::acquire(&config).await.expect("the next boot");
     assert_eq!(
-        common::containers_labelled(&orphan),
+        test_support::containers_labelled(&orphan),
         0,
         "the next boot removed the container no stack owned"
     );
@@ -219,7 +220,7 @@ async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
     assert_eq!(err.matches("Fix:").count(), 1, "one fix: {err}");
     assert!(endpoints_file.exists(), "its folder was kept");
     assert_eq!(
-        common::containers_labelled(&kept_label),
+        test_support::containers_labelled(&kept_label),
         ids.len(),
         "its containers were kept"
     );
@@ -245,7 +246,7 @@ async fn a_kept_stack_that_does_not_answer_is_reported_never_replaced() {
         kept[0].contains(&format!("labelled io.temporal-harness.stack={kept_label}")),
         "down says what it removed: {removed:?}"
     );
-    assert_eq!(common::containers_labelled(&kept_label), 0);
+    assert_eq!(test_support::containers_labelled(&kept_label), 0);
     assert!(!endpoints_file.exists());
 }
 
@@ -390,7 +391,7 @@ fn an_interrupted_boot_removes_what_it_started_before_exiting() {
         let state = private.path().to_path_buf();
         let (code, boot) = interrupt_boot(args, &state, step, signal);
         // Checked the moment the process is gone: cleanup is not left to a later run.
-        let containers = common::containers_labelled(&boot.label);
+        let containers = test_support::containers_labelled(&boot.label);
         let networks = networks_labelled(&boot.label);
         let processes = boot.pids.iter().filter(|p| alive(**p)).count();
         eprintln!(
@@ -425,7 +426,7 @@ fn a_boot_ended_by_sigkill_leaves_nothing_within_seconds() {
         assert_eq!(code, -1, "killed by a signal: no exit code");
         let started = Instant::now();
         let clean = eventually(Duration::from_secs(60), || {
-            common::containers_labelled(&boot.label) == 0
+            test_support::containers_labelled(&boot.label) == 0
                 && networks_labelled(&boot.label) == 0
                 && boot.pids.iter().all(|p| !alive(*p))
                 && !boot.dir.exists()
@@ -438,7 +439,7 @@ fn a_boot_ended_by_sigkill_leaves_nothing_within_seconds() {
         assert!(
             clean,
             "{args:?}: left {} container(s), {} network(s), {} process(es), folder {}",
-            common::containers_labelled(&boot.label),
+            test_support::containers_labelled(&boot.label),
             networks_labelled(&boot.label),
             boot.pids.iter().filter(|p| alive(**p)).count(),
             boot.dir.exists()
@@ -454,7 +455,7 @@ fn a_validation_run_ended_by_a_signal_gives_up_its_stack() {
         let state = private.path().to_path_buf();
         let (code, boot) = interrupt_at(&["validate"], &state, "stack ready", signal);
         let clean = eventually(Duration::from_secs(60), || {
-            common::containers_labelled(&boot.label) == 0
+            test_support::containers_labelled(&boot.label) == 0
                 && networks_labelled(&boot.label) == 0
                 && boot.pids.iter().all(|p| !alive(*p))
                 && !boot.dir.exists()
@@ -483,7 +484,7 @@ fn a_teardown_ended_by_a_second_signal_or_sigkill_still_leaves_nothing() {
         }
         let status = child.wait().unwrap();
         let clean = eventually(Duration::from_secs(60), || {
-            common::containers_labelled(&label) == 0
+            test_support::containers_labelled(&label) == 0
                 && networks_labelled(&label) == 0
                 && !dir.exists()
         });

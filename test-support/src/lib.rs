@@ -1,6 +1,7 @@
-//! Shared by the integration tests: a small workflow with an activity, run end to end with
-//! plain SDK code (worker + client) against a stack's endpoints.
-#![allow(dead_code)] // each test binary uses a different part
+//! What the integration tests of the workspace share (the root crate's `tests/` and the CLI's
+//! `cli/tests/`): a small workflow with an activity, run end to end with plain SDK code
+//! (worker + client) against a stack's endpoints, private state folders, and probes for what
+//! a stack left behind. Never published (`publish = false`).
 
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, Flavor};

@@ -1,16 +1,14 @@
 //! Each bad input or fault the library meets gets its own error naming the cause and the fix,
 //! in bounded time, and never shows a password. (What the binary does with bad input, and
-//! process-wide settings such as DOCKER_HOST, are tested in `cli/tests/cli_errors.rs`.)
+//! process-wide settings such as DOCKER_HOST, are tested in `cli/tests/cli/errors.rs`.)
 
-mod common;
-
-use common::config;
 use std::net::TcpListener;
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, ExternalTarget, Flavor, TlsFiles};
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::stack::check_schema;
 use temporal_harness::{Stack, StackConfig, StackError};
+use test_support::config;
 
 fn external(address: &str) -> StackConfig {
     let mut c = config(BackendKind::External, Flavor::Postgres);
@@ -174,7 +172,7 @@ async fn control_errors_fit_the_backend_they_happen_on() {
     );
     drop(local);
 
-    let private = common::private_state_dir("control-errors");
+    let private = test_support::private_state_dir("control-errors");
     let mut c = config(BackendKind::Containers, Flavor::Postgres);
     c.state_dir = private.path().to_path_buf();
     let own = Stack::acquire(&c).await.unwrap();

@@ -5,9 +5,6 @@
 //! duration and URL properties are unit tests next to their parsers (`cargo test --lib
 //! property`); this one runs the real binary.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
 use proptest::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -180,7 +177,7 @@ proptest! {
     fn any_command_line_ends_cleanly_with_a_documented_code_and_no_secret(
         args in command_line()
     ) {
-        let private = common::private_state_dir("robustness");
+        let private = test_support::private_state_dir("robustness");
         let state = private.path();
         let (code, output, took) = run(&args, state);
         prop_assert!(code.is_some(), "{args:?} did not end within {RUN_LIMIT:?}:\n{output}");
@@ -236,7 +233,7 @@ proptest! {
     ) {
         use std::os::unix::ffi::OsStrExt;
         let value = std::ffi::OsStr::from_bytes(&bytes);
-        let private = common::private_state_dir("robustness-env");
+        let private = test_support::private_state_dir("robustness-env");
         let out = Command::new(env!("CARGO_BIN_EXE_temporal-harness"))
             .args(["validate", "--list"])
             .env("TEMPORAL_HARNESS_STATE_DIR", private.path())
