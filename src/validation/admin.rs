@@ -6,7 +6,8 @@
 //! fields are skipped by prost). The frontend serves the AdminService on its gRPC port, so
 //! the same address, TLS and API key reach it.
 
-use crate::stack::TemporalTarget;
+use crate::error::BoxError;
+use crate::stack::{StackError, TemporalTarget};
 use std::time::Duration;
 use temporalio_client::tonic::{
     self,
@@ -97,6 +98,33 @@ pub struct DescribeHistoryHostResponse {
 const SERVICE: &str = "/temporal.server.api.adminservice.v1.AdminService/";
 
 /// A client of the frontend's AdminService.
+/// Why an AdminService client could not be made for a target.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The target's address or TLS files cannot be used (the error names which and why).
+    #[error(transparent)]
+    Target(#[from] StackError),
+    /// The transport refused the frontend's address or TLS settings.
+    #[error(
+        "cannot reach the AdminService at {address}: {source}. Fix: check the frontend address \
+         and its TLS settings"
+    )]
+    Endpoint {
+        /// The frontend's address.
+        address: String,
+        /// What the transport said.
+        #[source]
+        source: BoxError,
+    },
+    /// The API key cannot travel in a header.
+    #[error(
+        "the API key has characters a header cannot carry. Fix: use the key exactly as issued \
+         (printable ASCII, no line breaks)"
+    )]
+    ApiKey,
+}
+
 #[derive(Clone)]
 pub struct AdminClient {
     channel: Channel,
@@ -105,13 +133,17 @@ pub struct AdminClient {
 
 impl AdminClient {
     /// A lazily connected client of `target` (its TLS files read now, so a bad one fails here).
-    pub fn new(target: &TemporalTarget, timeout: Duration) -> Result<AdminClient, String> {
-        let url = target.url().map_err(|e| e.to_string())?;
+    pub fn new(target: &TemporalTarget, timeout: Duration) -> Result<AdminClient, AdminError> {
+        let url = target.url()?;
+        let endpoint_error = |source: BoxError| AdminError::Endpoint {
+            address: target.address.clone(),
+            source,
+        };
         let mut endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| e.to_string())?
+            .map_err(|e| endpoint_error(e.into()))?
             .connect_timeout(timeout)
             .timeout(timeout);
-        if let Some(pems) = target.tls_pems().map_err(|e| e.to_string())? {
+        if let Some(pems) = target.tls_pems()? {
             let mut tls = ClientTlsConfig::new().with_native_roots();
             if let Some(ca) = pems.ca {
                 tls = tls.ca_certificate(Certificate::from_pem(ca));
@@ -122,13 +154,15 @@ impl AdminClient {
             if let Some((cert, key)) = pems.client {
                 tls = tls.identity(Identity::from_pem(cert, key));
             }
-            endpoint = endpoint.tls_config(tls).map_err(|e| e.to_string())?;
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| endpoint_error(e.into()))?;
         }
         let api_key = match &target.api_key {
             Some(key) => Some(
                 format!("Bearer {}", key.expose())
                     .parse()
-                    .map_err(|_| "the API key has characters a header cannot carry".to_string())?,
+                    .map_err(|_| AdminError::ApiKey)?,
             ),
             None => None,
         };
