@@ -62,8 +62,13 @@ pub struct ScheduleSpace {
     pub points: usize,
     /// Most faults in one schedule.
     pub max_faults: usize,
-    /// Longest history a trigger waits for.
-    pub max_event: u32,
+    /// History lengths a [`Trigger::AfterEvent`] waits for; empty (`1..=0`): none is
+    /// generated. A catch that must hit one part of a workflow narrows it to that part's
+    /// events, measured in a control run.
+    pub events: std::ops::RangeInclusive<u32>,
+    /// Completed activities a [`Trigger::AfterActivities`] waits for; empty: none is
+    /// generated.
+    pub activities: std::ops::RangeInclusive<u32>,
     /// Latest time trigger, in milliseconds.
     pub max_millis: u64,
     /// Whether triggers at an instant ([`Trigger::AtMillis`]) are generated. Off, every timed
@@ -86,7 +91,8 @@ impl ScheduleSpace {
             jobs,
             points,
             max_faults: 3,
-            max_event: 16,
+            events: 1..=16,
+            activities: 1..=points.max(1) as u32,
             max_millis: 1500,
             instants: true,
             lasting: None,
@@ -102,19 +108,29 @@ impl ScheduleSpace {
 
 fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
     let jobs = space.jobs.max(1);
-    let after_event =
-        (0..jobs, 1..=space.max_event).prop_map(|(job, event)| Trigger::AfterEvent { job, event });
-    let after_activities = (0..jobs, 1..=space.points.max(1) as u32)
-        .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed });
-    if !space.instants {
-        return prop_oneof![3 => after_event, 2 => after_activities].boxed();
+    let mut options: Vec<(u32, BoxedStrategy<Trigger>)> = Vec::new();
+    if !space.events.is_empty() {
+        let after_event = (0..jobs, space.events.clone())
+            .prop_map(|(job, event)| Trigger::AfterEvent { job, event });
+        options.push((3, after_event.boxed()));
     }
-    prop_oneof![
-        3 => after_event,
-        2 => after_activities,
-        1 => (0..=space.max_millis).prop_map(Trigger::AtMillis),
-    ]
-    .boxed()
+    if !space.activities.is_empty() {
+        let after_activities = (0..jobs, space.activities.clone())
+            .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed });
+        options.push((2, after_activities.boxed()));
+    }
+    if space.instants {
+        options.push((
+            1,
+            (0..=space.max_millis).prop_map(Trigger::AtMillis).boxed(),
+        ));
+    }
+    assert!(
+        !options.is_empty(),
+        "ScheduleSpace allows no trigger for a timed fault: `events` and `activities` are \
+         empty and `instants` is off; give one of them a range or turn instants on"
+    );
+    proptest::strategy::Union::new_weighted(options).boxed()
 }
 
 fn timed(space: &ScheduleSpace) -> BoxedStrategy<TimedFault> {
@@ -299,6 +315,66 @@ mod tests {
             }
         }
         assert!(timed > 200, "{timed} timed faults generated");
+    }
+
+    /// A catch that must hit one part of a workflow narrows the triggers to it: generated
+    /// and shrunk schedules stay inside (integers shrink towards the start of their range).
+    #[test]
+    fn narrowed_triggers_stay_in_their_windows_when_shrunk() {
+        let space = ScheduleSpace {
+            instants: false,
+            events: 16..=37,
+            activities: 2..=3,
+            ..ScheduleSpace::new(2, 1, FaultKinds::CLUSTER)
+        };
+        let in_window = |schedule: &Schedule| {
+            schedule.faults.iter().all(|fault| match fault {
+                Fault::Timed {
+                    trigger: Trigger::AfterEvent { event, .. },
+                    ..
+                } => (16..=37).contains(event),
+                Fault::Timed {
+                    trigger: Trigger::AfterActivities { completed, .. },
+                    ..
+                } => (2..=3).contains(completed),
+                Fault::Timed { .. } => false,
+                Fault::Activity { .. } => true,
+            })
+        };
+        let mut runner = TestRunner::deterministic();
+        let (mut events, mut activities) = (0, 0);
+        for strategy in [schedules(&space), failover_schedules(&space)] {
+            for _ in 0..100 {
+                let mut tree = strategy.new_tree(&mut runner).unwrap();
+                for fault in &tree.current().faults {
+                    match fault {
+                        Fault::Timed {
+                            trigger: Trigger::AfterEvent { .. },
+                            ..
+                        } => events += 1,
+                        Fault::Timed { .. } => activities += 1,
+                        Fault::Activity { .. } => {}
+                    }
+                }
+                assert!(in_window(&tree.current()), "{}", tree.current());
+                while tree.simplify() {
+                    assert!(in_window(&tree.current()), "{}", tree.current());
+                }
+            }
+        }
+        assert!(events > 50 && activities > 30, "{events} / {activities}");
+    }
+
+    #[test]
+    #[should_panic(expected = "allows no trigger for a timed fault")]
+    fn a_space_without_triggers_is_refused() {
+        let space = ScheduleSpace {
+            instants: false,
+            events: 1..=0,
+            activities: 1..=0,
+            ..ScheduleSpace::new(1, 1, FaultKinds::CLUSTER)
+        };
+        let _ = schedules(&space);
     }
 
     #[test]

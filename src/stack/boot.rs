@@ -203,12 +203,12 @@ async fn boot_steps(
     };
     let address = &endpoints.temporal.address;
     let step = progress.start(&format!("Temporal readiness at {address}"));
-    let ready = readiness::wait_ready(
-        &endpoints.temporal,
-        &config.namespace,
-        true,
-        config.startup_timeout,
-    );
+    let ready = async {
+        let target = &endpoints.temporal;
+        let timeout = config.startup_timeout;
+        let connection = readiness::wait_ready(target, &config.namespace, true, timeout).await?;
+        readiness::wait_system_workers(target, &connection, timeout).await
+    };
     let deadline = |e: StackError| {
         e.at_startup_deadline(
             &format!("Temporal at {address}"),
@@ -219,10 +219,10 @@ async fn boot_steps(
     match watched {
         // A local server that dies while booting fails the boot at once, with its log.
         Some(server) => tokio::select! {
-            ready = ready => ready.map(drop).map_err(deadline)?,
+            ready = ready => ready.map_err(deadline)?,
             exited = server.exited() => return Err(exited),
         },
-        None => ready.await.map(drop).map_err(deadline)?,
+        None => ready.await.map_err(deadline)?,
     }
     step.done();
     if let Some(ui) = pending_ui {

@@ -1,7 +1,8 @@
 //! Readiness: gRPC health SERVING for the WorkflowService, then the namespace usable.
 //! An open port is not readiness: the frontend answers NOT_SERVING until membership is up,
 //! and a freshly registered namespace is unknown to the services' namespace caches until
-//! their next refresh.
+//! their next refresh. Nor is a serving frontend a started server: see
+//! [`wait_system_workers`].
 
 use super::{connect, StackError, TemporalTarget};
 use crate::error::{context, BoxError, Grpc};
@@ -13,10 +14,11 @@ use temporalio_common::protos::grpc::health::v1::{
     health_check_response::ServingStatus, HealthCheckRequest,
 };
 use temporalio_common::protos::temporal::api::common::v1::WorkflowType;
+use temporalio_common::protos::temporal::api::enums::v1::TaskQueueType;
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeNamespaceRequest, RegisterNamespaceRequest, StartWorkflowExecutionRequest,
-    TerminateWorkflowExecutionRequest,
+    DescribeNamespaceRequest, DescribeTaskQueueRequest, RegisterNamespaceRequest,
+    StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
 };
 
 const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
@@ -43,6 +45,63 @@ pub(crate) async fn wait_serving(
     timeout: Duration,
 ) -> Result<Connection, StackError> {
     wait(target, None, false, timeout).await
+}
+
+/// The system namespace, where the worker service's own workers poll.
+const SYSTEM_NAMESPACE: &str = "temporal-system";
+/// The task queue of the worker service's last system worker to start (the parent close
+/// policy processor, `service/worker/parentclosepolicy` in the server).
+const LAST_SYSTEM_QUEUE: &str = "temporal-sys-processor-parent-close-policy";
+
+/// Waits until the worker service of a server the harness started has started: until its
+/// last system worker polls. The frontend serves (and workflows run) before that, but the
+/// worker service's start is fatal on any error: a database outage while it is still
+/// starting makes the whole server exit ("error starting scanner ... context deadline
+/// exceeded", seen under a fault 3 s after a boot on a loaded machine). A fault, a test or a
+/// check begins only on a started server.
+pub(crate) async fn wait_system_workers(
+    target: &TemporalTarget,
+    connection: &Connection,
+    timeout: Duration,
+) -> Result<(), StackError> {
+    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
+        address: target.address.clone(),
+        source,
+    };
+    let request = DescribeTaskQueueRequest {
+        namespace: SYSTEM_NAMESPACE.into(),
+        task_queue: Some(TaskQueue {
+            name: LAST_SYSTEM_QUEUE.into(),
+            ..Default::default()
+        }),
+        task_queue_type: TaskQueueType::Workflow as i32,
+        ..Default::default()
+    };
+    retry(timeout, RETRY_PAUSE, |left| {
+        let request = request.clone();
+        async move {
+            let mut service = connection.workflow_service();
+            let described = service.describe_task_queue(tonic::Request::new(request));
+            match tokio::time::timeout(left.min(ATTEMPT_TIMEOUT), described).await {
+                Ok(Ok(queue)) if !queue.get_ref().pollers.is_empty() => Attempt::Done(()),
+                Ok(Ok(_)) => Attempt::Again(unreachable(
+                    format!(
+                        "the worker service has not started: no system worker polls \
+                         {LAST_SYSTEM_QUEUE} in {SYSTEM_NAMESPACE} after {timeout:?}"
+                    )
+                    .into(),
+                )),
+                Ok(Err(s)) => Attempt::Again(unreachable(context(
+                    format!("describe task queue {LAST_SYSTEM_QUEUE} in {SYSTEM_NAMESPACE}"),
+                    Grpc(s),
+                ))),
+                Err(_) => Attempt::Again(unreachable(
+                    format!("describe task queue {LAST_SYSTEM_QUEUE}: no answer").into(),
+                )),
+            }
+        }
+    })
+    .await
 }
 
 async fn wait(

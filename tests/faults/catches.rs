@@ -2,39 +2,68 @@
 //! cases of that kind (after a control run without faults), shrunk to one fault.
 //!
 //! No verdict here depends on the machine's speed: the stopwatch orders' limit comes from a
-//! control run on the same machine in the same run, every fault that must stall them lasts
-//! two to three times that limit and waits for a history event of a running order (never an
-//! instant), and a case counts as failing only if it fails [`super::RUNS_TO_FAIL`] runs in a
-//! row.
+//! control run on the same machine in the same run (from the steps it judges: not the first,
+//! which warms up), every fault that must stall them lasts two to three times that limit and
+//! waits for a history event that begins a judged step (never an instant), and a case counts
+//! as failing only if it fails [`super::RUNS_TO_FAIL`] runs in a row.
 
 use super::workloads::*;
 use super::{control_run, on_a_failover_stack, runtime, workflows, Runs};
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 use temporal_harness::faults::*;
 use temporal_harness::stack::StackError;
 
-/// The step limit for the catches' stopwatch orders on harnesses like the one `boot` makes:
-/// measured by a control run of `jobs` orders without a limit (or a fault).
-fn measured_step_limit(
-    rt: &tokio::runtime::Runtime,
-    boot: impl Future<Output = Result<FaultHarness, StackError>>,
-    jobs: usize,
-) -> Duration {
-    let control = control_run(rt, boot, &stopwatch_workload(jobs, UNLIMITED));
-    let limit = step_limit(&control);
-    let steps: Vec<Vec<Duration>> = control.histories.iter().map(step_times).collect();
-    eprintln!("control run: steps {steps:?}; each step's limit {limit:?}");
-    limit
+/// What a control run of stopwatch orders (without a limit or a fault) measured on the
+/// machine and stack of the catch: each judged step's limit, and the triggers that begin a
+/// fault while a judged step runs.
+struct Stopwatch {
+    limit: Duration,
+    events: RangeInclusive<u32>,
+    activities: RangeInclusive<u32>,
 }
 
-/// How long a fault that must stall a stopwatch order lasts: two to three times its limit,
-/// in milliseconds.
-fn stalls_past(limit: Duration) -> std::ops::RangeInclusive<u64> {
-    let limit = limit.as_millis() as u64;
-    2 * limit..=3 * limit
+impl Stopwatch {
+    fn measured(control: &Passed) -> Stopwatch {
+        let limit = step_limit(control);
+        let (events, activities) = judged_steps(control);
+        let steps: Vec<Vec<Duration>> = control.histories.iter().map(step_times).collect();
+        eprintln!(
+            "control run: steps {steps:?}; each judged step's limit {limit:?}; faults begin \
+             after event {events:?} or activity {activities:?}"
+        );
+        Stopwatch {
+            limit,
+            events,
+            activities,
+        }
+    }
+
+    /// A control run of `jobs` orders on a harness like the one `boot` makes.
+    fn control(
+        rt: &tokio::runtime::Runtime,
+        boot: impl Future<Output = Result<FaultHarness, StackError>>,
+        jobs: usize,
+    ) -> Stopwatch {
+        Stopwatch::measured(&control_run(rt, boot, &stopwatch_workload(jobs, UNLIMITED)))
+    }
+
+    /// Faults of `kinds` for `workload`, each beginning in a judged step (after a history
+    /// event, never at an instant) and lasting two to three times its limit: whatever step
+    /// it falls in takes longer than its limit.
+    fn space(&self, workload: &Workload, kinds: FaultKinds) -> ScheduleSpace {
+        let limit = self.limit.as_millis() as u64;
+        ScheduleSpace {
+            instants: false,
+            events: self.events.clone(),
+            activities: self.activities.clone(),
+            lasting: Some(2 * limit..=3 * limit),
+            ..ScheduleSpace::new(workload.jobs(), workload.points(), kinds)
+        }
+    }
 }
 
 /// No fault kind of the shared stack: a space of these holds only what a test adds to it.
@@ -56,15 +85,10 @@ fn assert_stopwatch(reason: &proptest::test_runner::Reason) {
 #[test]
 fn a_stopwatch_order_is_caught_by_a_postgres_failover_and_shrunk() {
     let rt = runtime();
-    let limit = measured_step_limit(&rt, FaultHarness::failover(), 2);
-    let workload = stopwatch_workload(2, limit);
-    // The failover alone, after a history event of a running order, without a primary for
-    // 2-3 times a step's limit: whatever step it falls in takes longer than its limit.
-    let space = ScheduleSpace {
-        instants: false,
-        lasting: Some(stalls_past(limit)),
-        ..ScheduleSpace::new(workload.jobs(), workload.points(), NONE_SHARED)
-    };
+    let stopwatch = Stopwatch::control(&rt, FaultHarness::failover(), 2);
+    let workload = stopwatch_workload(2, stopwatch.limit);
+    // The failover alone, without a primary for 2-3 times a step's limit.
+    let space = stopwatch.space(&workload, NONE_SHARED);
     let mut runner = TestRunner::new(Config {
         cases: 4,
         // One fault by construction: shrinking only simplifies it, each step a stack.
@@ -95,9 +119,8 @@ fn a_stopwatch_order_is_caught_by_a_cluster_node_fault_and_shrunk() {
     let control = rt
         .block_on(harness.run(&stopwatch_workload(2, UNLIMITED), &Schedule::default()))
         .unwrap_or_else(|v| panic!("the workload fails without any fault: {v}"));
-    let limit = step_limit(&control);
-    eprintln!("control run: each step's limit {limit:?}");
-    let workload = stopwatch_workload(2, limit);
+    let stopwatch = Stopwatch::measured(&control);
+    let workload = stopwatch_workload(2, stopwatch.limit);
     let only_nodes = FaultKinds {
         cluster: true,
         ..NONE_SHARED
@@ -107,9 +130,7 @@ fn a_stopwatch_order_is_caught_by_a_cluster_node_fault_and_shrunk() {
     // shard): the search finds one that does.
     let space = ScheduleSpace {
         max_faults: 1,
-        instants: false,
-        lasting: Some(stalls_past(limit)),
-        ..ScheduleSpace::new(workload.jobs(), workload.points(), only_nodes)
+        ..stopwatch.space(&workload, only_nodes)
     };
     let mut runner = TestRunner::new(Config {
         cases: 32,
@@ -275,9 +296,9 @@ fn stopwatch_order_caught_by(error: PersistenceError, percent: std::ops::RangeIn
         )
     };
     let rt = runtime();
-    let limit = measured_step_limit(&rt, FaultHarness::with_persistence_faults(Vec::new()), 2);
-    let (reason, minimal) =
-        caught_by_persistence_faults(&rt, &stopwatch_workload(2, limit), &space);
+    let stopwatch = Stopwatch::control(&rt, FaultHarness::with_persistence_faults(Vec::new()), 2);
+    let workload = stopwatch_workload(2, stopwatch.limit);
+    let (reason, minimal) = caught_by_persistence_faults(&rt, &workload, &space);
     assert_eq!(minimal[0].error, error, "{minimal:?}");
     assert!(
         reason.contains(workflows::OVER_THE_LIMIT),

@@ -144,7 +144,7 @@ impl ImpatientOrderWorkflow {
         // would never wait in a queue.
         options.do_not_eagerly_execute = true;
         let mut steps = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..IMPATIENT_STEPS {
             steps.push(
                 ctx.execute_activity(Shop::reserve, item.clone(), options.clone())
                     .await?,
@@ -165,11 +165,13 @@ pub struct StopwatchOrder {
     pub step_limit_ms: u64,
 }
 
-/// The order on a stopwatch: each step (a reservation, then a 100 ms pause) must be done
-/// within its limit of workflow time, or the order is given up, as if Temporal and its
-/// database never paused. Any stall longer than that while an order runs fails it, wherever
-/// in the order it falls: the impatient order only notices one that catches an activity
-/// waiting for a worker.
+/// The order on a stopwatch: each step (a reservation, then a 100 ms pause) after the first
+/// must be done within its limit of workflow time, or the order is given up, as if Temporal
+/// and its database never paused. Any stall longer than that while a judged step runs fails
+/// it, wherever in the step it falls: the impatient order only notices one that catches an
+/// activity waiting for a worker. The first step is not judged: it meets a worker and a
+/// server still warming up (on a loaded machine 2.9 s where the others took 0.3 s), so a
+/// limit that holds for it would be too loose for the rest.
 #[workflow]
 #[derive(Default)]
 pub struct StopwatchOrderWorkflow;
@@ -194,7 +196,7 @@ impl StopwatchOrderWorkflow {
                 .zip(ctx.workflow_time())
                 .and_then(|(began, now)| now.duration_since(began).ok())
                 .unwrap_or_default();
-            if took > limit {
+            if step >= FIRST_JUDGED_STEP && took > limit {
                 let late = format!("step {step} took {took:?}, {OVER_THE_LIMIT} {limit:?}");
                 return Err(ApplicationFailure::non_retryable(late).into());
             }
@@ -203,8 +205,16 @@ impl StopwatchOrderWorkflow {
     }
 }
 
-/// Steps of a stopwatch order (each a reservation and a 100 ms timer).
-pub const STOPWATCH_STEPS: usize = 4;
+/// Reservations of an impatient order.
+pub const IMPATIENT_STEPS: usize = 4;
+
+/// Steps of a stopwatch order (each a reservation and a 100 ms timer): the first warms up,
+/// the next two are where the catches' faults begin, the last two are slack for applying
+/// them ([`super::workloads::judged_steps`]).
+pub const STOPWATCH_STEPS: usize = 5;
+
+/// The first step the stopwatch judges (the one before warms up).
+pub const FIRST_JUDGED_STEP: usize = 1;
 
 /// How a stopwatch order says it gave up.
 pub const OVER_THE_LIMIT: &str = "over its limit of";

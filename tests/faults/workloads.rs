@@ -3,8 +3,9 @@
 
 use super::workflows::{
     ImpatientOrderWorkflow, OrderWorkflow, Shop, SloppyOrderWorkflow, SloppyShop, StopwatchOrder,
-    StopwatchOrderWorkflow, STOPWATCH_STEPS,
+    StopwatchOrderWorkflow, FIRST_JUDGED_STEP, IMPATIENT_STEPS, STOPWATCH_STEPS,
 };
+use std::ops::RangeInclusive;
 use std::time::Duration;
 use temporal_harness::faults::*;
 use temporal_harness::prelude::EventType;
@@ -54,10 +55,11 @@ pub fn sloppy_workload(jobs: usize) -> Workload {
     workload
 }
 
-/// Orders that reserve their item four times, run by the workflow type `register` adds;
+/// Orders that reserve their item `steps` times, run by the workflow type `register` adds;
 /// `job(item, expected)` makes each one's job.
 fn reserving_workload(
     jobs: usize,
+    steps: usize,
     register: fn(Definitions) -> Definitions,
     job: impl Fn(String, String) -> Job,
 ) -> Workload {
@@ -71,7 +73,7 @@ fn reserving_workload(
     let mut workload = Workload::new(definitions, points, effects);
     for i in 0..jobs {
         let item = format!("item-{i}");
-        let expected = vec![format!("reserved {item}"); STOPWATCH_STEPS].join(", ");
+        let expected = vec![format!("reserved {item}"); steps].join(", ");
         workload = workload.job(job(item, expected));
     }
     workload
@@ -82,17 +84,19 @@ fn reserving_workload(
 pub fn impatient_workload(jobs: usize) -> Workload {
     reserving_workload(
         jobs,
+        IMPATIENT_STEPS,
         |d| d.workflow::<ImpatientOrderWorkflow>(),
         |item, expected| Job::new(|| ImpatientOrderWorkflow::run, item, expected),
     )
 }
 
-/// Orders that give each step `limit` of workflow time: broken by any stall longer than that
-/// while they run.
+/// Orders that give each judged step `limit` of workflow time: broken by any stall longer
+/// than that while one runs.
 pub fn stopwatch_workload(jobs: usize, limit: Duration) -> Workload {
     let step_limit_ms = limit.as_millis() as u64;
     reserving_workload(
         jobs,
+        STOPWATCH_STEPS,
         |d| d.workflow::<StopwatchOrderWorkflow>(),
         move |item, expected| {
             let order = StopwatchOrder {
@@ -115,15 +119,16 @@ pub const STEP_MARGIN: u32 = 4;
 /// The least limit, for a control run on an idle machine whose steps take 110-150 ms.
 pub const STEP_FLOOR: Duration = Duration::from_millis(500);
 
-/// The limit each step of the catches' stopwatch orders gets: [`STEP_MARGIN`] times the
-/// slowest step of the control run `passed` (with [`UNLIMITED`]), at least [`STEP_FLOOR`].
+/// The limit each judged step of the catches' stopwatch orders gets: [`STEP_MARGIN`] times
+/// the slowest judged step of the control run `passed` (with [`UNLIMITED`]), at least
+/// [`STEP_FLOOR`]. The first step, which warms up, is neither judged nor measured.
 pub fn step_limit(passed: &Passed) -> Duration {
     let slowest = passed
         .histories
         .iter()
-        .flat_map(step_times)
+        .flat_map(|h| step_times(h).into_iter().skip(FIRST_JUDGED_STEP))
         .max()
-        .expect("the control run's histories have steps");
+        .expect("the control run's histories have judged steps");
     (slowest * STEP_MARGIN).max(STEP_FLOOR)
 }
 
@@ -131,15 +136,48 @@ pub fn step_limit(passed: &Passed) -> Duration {
 /// the workflow measures it: from the workflow task that scheduled a step's reservation to the
 /// one that scheduled the next (or completed the order).
 pub fn step_times(history: &History) -> Vec<Duration> {
+    boundaries(history)
+        .windows(2)
+        .map(|w| w[1].1.saturating_sub(w[0].1))
+        .collect()
+}
+
+/// Where a fault must begin to stall a judged step of a stopwatch order, as triggers of a
+/// [`ScheduleSpace`]: `(events, activities)`. Events: from the one that begins the first
+/// judged step to the last before the one that begins the last-but-one step; activities:
+/// after the first judged step's reservation up to the last-but-one step's. The last two
+/// steps are the slack for noticing the trigger and applying the fault: one that came after
+/// the order ended would stall nothing, and one during the first step nothing judged. Read
+/// from a history of the control run: every order has the same shape without faults.
+pub fn judged_steps(control: &Passed) -> (RangeInclusive<u32>, RangeInclusive<u32>) {
+    let history = control
+        .histories
+        .first()
+        .expect("the control run has a history");
+    let starts = boundaries(history);
+    assert_eq!(
+        starts.len(),
+        STOPWATCH_STEPS + 1,
+        "not the history of a stopwatch order without faults"
+    );
+    let events = starts[FIRST_JUDGED_STEP].0..=starts[STOPWATCH_STEPS - 2].0 - 1;
+    let activities = FIRST_JUDGED_STEP as u32 + 1..=STOPWATCH_STEPS as u32 - 2;
+    (events, activities)
+}
+
+/// Where each step of a stopwatch order begins, and where the order ends: the workflow task
+/// that scheduled the step's reservation (or completed the order), as its position in the
+/// history (a history length a trigger can wait for) and its workflow time.
+fn boundaries(history: &History) -> Vec<(u32, Duration)> {
     let mut task_started = None;
     let mut boundaries = Vec::new();
-    for event in history.events() {
+    for (position, event) in (1..).zip(history.events()) {
         let at = event
             .event_time
             .as_ref()
             .map(|t| Duration::new(t.seconds as u64, t.nanos as u32));
         match EventType::try_from(event.event_type) {
-            Ok(EventType::WorkflowTaskStarted) => task_started = at,
+            Ok(EventType::WorkflowTaskStarted) => task_started = at.map(|at| (position, at)),
             Ok(EventType::ActivityTaskScheduled | EventType::WorkflowExecutionCompleted) => {
                 boundaries.extend(task_started)
             }
@@ -147,7 +185,4 @@ pub fn step_times(history: &History) -> Vec<Duration> {
         }
     }
     boundaries
-        .windows(2)
-        .map(|w| w[1].saturating_sub(w[0]))
-        .collect()
 }

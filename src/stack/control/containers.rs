@@ -145,13 +145,10 @@ impl StackControl {
         })
         .await?;
         let remaining = timeout.saturating_sub(started.elapsed());
-        readiness::wait_ready(
-            &TemporalTarget::plain(address.clone()),
-            &self.namespace,
-            false,
-            remaining,
-        )
-        .await?;
+        let target = TemporalTarget::plain(address.clone());
+        let connection = readiness::wait_ready(&target, &self.namespace, false, remaining).await?;
+        let remaining = timeout.saturating_sub(started.elapsed());
+        readiness::wait_system_workers(&target, &connection, remaining).await?;
         Ok(address)
     }
 
