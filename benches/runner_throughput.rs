@@ -8,7 +8,8 @@
 use futures::future::join_all;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use temporal_harness::runner::{run_test, Definitions, TestOptions};
+use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::runner::Definitions;
 use temporal_harness::{Stack, StackConfig};
 use temporalio_client::{Client, ClientOptions, WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_macros::{activities, workflow, workflow_methods};

@@ -6,7 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use temporal_harness::runner::{run_test, Definitions, TestOptions, TimeSkippingMode};
+use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::runner::{Definitions, TimeSkippingMode};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
 

@@ -1,6 +1,6 @@
 //! `temporal-harness setup`: provisions this machine for the harness, the same way for
-//! everyone. It runs `scripts/provision.sh` (embedded here byte for byte, with the image
-//! recipes it builds), so a user with only `cargo install`ed the CLI gets what a checkout of
+//! everyone. It runs `scripts/provision.sh` (embedded in the library byte for byte, with the
+//! image recipes it builds), so a user with only `cargo install`ed the CLI gets what a checkout of
 //! this repository gets: Debian packages, a Docker daemon, the Temporal binaries in the
 //! per-user tools folder the harness reads at run time, and the local images.
 
@@ -17,54 +17,6 @@ pub struct SetupArgs {
     #[arg(long)]
     system_only: bool,
 }
-
-/// The provisioning script and every file it reads, by their paths in the repository.
-const FILES: &[(&str, &str)] = &[
-    (
-        "scripts/provision.sh",
-        include_str!("../../scripts/provision.sh"),
-    ),
-    (
-        "fixtures/versions.env",
-        include_str!("../../fixtures/versions.env"),
-    ),
-    (
-        "fixtures/images/postgres/Dockerfile",
-        include_str!("../../fixtures/images/postgres/Dockerfile"),
-    ),
-    (
-        "fixtures/images/postgres/docker-entrypoint.sh",
-        include_str!("../../fixtures/images/postgres/docker-entrypoint.sh"),
-    ),
-    (
-        "fixtures/images/temporal-dev/Dockerfile",
-        include_str!("../../fixtures/images/temporal-dev/Dockerfile"),
-    ),
-    (
-        "fixtures/images/temporal-server/Dockerfile",
-        include_str!("../../fixtures/images/temporal-server/Dockerfile"),
-    ),
-    (
-        "fixtures/images/temporal-server/dynamicconfig.yaml",
-        include_str!("../../fixtures/images/temporal-server/dynamicconfig.yaml"),
-    ),
-    (
-        "fixtures/images/temporal-server/entrypoint.sh",
-        include_str!("../../fixtures/images/temporal-server/entrypoint.sh"),
-    ),
-    (
-        "fixtures/images/temporal-ui/Dockerfile",
-        include_str!("../../fixtures/images/temporal-ui/Dockerfile"),
-    ),
-    (
-        "fixtures/ui-server/go.mod",
-        include_str!("../../fixtures/ui-server/go.mod"),
-    ),
-    (
-        "fixtures/ui-server/go.sum",
-        include_str!("../../fixtures/ui-server/go.sum"),
-    ),
-];
 
 pub fn run(config: &StackConfig, args: SetupArgs) -> i32 {
     // A private folder (0700, ours): the script is executed from it, so nobody else may
@@ -110,7 +62,7 @@ pub fn run(config: &StackConfig, args: SetupArgs) -> i32 {
 }
 
 fn unpack(root: &Path) -> std::io::Result<()> {
-    for (path, contents) in FILES {
+    for (path, contents) in temporal_harness::__private::provisioning::FILES {
         let file = root.join(path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)?;
@@ -120,34 +72,4 @@ fn unpack(root: &Path) -> std::io::Result<()> {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_file_the_image_recipes_have_is_embedded() {
-        // A new file in fixtures/images/ or a Go module folder that setup does not carry
-        // would make its build fail for users only.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let mut on_disk = Vec::new();
-        let folders = std::fs::read_dir(root.join("fixtures/images"))
-            .unwrap()
-            .chain(std::fs::read_dir(root.join("fixtures")).unwrap())
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.join("go.mod").is_file() || p.parent().unwrap().ends_with("images"));
-        for recipe in folders {
-            for file in std::fs::read_dir(recipe).unwrap() {
-                let path = file.unwrap().path();
-                on_disk.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-        for path in on_disk {
-            assert!(
-                FILES.iter().any(|(p, _)| *p == path),
-                "{path} is not embedded"
-            );
-        }
-    }
 }

@@ -1,5 +1,5 @@
 //! `#[temporal_test]`: a thin shim that turns an `async fn` into a `#[test]` calling
-//! `temporal_harness::runner::run_test`. All behaviour lives in the library, where it is
+//! `temporal_harness::__private::run_test`. All behaviour lives in the library, where it is
 //! tested; this crate only parses arguments and reports misuse at the offending token.
 
 use proc_macro::TokenStream;
@@ -191,8 +191,8 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         #[::core::prelude::v1::test]
         #(#attrs)*
         #vis fn #name() {
-            ::temporal_harness::runner::run_test(
-                ::temporal_harness::runner::TestOptions::new(
+            ::temporal_harness::__private::run_test(
+                ::temporal_harness::__private::TestOptions::new(
                     concat!(module_path!(), "::", stringify!(#name)),
                 ) #(#options)*,
                 ::temporal_harness::runner::Definitions::new() #(#workflows)* #(#activities)*,

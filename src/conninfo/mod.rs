@@ -208,6 +208,17 @@ const UNSUPPORTED_KEYWORDS: &[&str] = &[
     "load_balance_hosts",
 ];
 
+/// Whether `text` starts like a URL of another scheme (`mysql://...`): refused as an
+/// unknown form instead of being read as key=value pairs.
+fn starts_with_other_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
 /// What percent-encoding leaves alone in the text it writes: RFC 3986's unreserved characters.
 const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -225,7 +236,9 @@ impl PgConnInfo {
             .find_map(|scheme| strip_prefix_ignore_case(trimmed, scheme))
         {
             parse_url(rest, &mut fields)?;
-        } else if trimmed.contains('=') && !trimmed.contains("://") {
+        } else if trimmed.contains('=') && !starts_with_other_scheme(trimmed) {
+            // libpq's rule: anything not starting with its URL schemes is key=value pairs,
+            // even with `://` inside (`password=a://b`).
             parse_pairs(trimmed, &mut fields)?;
         } else {
             return Err(ConnInfoErrorKind::UnknownForm.into());

@@ -45,6 +45,15 @@ fn quoting_and_escapes_in_the_pairs_form() {
         "{}",
         unquoted.redacted()
     );
+    // `://` inside a value is still the pairs form, as libpq reads it (found by the property
+    // below: such a password was refused as "neither form").
+    let scheme_like = parse("host=a port=1 user=u password=PW://");
+    assert_eq!(scheme_like.password().unwrap().expose(), "PW://");
+    assert!(
+        !scheme_like.redacted().contains("PW"),
+        "{}",
+        scheme_like.redacted()
+    );
 }
 
 #[test]
@@ -85,6 +94,7 @@ fn what_is_not_a_connection_string_is_named() {
     for (text, kind) in [
         ("not-a-url", UnknownForm),
         ("mysql://u@h/db", UnknownForm),
+        ("mysql://u@h/db?password=p", UnknownForm),
         ("postgres://", NoHost),
         ("postgres://h/db", NoUser),
         ("host=h", NoUser),

@@ -4,16 +4,20 @@
 //! checks the invariants, and proptest shrinks a failing schedule to a minimal one, printed
 //! as Rust to paste back as a regression case.
 //!
-//! ```rust,ignore
+//! ```rust,no_run
 //! use proptest::prelude::*;
 //! use temporal_harness::faults::*;
 //!
-//! let harness = runtime.block_on(FaultHarness::shared())?;       // or ::exclusive()
-//! let space = ScheduleSpace::new(workload.jobs(), workload.points(), FaultKinds::SHARED);
-//! proptest!(|(schedule in schedules(&space))| {
-//!     runtime.block_on(harness.run(&workload, &schedule))
-//!         .map_err(|v| TestCaseError::fail(v.to_string()))?;
-//! });
+//! /// Every schedule of the faults a shared stack allows leaves `workload`'s invariants holding.
+//! fn survives_shared_faults(workload: &Workload) {
+//!     let runtime = tokio::runtime::Runtime::new().unwrap();
+//!     let harness = runtime.block_on(FaultHarness::shared()).unwrap(); // or ::exclusive()
+//!     let space = ScheduleSpace::new(workload.jobs(), workload.points(), FaultKinds::SHARED);
+//!     proptest!(|(schedule in schedules(&space))| {
+//!         runtime.block_on(harness.run(workload, &schedule))
+//!             .map_err(|v| TestCaseError::fail(v.to_string()))?;
+//!     });
+//! }
 //! ```
 //!
 //! Built-in invariants: every workflow completes exactly once with its expected result; none
@@ -27,7 +31,6 @@ mod proxy;
 mod strategy;
 mod workload;
 
-pub use crate::stack::{PersistenceError, PersistenceFault, Store};
 pub use harness::{FaultHarness, Passed, Violation};
 pub use model::{ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;

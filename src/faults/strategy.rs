@@ -62,13 +62,13 @@ pub struct ScheduleSpace {
     pub points: usize,
     /// Most faults in one schedule.
     pub max_faults: usize,
-    /// History lengths a [`Trigger::AfterEvent`] waits for; empty (`1..=0`): none is
-    /// generated. A catch that must hit one part of a workflow narrows it to that part's
-    /// events, measured in a control run.
-    pub events: std::ops::RangeInclusive<u32>,
-    /// Completed activities a [`Trigger::AfterActivities`] waits for; empty: none is
-    /// generated.
-    pub activities: std::ops::RangeInclusive<u32>,
+    /// History lengths a [`Trigger::AfterEvent`] waits for; `None`: no such trigger. A catch
+    /// that must hit one part of a workflow narrows it to that part's events, measured in a
+    /// control run.
+    pub events: Option<std::ops::RangeInclusive<u32>>,
+    /// Completed activities a [`Trigger::AfterActivities`] waits for; `None`: no such
+    /// trigger.
+    pub activities: Option<std::ops::RangeInclusive<u32>>,
     /// Latest time trigger, in milliseconds.
     pub max_millis: u64,
     /// Whether triggers at an instant ([`Trigger::AtMillis`]) are generated. Off, every timed
@@ -91,8 +91,8 @@ impl ScheduleSpace {
             jobs,
             points,
             max_faults: 3,
-            events: 1..=16,
-            activities: 1..=points.max(1) as u32,
+            events: Some(1..=16),
+            activities: Some(1..=points.max(1) as u32),
             max_millis: 1500,
             instants: true,
             lasting: None,
@@ -109,13 +109,13 @@ impl ScheduleSpace {
 fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
     let jobs = space.jobs.max(1);
     let mut options: Vec<(u32, BoxedStrategy<Trigger>)> = Vec::new();
-    if !space.events.is_empty() {
-        let after_event = (0..jobs, space.events.clone())
-            .prop_map(|(job, event)| Trigger::AfterEvent { job, event });
+    if let Some(events) = space.events.clone() {
+        let after_event =
+            (0..jobs, events).prop_map(|(job, event)| Trigger::AfterEvent { job, event });
         options.push((3, after_event.boxed()));
     }
-    if !space.activities.is_empty() {
-        let after_activities = (0..jobs, space.activities.clone())
+    if let Some(activities) = space.activities.clone() {
+        let after_activities = (0..jobs, activities)
             .prop_map(|(job, completed)| Trigger::AfterActivities { job, completed });
         options.push((2, after_activities.boxed()));
     }
@@ -128,7 +128,7 @@ fn trigger(space: &ScheduleSpace) -> BoxedStrategy<Trigger> {
     assert!(
         !options.is_empty(),
         "ScheduleSpace allows no trigger for a timed fault: `events` and `activities` are \
-         empty and `instants` is off; give one of them a range or turn instants on"
+         `None` and `instants` is off; give one of them a range or turn instants on"
     );
     proptest::strategy::Union::new_weighted(options).boxed()
 }
@@ -323,8 +323,8 @@ mod tests {
     fn narrowed_triggers_stay_in_their_windows_when_shrunk() {
         let space = ScheduleSpace {
             instants: false,
-            events: 16..=37,
-            activities: 2..=3,
+            events: Some(16..=37),
+            activities: Some(2..=3),
             ..ScheduleSpace::new(2, 1, FaultKinds::CLUSTER)
         };
         let in_window = |schedule: &Schedule| {
@@ -370,8 +370,8 @@ mod tests {
     fn a_space_without_triggers_is_refused() {
         let space = ScheduleSpace {
             instants: false,
-            events: 1..=0,
-            activities: 1..=0,
+            events: None,
+            activities: None,
             ..ScheduleSpace::new(1, 1, FaultKinds::CLUSTER)
         };
         let _ = schedules(&space);

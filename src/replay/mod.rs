@@ -8,7 +8,21 @@
 //! pull`), or saved with `temporal workflow show --output json`. The replay test is a file of
 //! three lines with `harness = false` in `Cargo.toml`:
 //!
-//! ```rust,ignore
+//! ```rust,no_run
+//! use temporal_harness::runner::Definitions;
+//! # use temporalio_macros::{workflow, workflow_methods};
+//! # use temporalio_sdk::{WorkflowContext, WorkflowResult};
+//! # #[workflow]
+//! # #[derive(Default)]
+//! # pub struct OrderWorkflow;
+//! # #[workflow_methods]
+//! # impl OrderWorkflow {
+//! #     #[run]
+//! #     pub async fn run(_ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+//! #         Ok(())
+//! #     }
+//! # }
+//!
 //! fn main() {
 //!     temporal_harness::replay::main("fixtures/histories", || {
 //!         Definitions::new().workflow::<OrderWorkflow>()

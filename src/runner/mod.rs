@@ -1,17 +1,18 @@
 //! The test runner behind `#[temporal_test]`: a real worker for the test's workflows and
 //! activities on the run's shared stack, and a [`TestRunner`] handle for the test body.
 //!
-//! [`run_test`] owns the test's lifecycle: it acquires the stack, drives the worker next to the
+//! `run_test` (what the attribute expands to call) owns the test's lifecycle: it acquires the stack, drives the worker next to the
 //! body on one thread (the SDK's `Worker::run` is `!Send`), enforces the timeout, replays every
 //! workflow the test ran, and on failure prints the captured tracing output and writes the
 //! histories of the test's workflows to files whose paths it prints.
 
 mod definitions;
 pub(crate) mod divergence;
+pub(crate) mod entry;
 mod error;
 mod failure;
 mod history;
-mod options;
+pub(crate) mod options;
 pub mod record;
 mod setup;
 pub(crate) mod snapshot;
@@ -20,11 +21,13 @@ mod waits;
 mod worker;
 mod workflow_failure;
 
+pub use crate::proto_json::HistoryJsonError;
 pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
-pub use options::{Patches, TestOptions};
+pub use options::Patches;
+pub(crate) use options::TestOptions;
 pub use record::RECORD_ENV;
 pub use time::{TimeSkippingMode, DEFAULT_MAX_SKIPS};
 pub use waits::{HeartbeatDetailsError, PendingActivity, WAIT_LIMIT};
@@ -33,10 +36,8 @@ pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 use crate::stack::{Endpoints, Stack};
 #[cfg(feature = "faults")]
 pub(crate) use failure::histories_dir;
-use failure::{CapturedLogs, Failure, TracingCapture};
+use failure::CapturedLogs;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,25 +47,6 @@ use temporalio_client::{
 };
 use temporalio_common::HasWorkflowDefinition;
 use worker::WorkerControl;
-
-/// What a test body may return: `()` or a `Result` whose error fails the test.
-pub trait TestOutcome {
-    /// The failure to report (the error as `Debug` shows it, as `cargo test` does for a
-    /// `Result`-returning test), or `None` when the test passed.
-    fn failure(self) -> Option<String>;
-}
-
-impl TestOutcome for () {
-    fn failure(self) -> Option<String> {
-        None
-    }
-}
-
-impl<E: std::fmt::Debug> TestOutcome for Result<(), E> {
-    fn failure(self) -> Option<String> {
-        self.err().map(|e| format!("{e:?}"))
-    }
-}
 
 /// The test body's handle on its worker, client, workflows and databases.
 #[derive(Clone)]
@@ -373,99 +355,6 @@ impl TestRunner {
     /// details). Resolves once the new worker is polling.
     pub async fn crash_worker(&self) -> Result<(), RunnerError> {
         self.inner.worker.restart(false).await
-    }
-}
-
-/// Runs one `#[temporal_test]`: see the module docs. Panics (fails the test) on any failure.
-pub fn run_test<R, F>(options: TestOptions, definitions: Definitions, body: F)
-where
-    R: TestOutcome + 'static,
-    F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
-{
-    let capture = TracingCapture::install();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let failure = runtime.block_on(run(options.clone(), definitions, capture.logs(), body));
-    drop(runtime);
-    if let Some(failure) = failure {
-        failure.report(&options.name, &capture);
-    }
-}
-
-async fn run<R, F>(
-    options: TestOptions,
-    definitions: Definitions,
-    logs: CapturedLogs,
-    body: F,
-) -> Option<Failure>
-where
-    R: TestOutcome + 'static,
-    F: FnOnce(TestRunner) -> Pin<Box<dyn Future<Output = R>>>,
-{
-    let (runner, driver) = match setup::setup(&options, &definitions, logs).await {
-        Ok(parts) => parts,
-        Err(e) => return Some(Failure::setup(e)),
-    };
-    let control = runner.inner.worker.clone();
-    let body = body(runner.clone());
-    let body = async {
-        use futures::FutureExt;
-        let outcome = AssertUnwindSafe(tokio::time::timeout(options.timeout, body))
-            .catch_unwind()
-            .await;
-        control.finish();
-        outcome
-    };
-    let driver = driver.run();
-    tokio::pin!(body, driver);
-    // Both run on this thread; a worker that fails on its own ends the test at once instead
-    // of leaving the body to wait for its timeout.
-    let (outcome, driven) = tokio::select! {
-        outcome = &mut body => (Some(outcome), driver.await),
-        driven = &mut driver => match driven {
-            Err(e) => (None, Err(e)),
-            Ok(()) => (Some(body.await), Ok(())),
-        },
-    };
-    let failure = match (outcome, driven) {
-        (Some(Err(panic)), _) => Some(Failure::panic(panic)),
-        (_, Err(worker)) => Some(Failure::worker(worker)),
-        (Some(Ok(Err(_elapsed))), Ok(())) => Some(Failure::timeout(options.timeout, &runner).await),
-        (Some(Ok(Ok(result))), Ok(())) => result.failure().map(Failure::returned),
-        (None, Ok(())) => Some(Failure::worker(WorkerError::StoppedOnItsOwn(None))),
-    };
-    let failure = match failure {
-        None if options.replay => {
-            let ids = runner.started_workflows();
-            definitions
-                .replay(runner.client(), &ids)
-                .await
-                .err()
-                .map(Failure::at_end)
-        }
-        other => other,
-    };
-    let failure = match (failure, options.record_folder()) {
-        (None, Some(folder)) => {
-            match record::record(&runner, &definitions, &folder, &options.name).await {
-                Ok(files) => {
-                    eprintln!(
-                        "temporal-harness: recorded {} history file(s) under {}",
-                        files.len(),
-                        folder.display()
-                    );
-                    None
-                }
-                Err(e) => Some(Failure::at_end(e)),
-            }
-        }
-        (failure, _) => failure,
-    };
-    match failure {
-        Some(f) => Some(f.with_histories(&runner).await),
-        None => None,
     }
 }
 

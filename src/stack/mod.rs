@@ -20,7 +20,7 @@ mod identity;
 mod kept;
 mod labels;
 mod local;
-pub mod persistence_faults;
+pub(crate) mod persistence_faults;
 mod ports;
 mod postgres;
 mod private_dir;
@@ -34,20 +34,21 @@ mod test_server;
 mod tools;
 pub(crate) mod ui;
 
-pub use state::BOOT_LOG;
-
 pub use connect::{connect, TemporalTarget, TlsPems};
 pub use control::{ClusterControl, FailoverControl, Outage, StackControl};
 pub use endpoints::Endpoints;
 pub use error::StackError;
-pub use handle::{down, prepare_namespace, Shutdown, Stack};
+pub(crate) use handle::prepare_namespace;
+pub use handle::{down, Shutdown, Stack};
 pub(crate) use identity::fnv1a;
-pub use local::CLUSTER_NODES;
+pub(crate) use local::CLUSTER_NODES;
 pub use persistence_faults::{PersistenceError, PersistenceFault, Store};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
+// Kept public: whether a database's schema is new enough for the pinned server, for a
+// platform team's own tooling (its tests use it so).
 pub use postgres::{check_schema, SchemaStatus};
 pub use private_dir::PrivateStateDir;
 pub(crate) use process::euid;
 pub use test_server::TestServer;
-pub use tools::default_tools_dir;
+pub(crate) use tools::default_tools_dir;

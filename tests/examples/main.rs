@@ -420,8 +420,8 @@ async fn a_passing_test_records_its_histories(runner: TestRunner) -> Result<(), 
 #[test]
 fn recorded_histories_replay() {
     // The recording test may run in parallel (or not at all, with a filter): record here too.
-    temporal_harness::runner::run_test(
-        temporal_harness::runner::TestOptions::new("examples::recorded_histories_replay")
+    temporal_harness::__private::run_test(
+        temporal_harness::__private::TestOptions::new("examples::recorded_histories_replay")
             .record("target/recorded-histories"),
         Definitions::new()
             .workflow::<GreetWorkflow>()

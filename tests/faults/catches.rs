@@ -15,7 +15,7 @@ use std::future::Future;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 use temporal_harness::faults::*;
-use temporal_harness::stack::StackError;
+use temporal_harness::stack::{PersistenceError, PersistenceFault, StackError, Store};
 
 /// What a control run of stopwatch orders (without a limit or a fault) measured on the
 /// machine and stack of the catch: each judged step's limit, and the triggers that begin a
@@ -58,8 +58,8 @@ impl Stopwatch {
         let limit = self.limit.as_millis() as u64;
         ScheduleSpace {
             instants: false,
-            events: self.events.clone(),
-            activities: self.activities.clone(),
+            events: Some(self.events.clone()),
+            activities: Some(self.activities.clone()),
             lasting: Some(2 * limit..=3 * limit),
             ..ScheduleSpace::new(workload.jobs(), workload.points(), kinds)
         }

@@ -6,6 +6,7 @@ use super::{cases, on_a_failover_stack, runner, runtime};
 use proptest::test_runner::{TestCaseError, TestError};
 use std::time::Instant;
 use temporal_harness::faults::*;
+use temporal_harness::stack::PersistenceFault;
 
 /// Runs `cases` generated schedules; panics with the shrunk schedule on a violation.
 fn check_property(harness: &FaultHarness, workload: &Workload, kinds: FaultKinds, n: u32) {

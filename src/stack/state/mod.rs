@@ -18,13 +18,12 @@ mod lease;
 mod root;
 
 pub(crate) use dir::StackDir;
-pub use files::BOOT_LOG;
 pub(crate) use root::{ensure_private_root, kept_stacks, reap_stale, stacks};
 
 #[cfg(test)]
 mod tests {
     use super::dir::BOOT_LOG_LIMIT;
-    use super::files::{self, RECORDS};
+    use super::files::{self, BOOT_LOG, RECORDS};
     use super::*;
     use crate::stack::process::{process_alive, reap_in_background};
     use crate::stack::StackError;
