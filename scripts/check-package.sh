@@ -3,10 +3,17 @@
 # it: each published crate packaged alone and built from its package (the CLI without the
 # workspace: everything it embeds must be inside its dependencies' packages), a publish dry
 # run of all three in dependency order, and the API docs with every feature and no warning.
-# The doctests run with the suite (`cargo test --workspace`).
+# The doctests run with the suite (`cargo test --workspace`). Then the library's public API
+# against the last release's, by cargo-semver-checks (pinned in fixtures/versions.env,
+# installed on first use into the per-user cache).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# The commit of the last release (0.1.0): the API a change must stay compatible with, as its
+# version says (CHANGELOG.md). Moved on at each release.
+SEMVER_BASELINE=RELEASE_COMMIT
+# shellcheck source=../fixtures/versions.env
+. fixtures/versions.env
 unpublished=(--exclude temporal-harness-test-support --exclude order-service)
 start=$(date +%s)
 echo "[package] cargo publish --dry-run of temporal-harness-macros, temporal-harness, temporal-harness-cli (each built from its package)..." >&2
@@ -16,3 +23,17 @@ start=$(date +%s)
 echo "[package] cargo doc --all-features (warnings are errors)..." >&2
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --workspace "${unpublished[@]}"
 echo "[package] docs built in $(($(date +%s) - start)) s" >&2
+
+start=$(date +%s)
+baseline=$(git rev-parse --verify -q "$SEMVER_BASELINE^{commit}") || {
+  echo "[package] error: the release baseline $SEMVER_BASELINE is not in this clone. Fix: clone with full history (not --depth), or git fetch origin $SEMVER_BASELINE" >&2
+  exit 1
+}
+root="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness/cargo-semver-checks-$CARGO_SEMVER_CHECKS_VERSION"
+if [ ! -x "$root/bin/cargo-semver-checks" ]; then
+  echo "[package] installing cargo-semver-checks $CARGO_SEMVER_CHECKS_VERSION into $root (once; several minutes)..." >&2
+  cargo install --locked --version "$CARGO_SEMVER_CHECKS_VERSION" --root "$root" cargo-semver-checks
+fi
+echo "[package] cargo semver-checks of temporal-harness against the release at ${baseline:0:12}..." >&2
+"$root/bin/cargo-semver-checks" semver-checks --package temporal-harness --all-features --baseline-rev "$baseline"
+echo "[package] semver checked in $(($(date +%s) - start)) s" >&2

@@ -50,8 +50,11 @@ pub struct ExternalTarget {
     pub ui_url: Option<String>,
 }
 
-/// Everything that decides which stack a test gets.
+/// Everything that decides which stack a test gets. Made by [`StackConfig::load`] (or
+/// `Default`), then changed field by field; `#[non_exhaustive]`, so a new setting is not a
+/// breaking change.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StackConfig {
     /// Where the stack runs.
     pub backend: BackendKind,

@@ -35,7 +35,7 @@ pub use harness::{FaultHarness, Passed, Violation};
 pub use model::{ActivityFailure, ClusterNode, Fault, NetworkFault, Schedule, TimedFault, Trigger};
 pub use proxy::Proxy;
 pub use strategy::{
-    failover_schedules, faults, persistence_faults, schedules, FaultKinds, PersistenceSpace,
-    ScheduleSpace,
+    failover_schedules, faults, persistence_faults, schedules, FaultKind, FaultKinds,
+    PersistenceSpace, ScheduleSpace,
 };
 pub use workload::{effect_key, Delivery, Effects, FaultPoints, Job, Workload};

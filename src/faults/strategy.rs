@@ -7,8 +7,11 @@ use super::model::{
 use crate::stack::{Outage, PersistenceError, PersistenceFault, Store};
 use proptest::prelude::*;
 
-/// Which kinds of fault a generated schedule may hold.
+/// Which kinds of fault a generated schedule may hold. Read its fields; build one from the
+/// constants with [`FaultKinds::with`] and [`FaultKinds::without`] (`#[non_exhaustive]`: a new
+/// kind is not a breaking change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FaultKinds {
     /// Activity errors, timeouts and panics.
     pub activity: bool,
@@ -25,32 +28,73 @@ pub struct FaultKinds {
     pub cluster: bool,
 }
 
+/// One kind of fault, for [`FaultKinds::with`] and [`FaultKinds::without`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// Activity errors, timeouts and panics.
+    Activity,
+    /// Worker crashes.
+    WorkerCrash,
+    /// Network latency, drops and resets.
+    Network,
+    /// Temporal server restarts.
+    ServerRestart,
+    /// PostgreSQL outages.
+    Postgres,
+    /// Cluster nodes killed or frozen.
+    Cluster,
+}
+
 impl FaultKinds {
-    /// Faults that touch only the test's own worker and connections: safe on a shared stack,
-    /// in parallel with other tests.
-    pub const SHARED: FaultKinds = FaultKinds {
-        activity: true,
-        worker_crash: true,
-        network: true,
+    /// No kind: a space of these holds only what is added with [`FaultKinds::with`].
+    pub const NONE: FaultKinds = FaultKinds {
+        activity: false,
+        worker_crash: false,
+        network: false,
         server_restart: false,
         postgres: false,
         cluster: false,
     };
 
+    /// Faults that touch only the test's own worker and connections: safe on a shared stack,
+    /// in parallel with other tests.
+    pub const SHARED: FaultKinds = FaultKinds::NONE
+        .with(FaultKind::Activity)
+        .with(FaultKind::WorkerCrash)
+        .with(FaultKind::Network);
+
     /// Every kind of a single-process stack (needs a stack of the test's own:
     /// [`super::FaultHarness::exclusive`]).
-    pub const ALL: FaultKinds = FaultKinds {
-        server_restart: true,
-        postgres: true,
-        ..FaultKinds::SHARED
-    };
+    pub const ALL: FaultKinds = FaultKinds::SHARED
+        .with(FaultKind::ServerRestart)
+        .with(FaultKind::Postgres);
 
     /// The shared kinds and cluster nodes down or frozen (needs a cluster of the test's own:
     /// [`super::FaultHarness::cluster`]).
-    pub const CLUSTER: FaultKinds = FaultKinds {
-        cluster: true,
-        ..FaultKinds::SHARED
-    };
+    pub const CLUSTER: FaultKinds = FaultKinds::SHARED.with(FaultKind::Cluster);
+
+    /// These kinds and `kind`.
+    pub const fn with(self, kind: FaultKind) -> FaultKinds {
+        self.set(kind, true)
+    }
+
+    /// These kinds but `kind`.
+    pub const fn without(self, kind: FaultKind) -> FaultKinds {
+        self.set(kind, false)
+    }
+
+    const fn set(mut self, kind: FaultKind, on: bool) -> FaultKinds {
+        match kind {
+            FaultKind::Activity => self.activity = on,
+            FaultKind::WorkerCrash => self.worker_crash = on,
+            FaultKind::Network => self.network = on,
+            FaultKind::ServerRestart => self.server_restart = on,
+            FaultKind::Postgres => self.postgres = on,
+            FaultKind::Cluster => self.cluster = on,
+        }
+        self
+    }
 }
 
 /// The shape of the schedules to generate.

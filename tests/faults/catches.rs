@@ -66,14 +66,6 @@ impl Stopwatch {
     }
 }
 
-/// No fault kind of the shared stack: a space of these holds only what a test adds to it.
-const NONE_SHARED: FaultKinds = FaultKinds {
-    activity: false,
-    worker_crash: false,
-    network: false,
-    ..FaultKinds::SHARED
-};
-
 /// Asserts that `reason` is the stopwatch giving up, not another violation.
 fn assert_stopwatch(reason: &proptest::test_runner::Reason) {
     assert!(
@@ -88,7 +80,7 @@ fn a_stopwatch_order_is_caught_by_a_postgres_failover_and_shrunk() {
     let stopwatch = Stopwatch::control(&rt, FaultHarness::failover(), 2);
     let workload = stopwatch_workload(2, stopwatch.limit);
     // The failover alone, without a primary for 2-3 times a step's limit.
-    let space = stopwatch.space(&workload, NONE_SHARED);
+    let space = stopwatch.space(&workload, FaultKinds::NONE);
     let mut runner = TestRunner::new(Config {
         cases: 4,
         // One fault by construction: shrinking only simplifies it, each step a stack.
@@ -121,10 +113,7 @@ fn a_stopwatch_order_is_caught_by_a_cluster_node_fault_and_shrunk() {
         .unwrap_or_else(|v| panic!("the workload fails without any fault: {v}"));
     let stopwatch = Stopwatch::measured(&control);
     let workload = stopwatch_workload(2, stopwatch.limit);
-    let only_nodes = FaultKinds {
-        cluster: true,
-        ..NONE_SHARED
-    };
+    let only_nodes = FaultKinds::NONE.with(FaultKind::Cluster);
     // One node fault per schedule, so a failing one is minimal. Not every node stalls an
     // order (the worker service runs none of it; a history host may own neither order's
     // shard): the search finds one that does.
