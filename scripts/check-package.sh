@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # The commit of the last release (0.1.0): the API a change must stay compatible with, as its
 # version says (CHANGELOG.md). Moved on at each release.
-SEMVER_BASELINE=RELEASE_COMMIT
+SEMVER_BASELINE=0307a41dc21365dc2c4a8e239ead5f979765355f
 # shellcheck source=../fixtures/versions.env
 . fixtures/versions.env
 unpublished=(--exclude temporal-harness-test-support --exclude order-service)
