@@ -93,7 +93,8 @@ pub struct StackConfig {
     /// Where shared-stack state (locks, leases, endpoints) lives.
     pub state_dir: PathBuf,
     /// Where the Temporal binaries are (then `PATH`); default: the per-user folder that
-    /// `temporal-harness setup` installs into ([`crate::stack::default_tools_dir`]).
+    /// `temporal-harness setup` installs into (`~/.cache/temporal-harness/bin`, under
+    /// `$XDG_CACHE_HOME` when set).
     pub tools_dir: PathBuf,
     /// The deployment to use with [`BackendKind::External`].
     pub external: Option<ExternalTarget>,

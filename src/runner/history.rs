@@ -288,7 +288,7 @@ impl History {
     }
 
     /// The history in Temporal's JSON format: what `temporal workflow show --output json`
-    /// prints and the Web UI imports; [`crate::proto_json::from_json`] reads it back (e.g. for
+    /// prints and the Web UI imports; [`History::from_json`] reads it back (e.g. for
     /// a replay regression test).
     pub fn to_json(&self) -> String {
         crate::proto_json::to_json(&ProtoHistory {

@@ -1,6 +1,6 @@
 //! Recording the histories of a passing test's workflows, for the replay suite
 //! ([`crate::replay`]): one JSON file per run, in Temporal's JSON format (what `temporal
-//! workflow show --output json` prints; see [`crate::proto_json`]), under
+//! workflow show --output json` prints; read back by [`super::History::from_json`]), under
 //! `<folder>/<test path>/<WorkflowType>-<n>.json` (`-run<k>` added for each run of a
 //! continue-as-new chain).
 //!
