@@ -59,12 +59,15 @@ where
         Err(e) => return Some(Failure::setup(e)),
     };
     let control = runner.inner.worker.clone();
+    let ended = runner.clone();
     let body = body(runner.clone());
     let body = async {
         use futures::FutureExt;
         let outcome = AssertUnwindSafe(tokio::time::timeout(options.timeout, body))
             .catch_unwind()
             .await;
+        // Stalled mocks end with the body, so the worker's shutdown need not wait for them.
+        ended.release_mocks();
         control.finish();
         outcome
     };
@@ -85,6 +88,10 @@ where
         (Some(Ok(Err(_elapsed))), Ok(())) => Some(Failure::timeout(options.timeout, &runner).await),
         (Some(Ok(Ok(result))), Ok(())) => result.failure().map(Failure::returned),
         (None, Ok(())) => Some(Failure::worker(WorkerError::StoppedOnItsOwn(None))),
+    };
+    let failure = match failure {
+        None => runner.verify_mocks().err().map(Failure::at_end),
+        other => other,
     };
     let failure = match failure {
         None if options.replay => {

@@ -12,6 +12,7 @@ pub(crate) mod entry;
 mod error;
 mod failure;
 mod history;
+mod mocks;
 pub(crate) mod options;
 pub mod record;
 mod setup;
@@ -26,6 +27,7 @@ pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
+pub use mocks::{ActivityMock, MockCall, MockFailure};
 pub use options::Patches;
 pub(crate) use options::TestOptions;
 pub use record::RECORD_ENV;
@@ -70,6 +72,8 @@ struct Inner {
     pool: tokio::sync::OnceCell<sqlx::PgPool>,
     /// The time-skipping test server, for tests that skip time.
     time: Option<time::TimeSkipping>,
+    /// The test's activity mocks, which its workers' interceptor consults.
+    mocks: Arc<mocks::MockTable>,
     /// Held for the test's duration: the process's lease on the shared stack.
     _stack: Option<Stack>,
 }
@@ -355,6 +359,38 @@ impl TestRunner {
     /// details). Resolves once the new worker is polling.
     pub async fn crash_worker(&self) -> Result<(), RunnerError> {
         self.inner.worker.restart(false).await
+    }
+
+    /// Adds an expectation for `activity` (a marker such as `Payments::charge`, as workflows
+    /// call it): chain how many calls it serves and how it answers; see [`ActivityMock`].
+    /// Calls of the activity from then on are served by its expectations in the order they
+    /// were added; at the end of the test every one must be met.
+    pub fn mock<AD>(&self, activity: AD) -> ActivityMock<AD>
+    where
+        AD: temporalio_common::ActivityDefinition,
+        AD::Input: Clone + Send + Sync,
+        AD::Output: Send + Sync,
+    {
+        ActivityMock::new(self.inner.mocks.clone(), &activity)
+    }
+
+    /// The mocked activities in the order their calls arrived, one entry per call (attempts
+    /// included): for asserting an order across mocks.
+    pub fn mocked_call_order(&self) -> Vec<String> {
+        self.inner.mocks.order()
+    }
+
+    /// Ends the calls stalled mocks hold (the test body is over).
+    pub(crate) fn release_mocks(&self) {
+        self.inner.mocks.release();
+    }
+
+    /// The end-of-test check of the mocks (every expectation met, no unexpected call).
+    pub(crate) fn verify_mocks(&self) -> Result<(), RunnerError> {
+        self.inner
+            .mocks
+            .verify()
+            .map_err(|report| RunnerError::MockExpectations { report })
     }
 }
 

@@ -2,6 +2,7 @@
 //! time-skipping test whose server cannot skip per workflow), its namespace, client and worker.
 
 use super::failure::CapturedLogs;
+use super::mocks::{MockInterceptor, MockTable};
 use super::options::with_patches;
 use super::time::{self, TimeSkippingMode};
 use super::worker::WorkerDriver;
@@ -106,10 +107,15 @@ pub(super) async fn setup(
         })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
+    let mocks = Arc::new(MockTable::default());
     let worker_options = definitions
         .worker_options(&task_queue)?
         .map(|o| with_patches(o, options.patches))
-        .transpose()?;
+        .transpose()?
+        .map(|mut o| {
+            o.activity_inbound_interceptor(MockInterceptor(mocks.clone()));
+            o
+        });
     let (control, driver) = WorkerDriver::new(
         endpoints.temporal.clone(),
         namespace.clone(),
@@ -129,6 +135,7 @@ pub(super) async fn setup(
             logs,
             pool: tokio::sync::OnceCell::new(),
             time,
+            mocks,
             _stack: stack,
         }),
     };

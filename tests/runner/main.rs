@@ -7,5 +7,6 @@
 
 mod ci_template;
 mod macro_choices;
+mod mocks;
 mod shared_clock;
 mod time_skipping;

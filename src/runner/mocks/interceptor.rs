@@ -1,0 +1,85 @@
+//! The worker's side of the mocks: an activity inbound interceptor (the SDK's hook around
+//! every activity call, with the input already decoded to its type) that lets the test's
+//! [`MockTable`] answer a mocked activity, and the real implementation everything else.
+//!
+//! Why an interceptor and not a replacement registration: the worker is running before the
+//! test body sets its mocks up, and restarts keep its registrations; the interceptor is
+//! registered once per worker and consults the table at each call, so a mock set at any
+//! point takes effect at the next call, on every worker of the test.
+
+use super::expectations::{Answer, MockTable, Serve};
+use futures::FutureExt;
+use std::sync::Arc;
+use temporalio_sdk::activities::ActivityError;
+use temporalio_sdk::interceptors::{
+    ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next,
+};
+use temporalio_sdk::ApplicationFailure;
+
+/// Error type of the failure an unexpected call of a mocked activity gets.
+pub(crate) const UNEXPECTED_CALL: &str = "TemporalHarnessUnexpectedMockCall";
+
+pub(crate) struct MockInterceptor(pub(crate) Arc<MockTable>);
+
+impl ActivityInboundInterceptor for MockInterceptor {
+    fn execute_activity<'a>(
+        &'a self,
+        input: ExecuteActivityInput,
+        next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
+    ) -> ExecuteActivityOutput<'a> {
+        let info = input.activity_info();
+        let name = info.activity_type.clone();
+        let Some(copy) = self.0.copier(&name) else {
+            return next.run(input);
+        };
+        let Some(args) = copy(&input) else {
+            let why = format!(
+                "the mocked activity {name} received an input of another type than its mock \
+                 was set up for. Fix: mock it with the definition the workflow calls"
+            );
+            return fail(why, "TemporalHarnessMockTypeMismatch");
+        };
+        let (attempt, workflow_id) = (info.attempt, info.workflow_id.clone());
+        let deadline = info.deadline;
+        match self.0.serve(&name, args.clone(), attempt, workflow_id) {
+            Serve::Real => next.run(input),
+            Serve::Unexpected(why) => fail(
+                format!(
+                    "{why}. Fix: add a mock for this call (e.g. `.times(n)` one more), or \
+                     expect fewer calls"
+                ),
+                UNEXPECTED_CALL,
+            ),
+            Serve::Mock(respond, delay) => async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                match respond(&*args) {
+                    Answer::Output(output) => Ok(output),
+                    Answer::Fail(error) => Err(error),
+                    Answer::Stall => {
+                        self.0.stalled(deadline).await;
+                        Err(ActivityError::application(
+                            ApplicationFailure::builder(format!(
+                                "the mocked {name} stalled, as its mock said (this attempt is \
+                                 past its deadline or the test is over)"
+                            ))
+                            .type_name("TemporalHarnessStalledMock".to_string())
+                            .build(),
+                        ))
+                    }
+                }
+            }
+            .boxed(),
+        }
+    }
+}
+
+/// A non-retryable failure of the call: retrying an unexpected call would only repeat it.
+fn fail<'a>(message: String, type_name: &str) -> ExecuteActivityOutput<'a> {
+    let failure = ApplicationFailure::builder(message)
+        .type_name(type_name.to_string())
+        .non_retryable(true)
+        .build();
+    futures::future::ready(Err(ActivityError::application(failure))).boxed()
+}
