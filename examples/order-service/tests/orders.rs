@@ -1,31 +1,26 @@
 //! The order service's workflow, tested as a service repository would: real Temporal on real
-//! PostgreSQL, a fake payment provider, time skipping for the approval timeout.
+//! PostgreSQL, the payment provider's activity mocked in each test body, time skipping for the
+//! approval timeout.
 
 use order_service::{Order, OrderActivities, OrderWorkflow, Payments, Status};
-use std::sync::{Arc, Mutex};
-use temporal_harness::runner::RunnerError;
-use temporal_harness::{temporal_test, TestRunner};
-use temporalio_client::{WorkflowQueryOptions, WorkflowSignalOptions};
+use std::sync::Arc;
+use temporal_harness::prelude::*;
+use temporal_harness::runner::MockFailure;
 
-/// Records charges; refuses them when `refuse` is set.
-#[derive(Default)]
-struct FakePayments {
-    charged: Mutex<Vec<(String, u32)>>,
-    refuse: bool,
-}
+/// The workers need a provider to register the activities with; every test that charges
+/// mocks `OrderActivities::charge`, so this one is never reached.
+struct NoProvider;
 
-impl Payments for FakePayments {
-    fn charge(&self, order: &str, cents: u32) -> Result<String, String> {
-        if self.refuse {
-            return Err("card declined".into());
-        }
-        self.charged.lock().unwrap().push((order.into(), cents));
-        Ok(format!("receipt-{order}"))
+impl Payments for NoProvider {
+    fn charge(&self, _order: &str, _cents: u32) -> Result<String, String> {
+        Err("no payment provider in tests: mock OrderActivities::charge".into())
     }
 }
 
-fn activities(payments: Arc<FakePayments>) -> OrderActivities {
-    OrderActivities { payments }
+fn activities() -> OrderActivities {
+    OrderActivities {
+        payments: Arc::new(NoProvider),
+    }
 }
 
 fn order(id: &str, approval_timeout_secs: u64) -> Order {
@@ -36,11 +31,12 @@ fn order(id: &str, approval_timeout_secs: u64) -> Order {
     }
 }
 
-static APPROVED: std::sync::LazyLock<Arc<FakePayments>> =
-    std::sync::LazyLock::new(Default::default);
-
-#[temporal_test(workflows(OrderWorkflow), activities(activities(APPROVED.clone())))]
+#[temporal_test(workflows(OrderWorkflow), activities(activities()))]
 async fn an_approved_order_is_charged_once(runner: TestRunner) -> Result<(), RunnerError> {
+    let charge = runner
+        .mock(OrderActivities::charge)
+        .once()
+        .returns("receipt-o-1".to_string());
     let handle = runner.start(OrderWorkflow::run, order("o-1", 3600)).await?;
     handle
         .signal(OrderWorkflow::approve, (), WorkflowSignalOptions::default())
@@ -52,25 +48,15 @@ async fn an_approved_order_is_charged_once(runner: TestRunner) -> Result<(), Run
         .await
         .expect("query");
     assert_eq!(status, Some(Status::Completed));
-    assert_eq!(
-        *APPROVED.charged.lock().unwrap(),
-        [("o-1".to_string(), 4200)]
-    );
-    runner
-        .history(&runner.started_workflows()[0])
-        .await?
-        .assert_activity_completed("OrderActivities::charge", 1);
+    assert_eq!(charge.calls()[0].input, order("o-1", 3600));
     Ok(())
 }
 
-#[temporal_test(
-    workflows(OrderWorkflow),
-    activities(activities(Arc::default())),
-    time_skipping
-)]
+#[temporal_test(workflows(OrderWorkflow), activities(activities()), time_skipping)]
 async fn an_order_nobody_approves_is_cancelled_after_three_days(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
+    runner.mock(OrderActivities::charge).never();
     // Three days of server time, skipped in well under a second.
     let outcome = runner
         .execute(OrderWorkflow::run, order("o-2", 3 * 24 * 3600))
@@ -79,26 +65,24 @@ async fn an_order_nobody_approves_is_cancelled_after_three_days(
     Ok(())
 }
 
-#[temporal_test(
-    workflows(OrderWorkflow),
-    activities(activities(Arc::new(FakePayments { refuse: true, ..Default::default() })))
-)]
-async fn a_declined_payment_fails_the_order_after_three_attempts(runner: TestRunner) {
-    let handle = runner
-        .start(OrderWorkflow::run, order("o-3", 3600))
-        .await
-        .unwrap();
+#[temporal_test(workflows(OrderWorkflow), activities(activities()))]
+async fn a_declined_payment_fails_the_order_after_three_attempts(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let charge = runner
+        .mock(OrderActivities::charge)
+        .times(3)
+        .fails(MockFailure::retryable("card declined"));
+    let handle = runner.start(OrderWorkflow::run, order("o-3", 3600)).await?;
     handle
         .signal(OrderWorkflow::approve, (), WorkflowSignalOptions::default())
         .await
-        .unwrap();
+        .expect("signal");
     let err = runner.result(&handle).await.unwrap_err();
     assert!(matches!(err, RunnerError::Failed { .. }), "{err}");
-    let history = runner
-        .history(&runner.started_workflows()[0])
-        .await
-        .unwrap();
-    assert_eq!(history.activity_completions("OrderActivities::charge"), 0);
+    let attempts: Vec<u32> = charge.calls().iter().map(|c| c.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    Ok(())
 }
 
 #[temporal_test]
@@ -122,32 +106,13 @@ async fn orders_can_be_kept_in_the_app_database(runner: TestRunner) -> Result<()
     Ok(())
 }
 
-/// A fake of one activity defined in another crate (the service's library). The SDK keeps
-/// the marker that `#[activity(definition = order_service::...)]` needs in a private module,
-/// so across crates a fake names the activity by its type name instead; listed after the real
-/// implementer, it replaces that one activity and leaves the others real.
-// The macro's marker constant for `reserve` is unused: the fake is found by its name.
-#[allow(dead_code)]
-mod fakes {
-    use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-    pub struct FailingReservations;
-
-    #[temporalio_macros::activities]
-    impl FailingReservations {
-        #[activity(name = "OrderActivities::reserve")]
-        async fn reserve(_ctx: ActivityContext, order_id: String) -> Result<String, ActivityError> {
-            Err(anyhow::anyhow!("out of stock for {order_id}").into())
-        }
-    }
-}
-use fakes::FailingReservations;
-
-#[temporal_test(
-    workflows(OrderWorkflow),
-    activities(activities(APPROVED.clone()), FailingReservations)
-)]
-async fn an_activity_from_another_crate_can_be_faked_by_name(runner: TestRunner) {
+/// An activity of another crate (the service's library) is mocked by its marker like any
+/// other; the rest stay real.
+#[temporal_test(workflows(OrderWorkflow), activities(activities()))]
+async fn an_activity_from_another_crate_can_be_mocked(runner: TestRunner) {
+    runner
+        .mock(OrderActivities::reserve)
+        .fails(MockFailure::non_retryable("out of stock for o-fake"));
     let err = runner
         .execute(OrderWorkflow::run, order("o-fake", 3600))
         .await
