@@ -2,8 +2,9 @@
 //! the same CLI binary as the harness's dev flavour) and against hand-written SDK code (a worker
 //! and a client) on the harness's stack, in the same run: time from test start to the first
 //! workflow started, sequential latency, throughput of N concurrent workflows with one
-//! activity each, and peak RSS. Each mode runs in a child process of its own so
-//! peak RSS is its own. Run: `cargo bench --bench runner_throughput [-- N]` (default 300).
+//! activity each, and peak RSS; the runner also with its activity mocked in the body. Each
+//! mode runs in a child process of its own so peak RSS is its own. Run:
+//! `cargo bench --bench runner_throughput [-- N]` (default 300).
 
 use futures::future::join_all;
 use std::process::Command;
@@ -106,8 +107,9 @@ async fn workload(client: &Client, task_queue: &str, n: u32, t0: Instant) -> Fig
     }
 }
 
-/// `#[temporal_test]`'s runner on the harness's stack.
-fn runner_mode(n: u32) -> Figures {
+/// `#[temporal_test]`'s runner on the harness's stack; `mocked`: with the activity answered
+/// by a mock set up in the body (what the mock's interceptor costs per call).
+fn runner_mode(n: u32, mocked: bool) -> Figures {
     let t0 = Instant::now();
     let figures = std::sync::Arc::new(std::sync::Mutex::new(None));
     let out = figures.clone();
@@ -120,6 +122,9 @@ fn runner_mode(n: u32) -> Figures {
             .activities(BenchActivities),
         move |runner| {
             Box::pin(async move {
+                if mocked {
+                    runner.mock(BenchActivities::double).returns_with(|n| n * 2);
+                }
                 let f = workload(runner.client(), runner.task_queue(), n, t0).await;
                 *out.lock().unwrap() = Some(f);
             })
@@ -210,7 +215,8 @@ fn main() {
         .map(|i| args[i + 1].clone())
     {
         let f = match mode.as_str() {
-            "runner" => runner_mode(n),
+            "runner" => runner_mode(n, false),
+            "runner-mocked" => runner_mode(n, true),
             "sdk" => sdk_mode(n),
             _ => sdk_testing_mode(n),
         };
@@ -236,7 +242,9 @@ fn main() {
         "sdk-testing",
         "sdk",
         "runner",
+        "runner-mocked",
         "sdk-testing",
+        "runner-mocked",
         "runner",
         "sdk",
     ];

@@ -34,6 +34,21 @@ if [ ! -x "$root/bin/cargo-semver-checks" ]; then
   echo "[package] installing cargo-semver-checks $CARGO_SEMVER_CHECKS_VERSION into $root (once; several minutes)..." >&2
   cargo install --locked --version "$CARGO_SEMVER_CHECKS_VERSION" --root "$root" cargo-semver-checks
 fi
+# The baseline's rustdoc JSON is the same for every run with this toolchain: kept in the
+# cache after its first build (about 5 minutes), keyed by the commit and the rustc version.
+rustc_id=$(rustc --version | sha256sum | cut -c1-12)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness/semver-baselines"
+baseline_json="$cache/$baseline-$rustc_id-$CARGO_SEMVER_CHECKS_VERSION.json"
+semver=("$root/bin/cargo-semver-checks" semver-checks --package temporal-harness --all-features)
 echo "[package] cargo semver-checks of temporal-harness against the release at ${baseline:0:12}..." >&2
-"$root/bin/cargo-semver-checks" semver-checks --package temporal-harness --all-features --baseline-rev "$baseline"
+if [ -f "$baseline_json" ]; then
+  "${semver[@]}" --baseline-rustdoc "$baseline_json"
+else
+  "${semver[@]}" --baseline-rev "$baseline"
+  built=$(find "target/semver-checks/git-$baseline" -path '*/target/doc/temporal_harness.json' | head -n 1)
+  if [ -n "$built" ]; then
+    mkdir -p "$cache" && chmod 700 "$cache"
+    cp "$built" "$baseline_json.tmp" && mv "$baseline_json.tmp" "$baseline_json"
+  fi
+fi
 echo "[package] semver checked in $(($(date +%s) - start)) s" >&2
