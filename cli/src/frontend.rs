@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use temporal_harness::config::{parse_frontend_address, TlsFiles};
 use temporal_harness::secret::Secret;
+use temporal_harness::stack::TemporalError;
 use temporal_harness::stack::{StackError, TemporalTarget};
 
 /// TLS and API-key flags.
@@ -79,14 +80,14 @@ impl FrontendAuth {
         };
         temporal.tls_options().map_err(|e| match e {
             // The files came from flags: the fix names them, not the variables.
-            StackError::TlsFile { env, .. } if env.contains(" and ") => {
+            StackError::Temporal(TemporalError::TlsFile { env, .. }) if env.contains(" and ") => {
                 "--tls-cert and --tls-key go together: mutual TLS needs both a certificate \
                  and its key. Fix: give both, or neither"
                     .to_string()
             }
-            StackError::TlsFile {
+            StackError::Temporal(TemporalError::TlsFile {
                 what, path, source, ..
-            } => {
+            }) => {
                 let flag = match what {
                     "CA" => "--tls-ca",
                     "certificate" => "--tls-cert",

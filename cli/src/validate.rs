@@ -8,6 +8,7 @@ use temporal_harness::config::{is_http_url, parse_duration, parse_ui_url, Bounds
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::exit_codes;
 use temporal_harness::stack::StackError;
+use temporal_harness::stack::TemporalError;
 use temporal_harness::validation::{
     self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
 };
@@ -149,7 +150,7 @@ pub async fn run(config: StackConfig, args: ValidateArgs) -> i32 {
         // TLS to a plaintext server is the client's settings, not the deployment's health:
         // found by one connection before any check judges the deployment.
         let probe = temporal_harness::stack::connect(&target.temporal, Duration::from_secs(5));
-        if let Err(e @ StackError::TlsToPlaintext { .. }) = probe.await {
+        if let Err(e @ StackError::Temporal(TemporalError::TlsToPlaintext { .. })) = probe.await {
             return usage(e);
         }
     }

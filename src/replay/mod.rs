@@ -37,6 +37,9 @@
 
 mod pull;
 
+mod error;
+
+pub use error::ReplayError;
 pub use pull::{pull, pull_from, redact_payloads, PullError, PullOptions};
 
 use crate::runner::divergence::{locate, plain};
@@ -66,7 +69,7 @@ pub fn trials(
     let root = resolve(corpus.as_ref());
     let files = history_files(&root);
     if files.is_empty() {
-        let message = empty_corpus(&root);
+        let message = ReplayError::EmptyCorpus { root }.to_string();
         return vec![Trial::test("corpus/empty", move || Err(message.into()))];
     }
     let definitions = Arc::new(definitions);
@@ -82,21 +85,21 @@ pub fn trials(
                     .map_err(|e| format!("cannot start a runtime: {e}"))?;
                 runtime
                     .block_on(replay_file(&file, &definitions()))
-                    .map_err(Failed::from)
+                    .map_err(|e| Failed::from(e.to_string()))
             })
         })
         .collect()
 }
 
 /// One history file of a corpus, replayed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Checked {
     /// Its trial name: `<folder>/<workflow type>/<file stem>`.
     pub trial: String,
     /// The file.
     pub file: PathBuf,
     /// Why it does not replay (what the replayer saw, and the fix), or `None`.
-    pub failure: Option<String>,
+    pub failure: Option<ReplayError>,
 }
 
 /// Replays every history file under `corpus` against `definitions` and returns each outcome,
@@ -109,7 +112,7 @@ pub async fn check(corpus: impl AsRef<Path>, definitions: &Definitions) -> Vec<C
         return vec![Checked {
             trial: "corpus/empty".into(),
             file: root.clone(),
-            failure: Some(empty_corpus(&root)),
+            failure: Some(ReplayError::EmptyCorpus { root }),
         }];
     }
     let mut checked = Vec::with_capacity(files.len());
@@ -123,36 +126,26 @@ pub async fn check(corpus: impl AsRef<Path>, definitions: &Definitions) -> Vec<C
     checked
 }
 
-fn empty_corpus(root: &Path) -> String {
-    format!(
-        "no history files (*.json) under {}. Fix: record some (`#[temporal_test(record = \
-         \"...\")]` or TEMPORAL_HARNESS_RECORD_HISTORIES), pull them (`temporal-harness \
-         histories pull`), or point the suite at the folder that has them",
-        root.display()
-    )
-}
-
-/// Replays one file: `Ok` when the code issues the commands its history recorded, else what
-/// went wrong and the fix (a report's message).
-async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+/// Replays one file: `Ok` when the code issues the commands its history recorded.
+async fn replay_file(file: &Path, definitions: &Definitions) -> Result<(), ReplayError> {
+    let bytes = std::fs::read(file).map_err(|source| ReplayError::Unreadable {
+        file: file.to_path_buf(),
+        source,
+    })?;
     // Parsed once: the replayer takes it, and the divergence locator reads its events.
     let events =
-        crate::proto_json::from_json(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+        crate::proto_json::from_json(&bytes).map_err(|source| ReplayError::NotAHistory {
+            file: file.to_path_buf(),
+            source,
+        })?;
     let Err(e) = definitions.replay_one(events.clone().into()).await else {
         return Ok(());
     };
-    let location = locate(&events.events, definitions)
-        .await
-        .map(|at| format!("{at}; "))
-        .unwrap_or_default();
-    Err(format!(
-        "{} no longer replays against this code (a deploy would break running workflows like \
-         it): {location}the replayer says: {}. Fix: put the change behind `patched()` so old \
-         histories keep their path, or, if no such workflow runs anywhere, remove the file",
-        file.display(),
-        plain(&e.to_string())
-    ))
+    Err(ReplayError::Diverged {
+        file: file.to_path_buf(),
+        location: locate(&events.events, definitions).await,
+        replayer: plain(&e.to_string()).to_string(),
+    })
 }
 
 /// A relative corpus is the crate's (cargo sets `CARGO_MANIFEST_DIR` for tests).

@@ -7,6 +7,7 @@
 //! on replay) will not replay the same, and a payload another converter wrote no longer decodes.
 
 use crate::runner::History;
+use crate::stack::TemporalError;
 use crate::stack::{connect, StackError, TemporalTarget};
 use base64::Engine;
 use futures::StreamExt;
@@ -65,10 +66,10 @@ pub async fn pull_from(
 ) -> Result<Vec<PathBuf>, PullError> {
     let connection = connect(target, Duration::from_secs(10)).await?;
     let client = Client::new(connection, ClientOptions::new(namespace).build()).map_err(|e| {
-        StackError::TemporalUnreachable {
+        StackError::Temporal(TemporalError::Unreachable {
             address: target.address.clone(),
             source: e.into(),
-        }
+        })
     })?;
     pull(&client, options, progress).await
 }

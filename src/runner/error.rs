@@ -197,15 +197,16 @@ impl From<StackError> for RunnerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::StateError;
 
     #[test]
     fn a_configuration_error_found_by_the_stack_stays_one() {
         let found = StackError::Config(ConfigError::Unsupported("topology = \"cluster\"".into()));
         assert!(matches!(RunnerError::from(found), RunnerError::Config(_)));
-        let other = StackError::LockTimeout {
+        let other = StackError::State(StateError::LockTimeout {
             timeout: Duration::from_secs(1),
             lock: "k.lock".into(),
-        };
+        });
         assert!(matches!(RunnerError::from(other), RunnerError::Stack(_)));
     }
 }

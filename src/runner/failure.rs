@@ -169,14 +169,14 @@ impl Failure {
 /// `<temp>/temporal-harness-histories-<uid>/<name>`, created: where failures write the
 /// histories of their workflows. Per user and private: histories carry payloads, and a shared
 /// folder someone else created first would let them read (or replace) what is written.
-pub(crate) fn histories_dir(name: &str) -> Result<std::path::PathBuf, String> {
+pub(crate) fn histories_dir(name: &str) -> Result<std::path::PathBuf, crate::stack::StackError> {
     let root = std::env::temp_dir().join(format!(
         "temporal-harness-histories-{}",
         crate::stack::euid()
     ));
-    crate::stack::state::ensure_private_root(&root).map_err(|e| e.to_string())?;
+    crate::stack::state::ensure_private_root(&root)?;
     let dir = root.join(name);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| crate::stack::StackError::state(&dir, e))?;
     Ok(dir)
 }
 

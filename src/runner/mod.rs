@@ -387,10 +387,10 @@ impl TestRunner {
 
     /// The end-of-test check of the mocks (every expectation met, no unexpected call).
     pub(crate) fn verify_mocks(&self) -> Result<(), RunnerError> {
-        self.inner
-            .mocks
-            .verify()
-            .map_err(|report| RunnerError::MockExpectations { report })
+        match self.inner.mocks.unmet_report() {
+            None => Ok(()),
+            Some(report) => Err(RunnerError::MockExpectations { report }),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use super::time::{self, TimeSkippingMode};
 use super::worker::WorkerDriver;
 use super::{Definitions, Inner, RunnerError, TestOptions, TestRunner};
 use crate::config::StackConfig;
+use crate::stack::TemporalError;
 use crate::stack::{connect, Endpoints, Stack, StackError};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -100,10 +101,10 @@ pub(super) async fn setup(
     };
     let client =
         Client::new(connection, ClientOptions::new(namespace.clone()).build()).map_err(|e| {
-            StackError::TemporalUnreachable {
+            StackError::Temporal(TemporalError::Unreachable {
                 address: endpoints.temporal.address.clone(),
                 source: e.into(),
-            }
+            })
         })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).

@@ -3,6 +3,7 @@
 
 use super::{containers, local, persistence_faults, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig, Topology};
+use crate::stack::BootError;
 
 /// Picks the backend for `auto`: containers when Docker answers, else local when the
 /// binaries exist; one line says which and why.
@@ -36,10 +37,10 @@ pub(super) async fn resolve(config: &StackConfig) -> Result<BackendKind, StackEr
             eprintln!("temporal-harness: backend local (Docker unreachable, local binaries found)");
             Ok(BackendKind::Local)
         }
-        Some(local) => Err(StackError::NoBackend {
+        Some(local) => Err(StackError::Boot(BootError::NoBackend {
             docker: Box::new(docker),
             local: Box::new(local),
-        }),
+        })),
     }
 }
 

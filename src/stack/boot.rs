@@ -10,6 +10,7 @@ use super::{
     Stack, StackError,
 };
 use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::stack::BootError;
 use std::time::Duration;
 
 /// Finds the run's stack for `config`, or boots it, and waits until it is ready (gRPC
@@ -175,7 +176,7 @@ async fn boot(
     let steps = boot_steps(config, backend, dir, &progress);
     match tokio::time::timeout(config.startup_timeout, steps).await {
         Ok(booted) => booted,
-        Err(_) => Err(StackError::StartupTimeout {
+        Err(_) => Err(StackError::Boot(BootError::StartupTimeout {
             service: format!("the stack (still at: {})", progress.current()),
             timeout: config.startup_timeout,
             last: "the boot as a whole ran out of its budget".into(),
@@ -183,7 +184,7 @@ async fn boot(
                 BackendKind::Containers => "`docker logs` of its containers".to_string(),
                 _ => format!("the logs in {}", dir.path().display()),
             },
-        }),
+        })),
     }
 }
 

@@ -4,6 +4,7 @@ use super::StackError;
 use crate::config::TlsFiles;
 use crate::error::BoxError;
 use crate::secret::Secret;
+use crate::stack::TemporalError;
 use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::ClientConnectError;
@@ -41,10 +42,10 @@ impl TemporalTarget {
     pub fn url(&self) -> Result<Url, StackError> {
         let scheme = if self.uses_tls() { "https" } else { "http" };
         Url::parse(&format!("{scheme}://{}", self.address)).map_err(|e| {
-            StackError::TemporalUnreachable {
+            StackError::Temporal(TemporalError::Unreachable {
                 address: self.address.clone(),
                 source: format!("not a host:port address ({e})").into(),
-            }
+            })
         })
     }
 
@@ -92,13 +93,13 @@ impl TemporalTarget {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
-                return Err(StackError::TlsFile {
+                return Err(StackError::Temporal(TemporalError::TlsFile {
                     what: "key",
                     path: tls.key.clone().or(tls.cert.clone()).unwrap_or_default(),
                     source: "mutual TLS needs both a certificate and its key".into(),
                     env: "TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY (or [external] tls_cert \
                           and tls_key)",
-                })
+                }))
             }
         };
         Ok(Some(TlsPems {
@@ -149,20 +150,22 @@ fn read_pem(
     let Some(path) = path else {
         return Ok(None);
     };
-    let bytes = std::fs::read(path).map_err(|e| StackError::TlsFile {
-        what,
-        path: path.into(),
-        source: e.into(),
-        env,
+    let bytes = std::fs::read(path).map_err(|e| {
+        StackError::Temporal(TemporalError::TlsFile {
+            what,
+            path: path.into(),
+            source: e.into(),
+            env,
+        })
     })?;
     if !bytes.starts_with(b"-----BEGIN") && !String::from_utf8_lossy(&bytes).contains("-----BEGIN")
     {
-        return Err(StackError::TlsFile {
+        return Err(StackError::Temporal(TemporalError::TlsFile {
             what,
             path: path.into(),
             source: "not a PEM file (no -----BEGIN line)".into(),
             env,
-        });
+        }));
     }
     Ok(Some(bytes))
 }
@@ -177,22 +180,24 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
         // Fail fast: callers that wait for readiness retry on their own schedule.
         .retry_options(RetryOptions::builder().max_retries(0).build())
         .build();
-    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
-        address: target.address.clone(),
-        source,
+    let unreachable = |source: BoxError| {
+        StackError::Temporal(TemporalError::Unreachable {
+            address: target.address.clone(),
+            source,
+        })
     };
     match tokio::time::timeout(timeout, Connection::connect(options)).await {
         Ok(Ok(connection)) => Ok(connection),
         // rustls read a record that is not TLS: the server speaks plaintext.
         Ok(Err(e)) if target.uses_tls() && format!("{e:?}").contains("InvalidContentType") => {
-            Err(StackError::TlsToPlaintext {
+            Err(StackError::Temporal(TemporalError::TlsToPlaintext {
                 address: target.address.clone(),
                 why: if target.api_key.is_some() {
                     "an API key is set"
                 } else {
                     "TLS settings are given"
                 },
-            })
+            }))
         }
         Ok(Err(e)) => Err(unreachable(Box::new(ConnectFailure {
             plain: plain_reason(&e.to_string()),

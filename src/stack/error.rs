@@ -5,7 +5,9 @@ use crate::error::BoxError;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A stack that could not be booted, reached or shared.
+/// A stack that could not be booted, reached, shared or controlled: one variant per
+/// subsystem, each an enum of its own whose variants name the cause and the fix. Match on
+/// the variants (`StackError::Postgres(PostgresError::WrongPassword { .. })`), never on text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StackError {
@@ -13,13 +15,46 @@ pub enum StackError {
     #[error(transparent)]
     Config(#[from] ConfigError),
 
+    /// Docker: the daemon, images and the PostgreSQL template image.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+
+    /// PostgreSQL: reaching it, its credentials, its schema.
+    #[error(transparent)]
+    Postgres(#[from] PostgresError),
+
+    /// The Temporal frontend: reaching it, TLS, the namespace.
+    #[error(transparent)]
+    Temporal(#[from] TemporalError),
+
+    /// The programs the harness runs: found, and trusted.
+    #[error(transparent)]
+    Tools(#[from] ToolsError),
+
+    /// Booting a stack: ports, services starting, readiness in time, backend choice.
+    #[error(transparent)]
+    Boot(#[from] BootError),
+
+    /// The shared stack's on-disk state: its folder, its lock, kept stacks.
+    #[error(transparent)]
+    State(#[from] StateError),
+
+    /// Controlling a running stack (fault injection: restarts, outages, node faults, failover).
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// Docker: the daemon, images and the PostgreSQL template image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DockerError {
     /// No Docker daemon answered.
     #[error(
         "Docker is not reachable: {source}. Fix: start Docker (`temporal-harness setup` starts \
          dockerd on Debian; elsewhere `systemctl start docker`), or use processes instead with \
          TEMPORAL_HARNESS_BACKEND=local"
     )]
-    DockerUnreachable {
+    Unreachable {
         /// What the Docker client said.
         #[source]
         source: BoxError,
@@ -39,18 +74,24 @@ pub enum StackError {
         source: BoxError,
     },
 
-    /// A port the stack needs is taken.
+    /// PostgreSQL did not come up from its template image (see `containers::template`).
     #[error(
-        "port {port} is already in use, needed by {service}. Fix: stop the process listening \
-         on {port} (`ss -ltnp | grep :{port}`) or let the harness pick a free port"
+        "PostgreSQL did not come up from its template image {image}: {source}. Fix: remove the \
+         template (`docker rmi {image}`); the next boot makes it again"
     )]
-    PortInUse {
-        /// The port.
-        port: u16,
-        /// What needed it.
-        service: String,
+    TemplateUnusable {
+        /// The template image.
+        image: String,
+        /// What failed.
+        #[source]
+        source: BoxError,
     },
+}
 
+/// PostgreSQL: reaching it, its credentials, its schema.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PostgresError {
     /// PostgreSQL refused the credentials.
     #[error(
         "PostgreSQL at {url} rejected the password of user {user}. Fix: correct the password \
@@ -68,7 +109,7 @@ pub enum StackError {
         "PostgreSQL at {url} is unreachable: {source}. Fix: check host and port, and that the \
          server accepts TCP connections (listen_addresses, pg_hba.conf)"
     )]
-    PostgresUnreachable {
+    Unreachable {
         /// The URL, password redacted.
         url: String,
         /// What the driver said, scrubbed of the URL's secrets (so a message, not the driver's
@@ -77,12 +118,34 @@ pub enum StackError {
         source: BoxError,
     },
 
+    /// A Temporal database's schema is older than the server needs.
+    #[error(
+        "the {database} database's schema is at version {found}, but the server needs \
+         {expected}. Fix: upgrade it with `temporal-sql-tool --plugin postgres12 --db {database} \
+         update-schema --schema-name postgresql/v12/{kind}` (see docs/deployment.md)"
+    )]
+    SchemaTooOld {
+        /// `temporal` or `temporal_visibility`.
+        database: String,
+        /// `temporal` or `visibility`.
+        kind: &'static str,
+        /// The version found in `schema_version`.
+        found: String,
+        /// The version the server expects.
+        expected: String,
+    },
+}
+
+/// The Temporal frontend: reaching it, TLS, the namespace.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemporalError {
     /// The Temporal frontend could not be reached.
     #[error(
         "Temporal at {address} is unreachable: {source}. Fix: check the address and that the \
          server runs (`temporal operator cluster health --address {address}`)"
     )]
-    TemporalUnreachable {
+    Unreachable {
         /// `host:port`.
         address: String,
         /// What the client said.
@@ -133,24 +196,12 @@ pub enum StackError {
         /// The frontend.
         address: String,
     },
+}
 
-    /// A Temporal database's schema is older than the server needs.
-    #[error(
-        "the {database} database's schema is at version {found}, but the server needs \
-         {expected}. Fix: upgrade it with `temporal-sql-tool --plugin postgres12 --db {database} \
-         update-schema --schema-name postgresql/v12/{kind}` (see docs/deployment.md)"
-    )]
-    SchemaTooOld {
-        /// `temporal` or `temporal_visibility`.
-        database: String,
-        /// `temporal` or `visibility`.
-        kind: &'static str,
-        /// The version found in `schema_version`.
-        found: String,
-        /// The version the server expects.
-        expected: String,
-    },
-
+/// The programs the harness runs: found, and trusted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolsError {
     /// A binary of the local backend is missing.
     #[error(
         "{name} not found (looked in {looked}). Fix: run `temporal-harness setup` (installs \
@@ -191,6 +242,51 @@ pub enum StackError {
         reason: String,
     },
 
+    /// A file installed with the tools does not have the shape the pinned server's has.
+    #[error(
+        "{} does not have the shape this harness expects ({expected}): it is from another \
+         server version than the pinned one. Fix: run `temporal-harness setup` again to \
+         install the pinned server's",
+        path.display()
+    )]
+    UnexpectedFile {
+        /// The file.
+        path: PathBuf,
+        /// What the harness looks for in it.
+        expected: &'static str,
+    },
+}
+
+/// Booting a stack: ports, services starting, readiness in time, backend choice.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootError {
+    /// A port the stack needs is taken.
+    #[error(
+        "port {port} is already in use, needed by {service}. Fix: stop the process listening \
+         on {port} (`ss -ltnp | grep :{port}`) or let the harness pick a free port"
+    )]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// What needed it.
+        service: String,
+    },
+
+    /// The local backend could not reserve the ports its processes listen on.
+    #[error(
+        "cannot reserve {wanted} free port(s) on 127.0.0.1: {source}. Fix: free ports on \
+         127.0.0.1 (`ss -ltn` lists the listeners), or run the stack in containers \
+         (TEMPORAL_HARNESS_BACKEND=containers)"
+    )]
+    NoFreePorts {
+        /// How many ports were needed.
+        wanted: usize,
+        /// Why they could not be had.
+        #[source]
+        source: BoxError,
+    },
+
     /// A service did not become ready in time.
     #[error(
         "{service} did not become ready within {timeout:?}: {last}. Fix: read {log}; raise \
@@ -206,19 +302,6 @@ pub enum StackError {
         last: BoxError,
         /// Where its log is.
         log: String,
-    },
-
-    /// PostgreSQL did not come up from its template image (see `containers::template`).
-    #[error(
-        "PostgreSQL did not come up from its template image {image}: {source}. Fix: remove the \
-         template (`docker rmi {image}`); the next boot makes it again"
-    )]
-    TemplateUnusable {
-        /// The template image.
-        image: String,
-        /// What failed.
-        #[source]
-        source: BoxError,
     },
 
     /// A service failed to start (exited, or Docker refused it).
@@ -244,15 +327,21 @@ pub enum StackError {
         /// Why the local backend cannot be used.
         local: Box<StackError>,
     },
+}
 
-    /// Shared-stack bookkeeping failed (state directory, lock, keeper).
+/// The shared stack's on-disk state: its folder, its lock, kept stacks.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// A file or folder of the shared stack's state could not be read, written or used
+    /// (its folder, lock, leases, records, keeper).
     #[error("shared stack state at {path}: {source}")]
-    State {
+    File {
         /// The file or folder.
         path: PathBuf,
-        /// What failed (the I/O error itself where there is one).
+        /// What failed: the I/O error itself where there is one.
         #[source]
-        source: std::io::Error,
+        source: BoxError,
     },
 
     /// A stack kept with `keep` did not answer: it is reported, never replaced (its data is
@@ -303,7 +392,12 @@ pub enum StackError {
         /// The lock file.
         lock: PathBuf,
     },
+}
 
+/// Controlling a running stack (fault injection: restarts, outages, node faults, failover).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
     /// Fault injection asked for control this kind of stack cannot give.
     #[error("cannot {action}: {source}. Fix: {needs}")]
     NotControllable {
@@ -319,7 +413,7 @@ pub enum StackError {
     /// A control operation (a restart, an outage, a node fault, a failover) failed on a stack
     /// that supports it.
     #[error("could not {action}: {source}. Fix: {fix}")]
-    ControlFailed {
+    Failed {
         /// What was being done (`pause PostgreSQL (container temporal-harness-...)`).
         action: String,
         /// What failed.
@@ -336,52 +430,28 @@ impl StackError {
     /// waiting cannot fix pass through unchanged.
     pub(crate) fn at_startup_deadline(self, service: &str, timeout: Duration, log: &str) -> Self {
         match self {
-            StackError::TemporalUnreachable { .. } | StackError::PostgresUnreachable { .. } => {
-                StackError::StartupTimeout {
+            StackError::Temporal(TemporalError::Unreachable { .. })
+            | StackError::Postgres(PostgresError::Unreachable { .. }) => {
+                BootError::StartupTimeout {
                     service: service.to_string(),
                     timeout,
                     last: Box::new(self),
                     log: log.to_string(),
                 }
+                .into()
             }
             other => other,
         }
     }
 
-    pub(crate) fn state(path: impl Into<PathBuf>, err: impl Into<StateCause>) -> Self {
-        let StateCause(err) = err.into();
-        StackError::State {
+    /// A state-folder operation on `path` that failed: the I/O or serialisation error as it
+    /// came, or what the harness noticed.
+    pub(crate) fn state(path: impl Into<PathBuf>, source: impl Into<BoxError>) -> Self {
+        StateError::File {
             path: path.into(),
-            source: err,
+            source: source.into(),
         }
-    }
-}
-
-/// Why a state-folder operation failed: an I/O error as it came, or a message (kept as an
-/// `io::Error` of kind `Other`, so `State` always has a source).
-pub(crate) struct StateCause(std::io::Error);
-
-impl From<std::io::Error> for StateCause {
-    fn from(e: std::io::Error) -> Self {
-        StateCause(e)
-    }
-}
-
-impl From<serde_json::Error> for StateCause {
-    fn from(e: serde_json::Error) -> Self {
-        StateCause(e.into())
-    }
-}
-
-impl From<String> for StateCause {
-    fn from(message: String) -> Self {
-        StateCause(std::io::Error::other(message))
-    }
-}
-
-impl From<&str> for StateCause {
-    fn from(message: &str) -> Self {
-        StateCause(std::io::Error::other(message.to_string()))
+        .into()
     }
 }
 
@@ -390,4 +460,43 @@ impl From<&str> for StateCause {
 pub(crate) fn cause_only(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     text.split(". Fix:").next().unwrap_or(&text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_subsystem_error_shows_as_itself_and_keeps_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err = StackError::state("/s/k.lock", io);
+        assert!(matches!(err, StackError::State(StateError::File { .. })));
+        assert_eq!(err.to_string(), "shared stack state at /s/k.lock: denied");
+        let source = err.source().expect("the I/O error is the source");
+        let io = source.downcast_ref::<std::io::Error>().expect("as it came");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn only_waiting_errors_become_startup_timeouts() {
+        let unreachable = StackError::from(TemporalError::Unreachable {
+            address: "127.0.0.1:1".into(),
+            source: "connection refused".into(),
+        });
+        let timed_out = unreachable.at_startup_deadline("Temporal server", Duration::ZERO, "log");
+        assert!(
+            matches!(&timed_out, StackError::Boot(BootError::StartupTimeout { service, .. }) if service == "Temporal server"),
+            "{timed_out}"
+        );
+        let wrong = StackError::from(PostgresError::WrongPassword {
+            url: "postgres://u@h/db".into(),
+            user: "u".into(),
+        });
+        let kept = wrong.at_startup_deadline("PostgreSQL", Duration::ZERO, "log");
+        assert!(matches!(
+            kept,
+            StackError::Postgres(PostgresError::WrongPassword { .. })
+        ));
+    }
 }

@@ -6,6 +6,7 @@ use super::{
     TemporalTarget,
 };
 use crate::config::{BackendKind, Flavor, StackConfig};
+use crate::stack::ControlError;
 use std::time::Duration;
 
 /// What [`Stack::shutdown`] did.
@@ -68,12 +69,14 @@ impl Stack {
     /// Use it on a stack of your own (a private `state_dir`): other tests on a shared stack
     /// would see the faults too.
     pub async fn control(&self) -> Result<StackControl, StackError> {
-        let unsupported = |reason: String| StackError::NotControllable {
-            action: "control the stack".into(),
-            source: reason.into(),
-            needs: "server restarts and database outages need a stack the harness runs in \
+        let unsupported = |reason: String| {
+            StackError::Control(ControlError::NotControllable {
+                action: "control the stack".into(),
+                source: reason.into(),
+                needs: "server restarts and database outages need a stack the harness runs in \
                     containers on PostgreSQL (FaultHarness::exclusive(), or \
                     TEMPORAL_HARNESS_BACKEND=containers with TEMPORAL_HARNESS_FLAVOR=postgres)",
+            })
         };
         let containers_on_postgres = self.endpoints.backend == BackendKind::Containers
             && self.endpoints.flavor == Some(Flavor::Postgres);
@@ -91,11 +94,14 @@ impl Stack {
     /// Kill, pause and restart control over the nodes of a local cluster stack
     /// (`topology = "cluster"`). Use it on a stack of your own (a private `state_dir`).
     pub fn cluster(&self) -> Result<ClusterControl, StackError> {
-        let unsupported = |reason: String| StackError::NotControllable {
-            action: "control the cluster's nodes".into(),
-            source: reason.into(),
-            needs: "node faults need a cluster of local processes (FaultHarness::cluster(), or \
+        let unsupported = |reason: String| {
+            StackError::Control(ControlError::NotControllable {
+                action: "control the cluster's nodes".into(),
+                source: reason.into(),
+                needs:
+                    "node faults need a cluster of local processes (FaultHarness::cluster(), or \
                     TEMPORAL_HARNESS_BACKEND=local with TEMPORAL_HARNESS_TOPOLOGY=cluster)",
+            })
         };
         match &self.dir {
             Some(dir) if self.endpoints.backend == BackendKind::Local => {
@@ -113,12 +119,14 @@ impl Stack {
     /// Failover control over a local stack's PostgreSQL and its standby
     /// (`postgres_standby`). Use it on a stack of your own (a private `state_dir`).
     pub fn failover(&self) -> Result<FailoverControl, StackError> {
-        let unsupported = |reason: String| StackError::NotControllable {
-            action: "fail PostgreSQL over".into(),
-            source: reason.into(),
-            needs: "failovers need a local stack whose PostgreSQL has a standby \
+        let unsupported = |reason: String| {
+            StackError::Control(ControlError::NotControllable {
+                action: "fail PostgreSQL over".into(),
+                source: reason.into(),
+                needs: "failovers need a local stack whose PostgreSQL has a standby \
                     (FaultHarness::failover(), or TEMPORAL_HARNESS_POSTGRES_STANDBY=true with \
                     TEMPORAL_HARNESS_BACKEND=local)",
+            })
         };
         match &self.dir {
             Some(dir) if self.endpoints.backend == BackendKind::Local => {

@@ -9,6 +9,7 @@ use super::readiness::wait_ready;
 use super::state::StackDir;
 use super::{reaper, StackError};
 use crate::config::{BackendKind, StackConfig};
+use crate::stack::StateError;
 use std::time::{Duration, Instant};
 
 /// How often a wait for a kept stack says it is still waiting.
@@ -21,11 +22,11 @@ pub(crate) async fn wait_for_kept(
     config: &StackConfig,
 ) -> Result<(), StackError> {
     if let Some((cause, fix)) = visible_problem(dir, endpoints) {
-        return Err(StackError::KeptStackDown {
+        return Err(StackError::State(StateError::KeptStackDown {
             path: dir.path(),
             cause,
             fix,
-        });
+        }));
     }
     let started = Instant::now();
     loop {
@@ -34,11 +35,11 @@ pub(crate) async fn wait_for_kept(
         match wait_ready(&endpoints.temporal, &config.namespace, true, slice).await {
             Ok(_) => return Ok(()),
             Err(e) if slice == left => {
-                return Err(StackError::KeptStackUnhealthy {
+                return Err(StackError::State(StateError::KeptStackUnhealthy {
                     path: dir.path(),
                     waited: config.startup_timeout,
                     source: e.into(),
-                })
+                }))
             }
             Err(e) => eprintln!(
                 "temporal-harness: the kept stack in {} does not answer yet ({}s of {}s): {}",

@@ -3,7 +3,7 @@
 //!
 //! Where things are: `handle` (the [`Stack`] a process holds), `boot` (find-or-boot and its
 //! guard), `backend` (which backend runs a configuration), `identity` (which configurations
-//! share a stack), `shared` (the on-disk state of a stack: folder, lock, leases, keeper);
+//! share a stack), `state` (the on-disk state of a stack: folder, lock, leases, keeper);
 //! one folder per backend (`containers/`, `local/`, `external`), and the control of a
 //! running stack (`control`, `local/`'s cluster and failover).
 
@@ -37,7 +37,10 @@ pub(crate) mod ui;
 pub use connect::{connect, TemporalTarget, TlsPems};
 pub use control::{ClusterControl, FailoverControl, Outage, StackControl};
 pub use endpoints::Endpoints;
-pub use error::StackError;
+pub use error::{
+    BootError, ControlError, DockerError, PostgresError, StackError, StateError, TemporalError,
+    ToolsError,
+};
 pub(crate) use handle::prepare_namespace;
 pub use handle::{down, Shutdown, Stack};
 pub(crate) use identity::fnv1a;

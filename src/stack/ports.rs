@@ -1,22 +1,22 @@
 //! Free local ports for the local backend (containers get theirs from Docker).
 
-use super::StackError;
+use super::{BootError, StackError};
 use std::net::{Ipv4Addr, TcpListener};
 
 /// `n` distinct ports that were free a moment ago. The kernel hands out ephemeral ports in
 /// rotation, so the window in which another process takes one is small; a service that
-/// loses the race fails to bind, and the boot reports [`StackError::PortInUse`].
+/// loses the race fails to bind, and the boot reports [`BootError::PortInUse`].
 pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, StackError> {
     // Hold all listeners until every port is chosen, so the n ports are distinct.
     let listeners = (0..n)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StackError::state("127.0.0.1", format!("cannot bind a local port: {e}")))?;
+        .map_err(|e| no_free_ports(n, e))?;
     listeners
         .iter()
         .map(|l| l.local_addr().map(|a| a.port()))
         .collect::<Result<_, _>>()
-        .map_err(|e| StackError::state("127.0.0.1", e))
+        .map_err(|e| no_free_ports(n, e))
 }
 
 /// `n` distinct free ports below 32768. Temporal stores membership ports in a PostgreSQL
@@ -40,22 +40,35 @@ pub(crate) fn free_low_ports(n: usize) -> Result<Vec<u16>, StackError> {
             }
         }
     }
-    Err(StackError::state(
-        "127.0.0.1",
-        format!("fewer than {n} free ports in {LOW}..{HIGH}"),
+    Err(no_free_ports(
+        n,
+        format!("fewer than {n} are free in {LOW}..{HIGH}"),
     ))
 }
 
-/// Fails with [`StackError::PortInUse`] when something already listens on `port`.
+/// Fails with [`BootError::PortInUse`] when something already listens on `port`.
 pub(crate) fn ensure_free(port: u16, service: &str) -> Result<(), StackError> {
     match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(StackError::PortInUse {
-            port,
-            service: service.into(),
-        }),
-        Err(e) => Err(StackError::state(format!("127.0.0.1:{port}"), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(StackError::Boot(BootError::PortInUse {
+                port,
+                service: service.into(),
+            }))
+        }
+        Err(e) => Err(no_free_ports(
+            1,
+            crate::error::context(format!("port {port}"), e),
+        )),
     }
+}
+
+fn no_free_ports(wanted: usize, source: impl Into<crate::error::BoxError>) -> StackError {
+    BootError::NoFreePorts {
+        wanted,
+        source: source.into(),
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::StackError;
 use crate::conninfo::PgConnInfo;
 use crate::poll::{retry, Attempt};
+use crate::stack::PostgresError;
 use crate::versions::Versions;
 use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Connection};
@@ -28,19 +29,19 @@ pub(crate) async fn connect_once(
     match tokio::time::timeout(timeout, options.connect()).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(sqlx::Error::Database(db))) if db.code().as_deref() == Some("28P01") => {
-            Err(StackError::WrongPassword {
+            Err(StackError::Postgres(PostgresError::WrongPassword {
                 url: url.redacted(),
                 user,
-            })
+            }))
         }
-        Ok(Err(e)) => Err(StackError::PostgresUnreachable {
+        Ok(Err(e)) => Err(StackError::Postgres(PostgresError::Unreachable {
             url: url.redacted(),
             source: url.scrub(&e.to_string()).into(),
-        }),
-        Err(_) => Err(StackError::PostgresUnreachable {
+        })),
+        Err(_) => Err(StackError::Postgres(PostgresError::Unreachable {
             url: url.redacted(),
             source: format!("no answer within {timeout:?}").into(),
-        }),
+        })),
     }
 }
 
@@ -50,7 +51,7 @@ pub(crate) async fn wait_ready(url: &PgConnInfo, timeout: Duration) -> Result<()
     retry(timeout, LOGIN_PAUSE, |left| async move {
         match try_login(url, left).await {
             Ok(()) => Attempt::Done(()),
-            Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
+            Err(e @ StackError::Postgres(PostgresError::WrongPassword { .. })) => Attempt::Fail(e),
             Err(e) => Attempt::Again(e),
         }
     })
@@ -97,7 +98,7 @@ pub struct SchemaStatus {
     pub visibility: String,
 }
 
-/// Reads both schema versions and fails with [`StackError::SchemaTooOld`] when one is older
+/// Reads both schema versions and fails with [`PostgresError::SchemaTooOld`] when one is older
 /// than the pinned server expects.
 pub async fn check_schema(
     temporal: &PgConnInfo,
@@ -121,12 +122,12 @@ pub async fn check_schema(
         ),
     ] {
         if version_key(found) < version_key(expected) {
-            return Err(StackError::SchemaTooOld {
+            return Err(StackError::Postgres(PostgresError::SchemaTooOld {
                 database: db.database().to_string(),
                 kind,
                 found: found.clone(),
                 expected: expected.clone(),
-            });
+            }));
         }
     }
     Ok(SchemaStatus {
@@ -154,10 +155,10 @@ fn version_key(v: &str) -> Vec<u64> {
 }
 
 fn sql_error(url: &PgConnInfo, e: sqlx::Error) -> StackError {
-    StackError::PostgresUnreachable {
+    StackError::Postgres(PostgresError::Unreachable {
         url: url.redacted(),
         source: e.into(),
-    }
+    })
 }
 
 #[cfg(test)]

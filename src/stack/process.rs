@@ -5,6 +5,7 @@
 use super::state::StackDir;
 use super::StackError;
 use crate::error::context;
+use crate::stack::BootError;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -52,12 +53,14 @@ pub(crate) fn spawn_service(
     let err_file = file.try_clone().map_err(|e| StackError::state(log, e))?;
     cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
     detach(&mut cmd);
-    let child = cmd.spawn().map_err(|e| StackError::ServiceFailed {
-        service: service.into(),
-        source: context(
-            format!("cannot run {}", cmd.get_program().to_string_lossy()),
-            e,
-        ),
+    let child = cmd.spawn().map_err(|e| {
+        StackError::Boot(BootError::ServiceFailed {
+            service: service.into(),
+            source: context(
+                format!("cannot run {}", cmd.get_program().to_string_lossy()),
+                e,
+            ),
+        })
     })?;
     let pid = child.id();
     dir.register_pid(pid, stop_signal)?;
@@ -77,12 +80,12 @@ pub(crate) fn exited_early(
     }
     let text = fs::read_to_string(log).unwrap_or_default();
     if text.contains("Address already in use") {
-        return Err(StackError::PortInUse {
+        return Err(StackError::Boot(BootError::PortInUse {
             port,
             service: service.into(),
-        });
+        }));
     }
-    Err(StackError::ServiceFailed {
+    Err(StackError::Boot(BootError::ServiceFailed {
         service: service.into(),
         source: format!(
             "exited; end of its log {}:\n{}",
@@ -90,7 +93,7 @@ pub(crate) fn exited_early(
             tail(&text, 6)
         )
         .into(),
-    })
+    }))
 }
 
 /// The last `lines` lines, each cut to a readable length (server logs carry stack traces).

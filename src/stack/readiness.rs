@@ -7,6 +7,7 @@
 use super::{connect, StackError, TemporalTarget};
 use crate::error::{context, BoxError, Grpc};
 use crate::poll::{retry, Attempt};
+use crate::stack::TemporalError;
 use std::cell::Cell;
 use std::time::Duration;
 use temporalio_client::{tonic, Connection};
@@ -64,9 +65,11 @@ pub(crate) async fn wait_system_workers(
     connection: &Connection,
     timeout: Duration,
 ) -> Result<(), StackError> {
-    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
-        address: target.address.clone(),
-        source,
+    let unreachable = |source: BoxError| {
+        StackError::Temporal(TemporalError::Unreachable {
+            address: target.address.clone(),
+            source,
+        })
     };
     let request = DescribeTaskQueueRequest {
         namespace: SYSTEM_NAMESPACE.into(),
@@ -119,19 +122,22 @@ async fn wait(
             let budget = left.min(ATTEMPT_TIMEOUT);
             match attempt(target, namespace, create_namespace, registered, budget).await {
                 Ok(connection) => Attempt::Done(connection),
-                Err(e @ (StackError::TlsFile { .. } | StackError::UnknownNamespace { .. })) => {
-                    Attempt::Fail(e)
-                }
+                Err(
+                    e @ (StackError::Temporal(TemporalError::TlsFile { .. })
+                    | StackError::Temporal(TemporalError::UnknownNamespace { .. })),
+                ) => Attempt::Fail(e),
                 Err(e) => Attempt::Again(e),
             }
         }
     })
     .await;
     ready.map_err(|last| match last {
-        StackError::TemporalUnreachable { address, source } => StackError::TemporalUnreachable {
-            address,
-            source: context(format!("still so after {timeout:?}, last"), source),
-        },
+        StackError::Temporal(TemporalError::Unreachable { address, source }) => {
+            StackError::Temporal(TemporalError::Unreachable {
+                address,
+                source: context(format!("still so after {timeout:?}, last"), source),
+            })
+        }
         other => other,
     })
 }
@@ -143,9 +149,11 @@ async fn attempt(
     registered: &Cell<bool>,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    let unreachable = |source: BoxError| StackError::TemporalUnreachable {
-        address: target.address.clone(),
-        source,
+    let unreachable = |source: BoxError| {
+        StackError::Temporal(TemporalError::Unreachable {
+            address: target.address.clone(),
+            source,
+        })
     };
     let connection = connect(target, timeout.max(Duration::from_millis(200))).await?;
     let health = connection
@@ -196,10 +204,10 @@ async fn attempt(
             ));
         }
         Err(s) if s.code() == tonic::Code::NotFound => {
-            return Err(StackError::UnknownNamespace {
+            return Err(StackError::Temporal(TemporalError::UnknownNamespace {
                 namespace: namespace.into(),
                 address: target.address.clone(),
-            })
+            }))
         }
         Err(s) => {
             return Err(unreachable(context(

@@ -12,6 +12,7 @@ use super::state::StackDir;
 use super::tools::find_tool;
 use super::{StackError, TemporalTarget};
 use crate::config::StackConfig;
+use crate::stack::ToolsError;
 use std::time::Duration;
 use temporalio_client::Connection;
 
@@ -71,12 +72,14 @@ impl TestServer {
 /// Says what a missing test server means: only time-skipping tests need it.
 fn explain_missing(e: StackError) -> StackError {
     match e {
-        StackError::MissingBinary { looked, .. } => StackError::MissingBinary {
-            name: "temporal-test-server (needed for time skipping; tests without \
+        StackError::Tools(ToolsError::MissingBinary { looked, .. }) => {
+            StackError::Tools(ToolsError::MissingBinary {
+                name: "temporal-test-server (needed for time skipping; tests without \
                    `time_skipping` keep running on the normal stack, in real time)"
-                .into(),
-            looked,
-        },
+                    .into(),
+                looked,
+            })
+        }
         other => other,
     }
 }
@@ -117,10 +120,10 @@ mod tests {
 
     #[test]
     fn a_missing_test_server_says_what_still_runs() {
-        let err = explain_missing(StackError::MissingBinary {
+        let err = explain_missing(StackError::Tools(ToolsError::MissingBinary {
             name: "temporal-test-server".into(),
             looked: "/x".into(),
-        });
+        }));
         let msg = err.to_string();
         assert!(
             msg.contains("needed for time skipping") && msg.contains("real time"),

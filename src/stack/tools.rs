@@ -9,6 +9,7 @@
 use super::process::euid;
 use super::StackError;
 use crate::config::StackConfig;
+use crate::stack::ToolsError;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -35,13 +36,15 @@ pub(crate) fn find_tool(config: &StackConfig, name: &str) -> Result<PathBuf, Sta
         .iter()
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| StackError::MissingBinary {
-            name: name.into(),
-            looked: dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+        .ok_or_else(|| {
+            StackError::Tools(ToolsError::MissingBinary {
+                name: name.into(),
+                looked: dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
         })?;
     trusted(&path)?;
     Ok(path)
@@ -72,13 +75,15 @@ pub(crate) fn system_program(name: &'static str) -> Result<PathBuf, StackError> 
     let path = std::env::split_paths(&trusted_search_path())
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| StackError::MissingSystemProgram {
-            name: name.into(),
-            package: match name {
-                "flock" => "util-linux",
-                "sh" => "dash",
-                _ => name,
-            },
+        .ok_or_else(|| {
+            StackError::Tools(ToolsError::MissingSystemProgram {
+                name: name.into(),
+                package: match name {
+                    "flock" => "util-linux",
+                    "sh" => "dash",
+                    _ => name,
+                },
+            })
         })?;
     trusted(&path)?;
     Ok(path)
@@ -93,9 +98,11 @@ pub(crate) fn trusted(binary: &Path) -> Result<(), StackError> {
 /// Owned by us or root, and writable by no one else.
 fn owned_and_private(path: &Path) -> Result<(), StackError> {
     let me = euid();
-    let untrusted = |reason: String| StackError::UntrustedPath {
-        path: path.to_path_buf(),
-        reason,
+    let untrusted = |reason: String| {
+        StackError::Tools(ToolsError::UntrustedPath {
+            path: path.to_path_buf(),
+            reason,
+        })
     };
     let meta =
         std::fs::metadata(path).map_err(|e| untrusted(format!("cannot be inspected: {e}")))?;

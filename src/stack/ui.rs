@@ -7,6 +7,7 @@
 use super::StackError;
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
+use crate::stack::BootError;
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -59,9 +60,11 @@ pub(crate) async fn wait_ready(
     timeout: Duration,
     log: &str,
 ) -> Result<(), StackError> {
-    let probe = namespace_api(ui_url, namespace).map_err(|e| StackError::ServiceFailed {
-        service: format!("Temporal Web UI at {ui_url}"),
-        source: e,
+    let probe = namespace_api(ui_url, namespace).map_err(|e| {
+        StackError::Boot(BootError::ServiceFailed {
+            service: format!("Temporal Web UI at {ui_url}"),
+            source: e,
+        })
     })?;
     let client: Client<_, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
@@ -79,11 +82,13 @@ pub(crate) async fn wait_ready(
         }
     })
     .await
-    .map_err(|last| StackError::StartupTimeout {
-        service: format!("Temporal Web UI at {ui_url}"),
-        timeout,
-        last,
-        log: log.to_string(),
+    .map_err(|last| {
+        StackError::Boot(BootError::StartupTimeout {
+            service: format!("Temporal Web UI at {ui_url}"),
+            timeout,
+            last,
+            log: log.to_string(),
+        })
     })
 }
 

@@ -443,5 +443,5 @@ fn recorded_histories_replay() {
         &Definitions::new().workflow::<GreetWorkflow>(),
     ));
     assert_eq!(checked.len(), 1);
-    assert_eq!(checked[0].failure, None);
+    assert!(checked[0].failure.is_none(), "{:?}", checked[0].failure);
 }

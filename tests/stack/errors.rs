@@ -7,6 +7,7 @@ use std::time::Duration;
 use temporal_harness::config::{BackendKind, ExternalTarget, Flavor, TlsFiles};
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::stack::check_schema;
+use temporal_harness::stack::{ControlError, PostgresError, TemporalError};
 use temporal_harness::{Stack, StackConfig, StackError};
 use test_support::config;
 
@@ -31,7 +32,13 @@ async fn wrong_postgres_password_is_named_and_never_shown() {
     let mut c = external(&own.endpoints().temporal.address);
     c.external.as_mut().unwrap().postgres_url = Some(PgConnInfo::parse(url.as_str()).unwrap());
     let err = Stack::acquire(&c).await.unwrap_err();
-    assert!(matches!(err, StackError::WrongPassword { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StackError::Postgres(PostgresError::WrongPassword { .. })
+        ),
+        "{err}"
+    );
     let shown = format!("{err} {err:?}");
     assert!(
         shown.contains("rejected the password of user temporal"),
@@ -57,7 +64,7 @@ async fn unreachable_external_address_fails_fast() {
         .expect("bounded")
         .unwrap_err();
     assert!(
-        matches!(err, StackError::TemporalUnreachable { .. }),
+        matches!(err, StackError::Temporal(TemporalError::Unreachable { .. })),
         "{err}"
     );
     assert!(err.to_string().contains(&closed.to_string()), "{err}");
@@ -71,7 +78,10 @@ async fn unreadable_tls_file_is_named_before_any_connection() {
         ..Default::default()
     };
     let err = Stack::acquire(&c).await.unwrap_err();
-    assert!(matches!(err, StackError::TlsFile { .. }), "{err}");
+    assert!(
+        matches!(err, StackError::Temporal(TemporalError::TlsFile { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
 
@@ -83,7 +93,13 @@ async fn unknown_namespace_on_an_external_deployment() {
     let mut c = external(&own.endpoints().temporal.address);
     c.namespace = "no-such-namespace".into();
     let err = Stack::acquire(&c).await.unwrap_err();
-    assert!(matches!(err, StackError::UnknownNamespace { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StackError::Temporal(TemporalError::UnknownNamespace { .. })
+        ),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains("namespace no-such-namespace does not exist"),
@@ -125,7 +141,13 @@ async fn schema_older_than_the_server_needs() {
     old_pool.close().await;
 
     let err = check_schema(&old, &old).await.unwrap_err();
-    assert!(matches!(err, StackError::SchemaTooOld { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StackError::Postgres(PostgresError::SchemaTooOld { .. })
+        ),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(
         msg.contains("schema is at version 1.0") && msg.contains("update-schema"),
@@ -160,7 +182,13 @@ async fn control_errors_fit_the_backend_they_happen_on() {
         .await
         .unwrap();
     let err = local.control().await.unwrap_err();
-    assert!(matches!(err, StackError::NotControllable { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StackError::Control(ControlError::NotControllable { .. })
+        ),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("FaultHarness::exclusive()"),
         "{err}"
@@ -188,7 +216,10 @@ async fn control_errors_fit_the_backend_they_happen_on() {
         .await
         .unwrap_err();
     let shown = err.to_string();
-    assert!(matches!(err, StackError::ControlFailed { .. }), "{shown}");
+    assert!(
+        matches!(err, StackError::Control(ControlError::Failed { .. })),
+        "{shown}"
+    );
     assert!(
         shown.contains(&postgres) && shown.contains("Docker daemon"),
         "{shown}"

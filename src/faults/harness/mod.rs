@@ -14,6 +14,7 @@ use crate::config::{BackendKind, Flavor, TlsFiles, Topology};
 use crate::error::{context, BoxError};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
+use crate::stack::BootError;
 use crate::stack::{connect, StackControl, StackError, TemporalTarget};
 use crate::stack::{ClusterControl, FailoverControl, PersistenceFault, PrivateStateDir, Stack};
 use crate::worker_thread::{WorkerError, WorkerThread};
@@ -168,9 +169,11 @@ impl FaultHarness {
     ) -> Result<FaultHarness, StackError> {
         let endpoints = stack.endpoints().clone();
         let upstream = &endpoints.temporal.address;
-        let proxy = |e: std::io::Error| StackError::ServiceFailed {
-            service: "fault proxy".into(),
-            source: e.into(),
+        let proxy = |e: std::io::Error| {
+            StackError::Boot(BootError::ServiceFailed {
+                service: "fault proxy".into(),
+                source: e.into(),
+            })
         };
         let worker_proxy = Proxy::start(upstream).await.map_err(proxy)?;
         let client_proxy = Proxy::start(upstream).await.map_err(proxy)?;
@@ -180,9 +183,11 @@ impl FaultHarness {
             connection,
             ClientOptions::new(endpoints.namespace.clone()).build(),
         )
-        .map_err(|e| StackError::ServiceFailed {
-            service: "client".into(),
-            source: e.into(),
+        .map_err(|e| {
+            StackError::Boot(BootError::ServiceFailed {
+                service: "client".into(),
+                source: e.into(),
+            })
         })?;
         Ok(FaultHarness {
             worker_target: through(&endpoints.temporal, &worker_proxy),

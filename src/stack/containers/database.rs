@@ -8,6 +8,7 @@ use crate::conninfo::PgConnInfo;
 use crate::secret::Secret;
 use crate::stack::progress::Progress;
 use crate::stack::setup_steps::{schema_script, sql_tool_env, DB_USER};
+use crate::stack::BootError;
 use crate::stack::{postgres, StackError};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -168,8 +169,10 @@ pub(super) async fn run_schema_step(
         .start()
         .await
         .map_err(|e| start_error("Temporal schema step", &plan.schema, timeout, e))?;
-    job.rm().await.map_err(|e| StackError::ServiceFailed {
-        service: "Temporal schema step (removing its finished container)".into(),
-        source: e.into(),
+    job.rm().await.map_err(|e| {
+        StackError::Boot(BootError::ServiceFailed {
+            service: "Temporal schema step (removing its finished container)".into(),
+            source: e.into(),
+        })
     })
 }

@@ -6,6 +6,7 @@ use crate::config::StackConfig;
 use crate::error::BoxError;
 use crate::stack::ports::ensure_free;
 use crate::stack::StackError;
+use crate::stack::{BootError, DockerError};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,7 +25,7 @@ static PARKED: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
 
 /// A connected Docker client, or why there is none (bounded: a few seconds at most).
 pub(crate) async fn docker() -> Result<Docker, StackError> {
-    let unreachable = |source: BoxError| StackError::DockerUnreachable { source };
+    let unreachable = |source: BoxError| StackError::Docker(DockerError::Unreachable { source });
     let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.into()))?;
     let ping = async {
         let docker = docker.negotiate_version().await?;
@@ -119,9 +120,11 @@ pub(super) async fn host_port<I: Image>(
     container
         .get_host_port_ipv4(ContainerPort::Tcp(port))
         .await
-        .map_err(|e| StackError::ServiceFailed {
-            service: format!("container {} (port {port} is not mapped)", container.id()),
-            source: e.into(),
+        .map_err(|e| {
+            StackError::Boot(BootError::ServiceFailed {
+                service: format!("container {} (port {port} is not mapped)", container.id()),
+                source: e.into(),
+            })
         })
 }
 
@@ -150,20 +153,22 @@ pub(super) fn start_error(
     use testcontainers::TestcontainersError;
     match e {
         TestcontainersError::WaitContainer(WaitContainerError::StartupTimeout) => {
-            StackError::StartupTimeout {
+            StackError::Boot(BootError::StartupTimeout {
                 service: format!("{service} ({image})"),
                 timeout,
                 last: e.into(),
                 log: "`docker logs` of its container".into(),
-            }
+            })
         }
-        TestcontainersError::Client(ClientError::PullImage { .. }) => StackError::ImageMissing {
-            image: image.to_string(),
-            source: e.into(),
-        },
-        e => StackError::ServiceFailed {
+        TestcontainersError::Client(ClientError::PullImage { .. }) => {
+            StackError::Docker(DockerError::ImageMissing {
+                image: image.to_string(),
+                source: e.into(),
+            })
+        }
+        e => StackError::Boot(BootError::ServiceFailed {
             service: format!("{service} ({image})"),
             source: e.into(),
-        },
+        }),
     }
 }

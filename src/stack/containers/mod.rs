@@ -23,6 +23,7 @@ use super::state::StackDir;
 use super::{ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig};
 use crate::secret::Secret;
+use crate::stack::BootError;
 use database::{start_postgres, start_postgres_from, PG_PORT};
 pub(crate) use docker::{docker, postgres_container, temporal_container, ui_container};
 use docker::{
@@ -137,9 +138,11 @@ async fn boot_postgres_flavor(
             ..Default::default()
         })
         .await
-        .map_err(|e| StackError::ServiceFailed {
-            service: format!("Docker network {network}"),
-            source: e.into(),
+        .map_err(|e| {
+            StackError::Boot(BootError::ServiceFailed {
+                service: format!("Docker network {network}"),
+                source: e.into(),
+            })
         })?;
     let password = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let pg_name = postgres_container(label);

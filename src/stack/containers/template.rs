@@ -12,9 +12,11 @@
 
 use super::{split_image, Plan};
 use crate::conninfo::PgConnInfo;
+use crate::error::{context, BoxError};
 use crate::secret::Secret;
 use crate::stack::labels::{ROOT_LABEL, STACK_LABEL};
 use crate::stack::setup_steps::{schema_script, DB_USER};
+use crate::stack::DockerError;
 use crate::stack::StackError;
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -130,26 +132,21 @@ impl Template {
         docker: &Docker,
         container: &str,
         admin: &PgConnInfo,
-    ) -> Result<(), String> {
+    ) -> Result<(), BoxError> {
         let mut conn =
-            crate::stack::postgres::connect_once(admin, std::time::Duration::from_secs(10))
-                .await
-                .map_err(|e| e.to_string())?;
+            crate::stack::postgres::connect_once(admin, std::time::Duration::from_secs(10)).await?;
         let data: String = sqlx::query_scalar("SHOW data_directory")
             .fetch_one(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if data != PGDATA {
             return Err(format!(
                 "{} keeps its data in {data}, not in PGDATA ({PGDATA}), where a commit keeps it",
                 self.base
-            ));
+            )
+            .into());
         }
         // Everything on disk before the snapshot: a start from it has nothing to recover.
-        sqlx::query("CHECKPOINT")
-            .execute(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+        sqlx::query("CHECKPOINT").execute(&mut conn).await?;
         drop(conn);
         let (repo, tag) = self.name_and_tag();
         // The container's labels and environment would be merged into the image: the stack
@@ -176,7 +173,7 @@ impl Template {
                 },
             )
             .await
-            .map_err(|e| format!("docker commit: {e}"))?;
+            .map_err(|e| context("docker commit", e))?;
         self.remove_older(docker).await;
         Ok(())
     }
@@ -213,9 +210,9 @@ impl Template {
 
     /// The error of a boot from this template, with the fix.
     pub(super) fn unusable(&self, why: String) -> StackError {
-        StackError::TemplateUnusable {
+        StackError::Docker(DockerError::TemplateUnusable {
             image: self.image.clone(),
             source: why.into(),
-        }
+        })
     }
 }

@@ -5,6 +5,7 @@ use crate::poll::{retry, Attempt};
 use crate::stack::local::server::{log_file, read_nodes, spawn, write_nodes, NodeSpec};
 use crate::stack::process::process_alive;
 use crate::stack::state::StackDir;
+use crate::stack::ControlError;
 use crate::stack::{readiness, StackError, CLUSTER_NODES};
 use std::time::Duration;
 
@@ -29,21 +30,19 @@ impl ClusterControl {
 
     fn node(&self, name: &str) -> Result<(Vec<NodeSpec>, usize), StackError> {
         let nodes = read_nodes(&self.dir)?;
-        let index =
-            nodes
-                .iter()
-                .position(|n| n.name == name)
-                .ok_or_else(|| StackError::ControlFailed {
-                    action: format!("find node `{name}`"),
-                    source: "the cluster has no node of that name".into(),
-                    fix: format!("name one of {}", self.nodes().join(", ")),
-                })?;
+        let index = nodes.iter().position(|n| n.name == name).ok_or_else(|| {
+            StackError::Control(ControlError::Failed {
+                action: format!("find node `{name}`"),
+                source: "the cluster has no node of that name".into(),
+                fix: format!("name one of {}", self.nodes().join(", ")),
+            })
+        })?;
         Ok((nodes, index))
     }
 
     /// A failed operation on node `name`: its own log says what happened to it.
     fn failed(&self, action: String, name: &str, why: impl Into<BoxError>) -> StackError {
-        StackError::ControlFailed {
+        StackError::Control(ControlError::Failed {
             action,
             source: why.into(),
             fix: format!(
@@ -52,7 +51,7 @@ impl ClusterControl {
                 log_file(&self.dir, name).display(),
                 self.dir.path().display()
             ),
-        }
+        })
     }
 
     fn signal(&self, name: &str, signal: i32, action: &str) -> Result<i32, StackError> {

@@ -5,6 +5,7 @@
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
 use crate::stack::containers::{docker, postgres_container, temporal_container};
+use crate::stack::ControlError;
 use crate::stack::{readiness, StackError, TemporalTarget};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -75,7 +76,7 @@ impl StackControl {
                 format!(" (tried {n} times over {DAEMON_RETRY:?}: a failure on the daemon's side)")
             }
         };
-        StackError::ControlFailed {
+        StackError::Control(ControlError::Failed {
             action: format!("{action} (container {container}){tried}"),
             source: e.into(),
             fix: format!(
@@ -83,7 +84,7 @@ impl StackControl {
                  that the container still exists (`docker ps -a --filter name={container}`), \
                  and the daemon's log (`journalctl -u docker`, or the file dockerd logs to)"
             ),
-        }
+        })
     }
 
     /// Runs a Docker operation on `container`, trying again while the daemon fails on its

@@ -13,6 +13,7 @@ use crate::config::StackConfig;
 use crate::conninfo::PgConnInfo;
 use crate::poll::{retry, Attempt};
 use crate::secret::{scrub, Secret};
+use crate::stack::{BootError, PostgresError};
 use crate::versions::Versions;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -215,19 +216,18 @@ fn init_cluster(
         ])
         .arg(format!("--pwfile={}", pwfile.display()));
     as_owner(&mut initdb, owner);
-    let out = initdb
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| StackError::ServiceFailed {
+    let out = initdb.stdin(Stdio::null()).output().map_err(|e| {
+        StackError::Boot(BootError::ServiceFailed {
             service: "initdb".into(),
             source: e.into(),
-        })?;
+        })
+    })?;
     let _ = fs::remove_file(&pwfile);
     if !out.status.success() {
-        return Err(StackError::ServiceFailed {
+        return Err(StackError::Boot(BootError::ServiceFailed {
             service: "initdb".into(),
             source: scrub(&String::from_utf8_lossy(&out.stderr), password).into(),
-        });
+        }));
     }
     Ok(())
 }
@@ -241,9 +241,11 @@ fn set_password(
     owner: Option<(u32, u32)>,
 ) -> Result<(), StackError> {
     use std::io::Write;
-    let failed = |reason: String| StackError::ServiceFailed {
-        service: "PostgreSQL (setting the stack's password)".into(),
-        source: scrub(&reason, password).into(),
+    let failed = |reason: String| {
+        StackError::Boot(BootError::ServiceFailed {
+            service: "PostgreSQL (setting the stack's password)".into(),
+            source: scrub(&reason, password).into(),
+        })
     };
     let mut single = Command::new(pg_bin.join("postgres"));
     // fsync off as for the server itself: the shutdown checkpoint would otherwise flush every
@@ -328,7 +330,9 @@ pub(in crate::stack) async fn run_postgres(
         |left| async move {
             match postgres::try_login(admin_ref, left).await {
                 Ok(()) => Attempt::Done(()),
-                Err(e @ StackError::WrongPassword { .. }) => Attempt::Fail(e),
+                Err(e @ StackError::Postgres(PostgresError::WrongPassword { .. })) => {
+                    Attempt::Fail(e)
+                }
                 Err(e) => match exited_early("PostgreSQL", pid, log_ref, port) {
                     Err(exited) => Attempt::Fail(exited),
                     Ok(()) => Attempt::Again(e),
@@ -350,9 +354,11 @@ pub(in crate::stack) async fn run_postgres(
 /// waits until it is gone, for at most `timeout`.
 async fn stop_postgres(pgdata: &Path, timeout: Duration) -> Result<(), StackError> {
     let pidfile = pgdata.join("postmaster.pid");
-    let failed = |reason: String| StackError::ServiceFailed {
-        service: "PostgreSQL (stopping the template's)".into(),
-        source: reason.into(),
+    let failed = |reason: String| {
+        StackError::Boot(BootError::ServiceFailed {
+            service: "PostgreSQL (stopping the template's)".into(),
+            source: reason.into(),
+        })
     };
     let pid: i32 = fs::read_to_string(&pidfile)
         .ok()
@@ -401,9 +407,11 @@ pub(super) async fn setup_schema(
             .stdin(Stdio::null())
             .kill_on_drop(true);
         // Messages only: the tool's output may quote the password, so it is scrubbed first.
-        let failed = |reason: String| StackError::ServiceFailed {
-            service: format!("temporal-sql-tool {} ({db})", args[0]),
-            source: scrub(&reason, password).into(),
+        let failed = |reason: String| {
+            StackError::Boot(BootError::ServiceFailed {
+                service: format!("temporal-sql-tool {} ({db})", args[0]),
+                source: scrub(&reason, password).into(),
+            })
         };
         let out = tokio::time::timeout(timeout, cmd.output())
             .await
@@ -422,13 +430,13 @@ pub(in crate::stack) fn postgres_owner() -> Result<Option<(u32, u32)>, StackErro
         return Ok(None);
     }
     let Some(ids) = user_ids("postgres") else {
-        return Err(StackError::ServiceFailed {
+        return Err(StackError::Boot(BootError::ServiceFailed {
             service: "PostgreSQL".into(),
             source: "running as root, and PostgreSQL refuses root; no `postgres` user to run it \
                      as. Fix: install Debian's postgresql package (it creates the user) or run \
                      the tests as a normal user"
                 .into(),
-        });
+        }));
     };
     Ok(Some(ids))
 }

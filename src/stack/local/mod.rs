@@ -21,6 +21,7 @@ use super::tools::find_tool;
 use super::{postgres, ui, Endpoints, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig, Topology};
 use crate::secret::Secret;
+use crate::stack::ToolsError;
 use database::{setup_schema, start_postgres};
 use std::fs;
 use std::path::PathBuf;
@@ -100,9 +101,11 @@ fn pg_bin_dir() -> Result<PathBuf, StackError> {
             Some((_, bin)) => bin,
             None => std::env::split_paths(&super::tools::trusted_search_path())
                 .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
-                .ok_or_else(|| StackError::MissingBinary {
-                    name: "initdb/postgres (PostgreSQL server)".into(),
-                    looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
+                .ok_or_else(|| {
+                    StackError::Tools(ToolsError::MissingBinary {
+                        name: "initdb/postgres (PostgreSQL server)".into(),
+                        looked: "TEMPORAL_HARNESS_PG_BIN, /usr/lib/postgresql/*/bin, PATH".into(),
+                    })
                 })?,
         }
     };

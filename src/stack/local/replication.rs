@@ -12,6 +12,7 @@ use crate::config::StackConfig;
 use crate::conninfo::PgConnInfo;
 use crate::poll::{retry, Attempt};
 use crate::secret::Secret;
+use crate::stack::{BootError, ControlError};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,7 +36,7 @@ pub(in crate::stack) struct Pair {
 }
 
 pub(in crate::stack) fn failed(action: &str, why: impl Into<crate::error::BoxError>) -> StackError {
-    StackError::ControlFailed {
+    StackError::Control(ControlError::Failed {
         action: action.into(),
         source: why.into(),
         fix: format!(
@@ -43,7 +44,7 @@ pub(in crate::stack) fn failed(action: &str, why: impl Into<crate::error::BoxErr
              postgres.log in its data folder ({}/temporal-harness-pg-*)",
             pg_data_root().display()
         ),
-    }
+    })
 }
 
 /// Starts a standby of the primary at `admin` (its data in `primary_data`, its pid
@@ -73,10 +74,10 @@ pub(super) async fn start_standby(
         .output()
         .map_err(|e| failed("run pg_basebackup", e))?;
     if !out.status.success() {
-        return Err(StackError::ServiceFailed {
+        return Err(StackError::Boot(BootError::ServiceFailed {
             service: "PostgreSQL standby (pg_basebackup)".into(),
             source: crate::secret::scrub(&String::from_utf8_lossy(&out.stderr), password).into(),
-        });
+        }));
     }
     let (standby_url, standby_pid) = run_postgres(
         config,

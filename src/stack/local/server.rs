@@ -15,6 +15,7 @@ use crate::config::{StackConfig, Topology};
 use crate::conninfo::PgConnInfo;
 use crate::poll::{retry, Attempt};
 use crate::secret::Secret;
+use crate::stack::{BootError, ToolsError};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -183,12 +184,12 @@ async fn cluster_metadata_written(
             Err(_) => 0,
         };
         match written {
-            0 => Attempt::Again(StackError::StartupTimeout {
+            0 => Attempt::Again(StackError::Boot(BootError::StartupTimeout {
                 service: format!("{service} (writing the cluster's metadata)"),
                 timeout,
                 last: "cluster_metadata_info is still empty".into(),
                 log: log.display().to_string(),
-            }),
+            })),
             _ => Attempt::Done(()),
         }
     })
@@ -233,12 +234,12 @@ async fn members_joined(
         {
             return Attempt::Done(());
         }
-        Attempt::Again(StackError::StartupTimeout {
+        Attempt::Again(StackError::Boot(BootError::StartupTimeout {
             service: "Temporal cluster (every node in the membership)".into(),
             timeout,
             last: format!("members by role: {joined:?}").into(),
             log: dir.path().display().to_string(),
-        })
+        }))
     })
     .await
 }
@@ -250,10 +251,10 @@ fn faulty_config(config: &StackConfig, dir: &StackDir) -> Result<PathBuf, StackE
     let template =
         fs::read_to_string(&template_path).map_err(|e| StackError::state(&template_path, e))?;
     let rendered =
-        persistence_faults::render(&template, &config.persistence_faults).map_err(|why| {
-            StackError::ServiceFailed {
-                service: "Temporal server".into(),
-                source: format!("{}: {why}", template_path.display()).into(),
+        persistence_faults::render(&template, &config.persistence_faults).ok_or_else(|| {
+            ToolsError::UnexpectedFile {
+                path: template_path.clone(),
+                expected: persistence_faults::TEMPLATE_SHAPE,
             }
         })?;
     let path = dir.path().join("server-config.yaml");

@@ -4,6 +4,7 @@
 use super::files::{BOOT_LOG, DIRS, ENDPOINTS, KEEP, KEEPER_PID, LABEL, LEASES, PIDS, RECORDS};
 use crate::stack::labels::{root_label, STACK_LABEL};
 use crate::stack::process::process_alive;
+use crate::stack::ToolsError;
 use crate::stack::{Endpoints, StackError};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -41,9 +42,11 @@ impl StackDir {
     pub(crate) fn check_real(&self) -> Result<(), StackError> {
         use std::os::unix::fs::MetadataExt;
         let dir = self.path();
-        let untrusted = |path: &Path, reason: String| StackError::UntrustedPath {
-            path: path.to_path_buf(),
-            reason,
+        let untrusted = |path: &Path, reason: String| {
+            StackError::Tools(ToolsError::UntrustedPath {
+                path: path.to_path_buf(),
+                reason,
+            })
         };
         let meta = match fs::symlink_metadata(&dir) {
             Ok(meta) => meta,

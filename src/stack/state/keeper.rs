@@ -30,9 +30,9 @@ impl StackDir {
         // Ctrl-C on the test run must not reach it, and no test runner should wait on it
         // (it holds none of their pipes).
         detach(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| StackError::state(&dir, format!("cannot start keeper: {e}")))?;
+        let child = cmd.spawn().map_err(|e| {
+            StackError::state(&dir, crate::error::context("cannot start the keeper", e))
+        })?;
         // Written before the lock is released, so no process ever sees an untended stack.
         let pid_file = dir.join(KEEPER_PID);
         let written = fs::write(&pid_file, child.id().to_string());

@@ -6,6 +6,7 @@ use super::files::LEASES;
 use super::StackDir;
 use crate::stack::process::process_alive;
 use crate::stack::StackError;
+use crate::stack::StateError;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::PathBuf;
@@ -37,10 +38,10 @@ impl StackDir {
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(TryLockError::WouldBlock) => {
-                    return Err(StackError::LockTimeout {
+                    return Err(StackError::State(StateError::LockTimeout {
                         timeout,
                         lock: path,
-                    })
+                    }))
                 }
                 Err(TryLockError::Error(e)) => return Err(StackError::state(&path, e)),
             }

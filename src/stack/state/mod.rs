@@ -26,7 +26,7 @@ mod tests {
     use super::files::{self, BOOT_LOG, RECORDS};
     use super::*;
     use crate::stack::process::{process_alive, reap_in_background};
-    use crate::stack::StackError;
+    use crate::stack::{StackError, StateError, ToolsError};
     use std::fs::{self, File};
     use std::path::PathBuf;
     use std::process::Command;
@@ -88,7 +88,10 @@ mod tests {
         let _held = stack.lock(Duration::from_secs(1)).await.unwrap();
         // flock is per open file description, so a second open in this process contends.
         let err = stack.lock(Duration::from_millis(100)).await.err().unwrap();
-        assert!(matches!(err, StackError::LockTimeout { .. }), "{err}");
+        assert!(
+            matches!(err, StackError::State(StateError::LockTimeout { .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("k1.lock"));
         fs::remove_dir_all(root).unwrap();
     }
@@ -155,7 +158,10 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, root.join("planted")).unwrap();
         let planted = StackDir::new(&root, "planted");
         let err = planted.teardown().unwrap_err();
-        assert!(matches!(err, StackError::UntrustedPath { .. }), "{err}");
+        assert!(
+            matches!(err, StackError::Tools(ToolsError::UntrustedPath { .. })),
+            "{err}"
+        );
         assert!(planted.lock(Duration::from_secs(1)).await.is_err());
         assert!(stacks(&root).is_empty(), "a link is not a stack");
         assert_eq!(reap_stale(&root), 0);

@@ -4,6 +4,7 @@
 use super::StackDir;
 use crate::stack::process::euid;
 use crate::stack::StackError;
+use crate::stack::ToolsError;
 use std::fs;
 use std::path::Path;
 
@@ -66,9 +67,11 @@ pub(crate) fn ensure_private_root(root: &Path) -> Result<(), StackError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(StackError::state(root, e)),
     }
-    let untrusted = |reason: String| StackError::UntrustedPath {
-        path: root.to_path_buf(),
-        reason,
+    let untrusted = |reason: String| {
+        StackError::Tools(ToolsError::UntrustedPath {
+            path: root.to_path_buf(),
+            reason,
+        })
     };
     let meta = fs::symlink_metadata(root).map_err(|e| StackError::state(root, e))?;
     if meta.file_type().is_symlink() {

@@ -7,6 +7,7 @@
 //! sent over the connection: it closes after the handshake.
 
 use super::check;
+use crate::error::{context, BoxError};
 use crate::validation::context::{measure, warn};
 use crate::validation::{fail, Check, Checked, Session, Verdict};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -124,7 +125,7 @@ async fn handshake(
     address: &str,
     name: &str,
     pems: &crate::stack::TlsPems,
-) -> Result<Inspected, String> {
+) -> Result<Inspected, BoxError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     match &pems.ca {
@@ -132,7 +133,7 @@ async fn handshake(
             for cert in pem_certs(ca)? {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("the CA file holds an unusable certificate: {e}"))?;
+                    .map_err(|e| context("the CA file holds an unusable certificate", e))?;
             }
         }
         None => {
@@ -142,14 +143,13 @@ async fn handshake(
     }
     let standard = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| format!("no usable CA certificate: {e}"))?;
+        .map_err(|e| context("no usable CA certificate", e))?;
     let recorder = Arc::new(Recorder {
         standard,
         seen: Mutex::new(None),
     });
     let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone());
     let mut config = match &pems.client {
@@ -157,24 +157,24 @@ async fn handshake(
             .with_client_auth_cert(
                 pem_certs(cert)?,
                 PrivateKeyDer::from_pem_slice(key)
-                    .map_err(|e| format!("the client key does not parse: {e}"))?,
+                    .map_err(|e| context("the client key does not parse", e))?,
             )
-            .map_err(|e| format!("the client certificate and key do not match: {e}"))?,
+            .map_err(|e| context("the client certificate and key do not match", e))?,
         None => builder.with_no_client_auth(),
     };
     // The frontend speaks gRPC: offer HTTP/2 as a gRPC client would.
     config.alpn_protocols = vec![b"h2".to_vec()];
     let server_name =
-        ServerName::try_from(name.to_string()).map_err(|e| format!("`{name}`: {e}"))?;
+        ServerName::try_from(name.to_string()).map_err(|e| context(format!("`{name}`"), e))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let connected = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         let tcp = tokio::net::TcpStream::connect(address)
             .await
-            .map_err(|e| format!("cannot reach {address}: {e}"))?;
+            .map_err(|e| context(format!("cannot reach {address}"), e))?;
         connector
             .connect(server_name, tcp)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(BoxError::from)
     })
     .await
     .map_err(|_| format!("no TLS handshake with {address} within {HANDSHAKE_TIMEOUT:?}"))?;
@@ -188,15 +188,16 @@ async fn handshake(
         (None, Err(e)) => Err(format!(
             "the TLS handshake with {address} failed before a certificate was sent: {e} (is \
              it serving TLS?)"
-        )),
+        )
+        .into()),
         (None, Ok(_)) => Err("the handshake finished without a certificate".into()),
     }
 }
 
-fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, BoxError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a PEM certificate file: {e}"))?;
+        .map_err(|e| context("not a PEM certificate file", e))?;
     if certs.is_empty() {
         return Err("the PEM file holds no certificate".into());
     }
