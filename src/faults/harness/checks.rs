@@ -1,7 +1,8 @@
 //! What the harness checks once a case has run: the invariants read from each job's history,
 //! what the server says (visibility, backlog), and the histories a violation names.
 
-use super::{closing_event, FaultHarness, POLL};
+use super::case::closing_event;
+use super::{FaultHarness, POLL};
 use crate::faults::workload::{effect_key, Delivery, Workload};
 use crate::poll::{retry, Attempt};
 use crate::runner::History;
