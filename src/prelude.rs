@@ -2,7 +2,7 @@
 //! attribute, the runner and its error, history event types, and the option types the SDK's
 //! workflow handles take (so a test needs no `temporalio_common::protos::...` paths).
 
-pub use crate::runner::{History, RunnerError, WorkflowFailure};
+pub use crate::runner::{History, PendingActivityState, RunnerError, Step, WorkflowFailure};
 pub use crate::{temporal_test, TestRunner};
 pub use temporalio_client::{
     WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions,

@@ -87,10 +87,14 @@ pub(crate) fn summary(event: &HistoryEvent) -> String {
         Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
             a.activity_type.as_ref().map(|t| t.name.clone())
         }
-        Some(Attributes::TimerStartedEventAttributes(a)) => a
-            .start_to_fire_timeout
-            .as_ref()
-            .map(|d| format!("{}s", d.seconds)),
+        // Whole seconds as `3600s`; a timer with a fraction in milliseconds (`100ms`), not
+        // rounded down to `0s`.
+        Some(Attributes::TimerStartedEventAttributes(a)) => {
+            a.start_to_fire_timeout.as_ref().map(|d| match d.nanos {
+                0 => format!("{}s", d.seconds),
+                nanos => format!("{}ms", d.seconds * 1000 + i64::from(nanos) / 1_000_000),
+            })
+        }
         Some(Attributes::WorkflowExecutionSignaledEventAttributes(a)) => {
             Some(a.signal_name.clone())
         }

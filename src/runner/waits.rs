@@ -3,12 +3,12 @@
 //! would otherwise write; every wait ends with [`RunnerError::WaitTimedOut`] naming what it
 //! waited for and what it saw last.
 
+use super::payload::{decode_json, PayloadError};
 use super::{untyped, History, RunnerError, TestRunner};
 use crate::poll;
 use std::cell::RefCell;
 use std::time::Duration;
-use temporalio_common::protos::temporal::api::common::v1::Payload;
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::enums::v1::{EventType, PendingActivityState};
 use temporalio_common::protos::temporal::api::workflow::v1::PendingActivityInfo;
 
 /// How long a `wait_for_*` helper waits at most; at most half the test's own timeout, so
@@ -49,7 +49,7 @@ impl PendingActivity {
     /// default converter); `Ok(None)` before any heartbeat.
     pub fn heartbeat_details<T: serde::de::DeserializeOwned>(
         &self,
-    ) -> Result<Option<T>, HeartbeatDetailsError> {
+    ) -> Result<Option<T>, PayloadError> {
         match self
             .info
             .heartbeat_details
@@ -57,46 +57,24 @@ impl PendingActivity {
             .and_then(|p| p.payloads.first())
         {
             None => Ok(None),
-            Some(payload) => decode_json(payload).map(Some),
+            Some(payload) => decode_json(payload, || "heartbeat details".into()).map(Some),
         }
+    }
+
+    /// Where it is: scheduled (no worker has it), started, or cancel requested.
+    pub fn state(&self) -> PendingActivityState {
+        PendingActivityState::try_from(self.info.state).unwrap_or(PendingActivityState::Unspecified)
+    }
+
+    /// The message of the last failed attempt's failure, if an attempt failed.
+    pub fn last_failure(&self) -> Option<&str> {
+        self.info.last_failure.as_ref().map(|f| f.message.as_str())
     }
 
     /// The server's record, for anything not covered above.
     pub fn raw(&self) -> &PendingActivityInfo {
         &self.info
     }
-}
-
-/// Heartbeat details that cannot be read as the type asked for.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HeartbeatDetailsError {
-    /// Another payload converter wrote them.
-    #[error(
-        "heartbeat details are encoded as `{encoding}`, not json/plain. Fix: read them with \
-         `raw()` and your payload converter"
-    )]
-    NotJson {
-        /// The payload's `encoding` metadata.
-        encoding: String,
-    },
-    /// JSON, but not of the type asked for.
-    #[error("heartbeat details are not the type asked for: {0}")]
-    WrongType(#[source] serde_json::Error),
-}
-
-fn decode_json<T: serde::de::DeserializeOwned>(
-    payload: &Payload,
-) -> Result<T, HeartbeatDetailsError> {
-    let encoding = payload
-        .metadata
-        .get("encoding")
-        .map(|e| String::from_utf8_lossy(e).into_owned())
-        .unwrap_or_default();
-    if encoding != "json/plain" {
-        return Err(HeartbeatDetailsError::NotJson { encoding });
-    }
-    serde_json::from_slice(&payload.data).map_err(HeartbeatDetailsError::WrongType)
 }
 
 impl TestRunner {
