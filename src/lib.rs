@@ -4,6 +4,9 @@
 // feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "activity-test")]
+#[cfg_attr(docsrs, doc(cfg(feature = "activity-test")))]
+pub mod activity_test;
 pub mod config;
 pub mod conninfo;
 pub mod error;

@@ -5,6 +5,7 @@
 //! One binary of modules (see `tests/stack/main.rs` for why): `cargo test --test runner --
 //! time_skipping::`.
 
+mod activity_alone;
 mod assertions;
 mod ci_template;
 mod macro_choices;
