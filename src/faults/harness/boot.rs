@@ -64,6 +64,8 @@ impl FaultHarness {
     /// On a local stack of its own whose PostgreSQL has a synchronous streaming standby: one
     /// [`TimedFault::PostgresFailover`] per harness (the standby is used up), on top of the
     /// shared kinds. Boots in about 3 s (the base backup).
+    ///
+    /// [`TimedFault::PostgresFailover`]: crate::faults::TimedFault::PostgresFailover
     pub async fn failover() -> Result<FaultHarness, StackError> {
         let (stack, private) = own_stack(|config| {
             config.backend = BackendKind::Local;
