@@ -166,8 +166,8 @@ impl<H: Send + 'static> ActivityTest<H> {
         self
     }
 
-    /// Requests cancellation when the activity records its `n`th heartbeat (1 for the first),
-    /// as the server does when a cancellation reaches a heartbeating activity.
+    /// Requests cancellation when the activity records its `n`th heartbeat (1 for the first;
+    /// 0 counts as 1), as the server does when a cancellation reaches a heartbeating activity.
     pub fn cancel_at_heartbeat(mut self, n: usize) -> Self {
         self.cancel_at = Some(n.max(1));
         self
