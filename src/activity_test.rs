@@ -52,12 +52,12 @@ use temporalio_sdk::testing::{
 type Builder = temporalio_sdk::testing::ActivityEnvironmentBuilder<
     temporalio_sdk::testing::activity_environment_builder::SetPayloadConverter,
 >;
-type Step = Box<dyn FnOnce(Builder) -> Result<Builder, ActivityTestError> + Send>;
+type Setup = Box<dyn FnOnce(Builder) -> Result<Builder, ActivityTestError> + Send>;
 
 /// One activity run, set up as a test needs it; `H` is the type of its heartbeat details
 /// (`()` when it records none).
 pub struct ActivityTest<H = ()> {
-    steps: Vec<Step>,
+    setup: Vec<Setup>,
     attempt: u32,
     heartbeat_timeout: Option<Duration>,
     deadline: Option<Duration>,
@@ -116,7 +116,7 @@ impl<H: Send + 'static> ActivityTest<H> {
     /// Attempt 1, no deadline, no heartbeat timeout, no previous heartbeat.
     pub fn new() -> Self {
         ActivityTest {
-            steps: Vec::new(),
+            setup: Vec::new(),
             attempt: 1,
             heartbeat_timeout: None,
             deadline: None,
@@ -130,7 +130,7 @@ impl<H: Send + 'static> ActivityTest<H> {
         mut self,
         instance: AI,
     ) -> Self {
-        self.steps.push(Box::new(move |b: Builder| {
+        self.setup.push(Box::new(move |b: Builder| {
             Ok(b.register_activities(instance))
         }));
         self
@@ -159,7 +159,7 @@ impl<H: Send + 'static> ActivityTest<H> {
         mut self,
         details: T,
     ) -> Self {
-        self.steps.push(Box::new(move |b: Builder| {
+        self.setup.push(Box::new(move |b: Builder| {
             b.heartbeat_details(details)
                 .map_err(ActivityTestError::PreviousHeartbeat)
         }));
@@ -183,7 +183,7 @@ impl<H: Send + 'static> ActivityTest<H> {
         let recorded: Arc<Mutex<Recorded<H>>> = Arc::default();
         let environment: Arc<OnceLock<Weak<ActivityEnvironment>>> = Arc::default();
         let mut builder = ActivityEnvironment::builder_with_default();
-        for step in self.steps {
+        for step in self.setup {
             builder = step(builder)?;
         }
         let on_heartbeat = {

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use temporal_harness::config::{parse_frontend_address, TlsFiles};
 use temporal_harness::secret::Secret;
-use temporal_harness::stack::TemporalError;
-use temporal_harness::stack::{StackError, TemporalTarget};
+use temporal_harness::stack::{StackError, TemporalError, TemporalTarget};
 
 /// TLS and API-key flags.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -7,8 +7,7 @@ use std::time::Duration;
 use temporal_harness::config::{is_http_url, parse_duration, parse_ui_url, Bounds};
 use temporal_harness::conninfo::PgConnInfo;
 use temporal_harness::exit_codes;
-use temporal_harness::stack::StackError;
-use temporal_harness::stack::TemporalError;
+use temporal_harness::stack::{StackError, TemporalError};
 use temporal_harness::validation::{
     self, ConnectionBudget, Databases, Filter, Format, Profile, Status, Target,
 };

@@ -7,8 +7,7 @@
 //! on replay) will not replay the same, and a payload another converter wrote no longer decodes.
 
 use crate::runner::History;
-use crate::stack::TemporalError;
-use crate::stack::{connect, StackError, TemporalTarget};
+use crate::stack::{connect, StackError, TemporalError, TemporalTarget};
 use base64::Engine;
 use futures::StreamExt;
 use serde_json::Value;

@@ -1,9 +1,8 @@
 //! Which backend a configuration runs on: `auto` resolved (containers when Docker answers,
 //! else local processes), and the combinations only the local backend runs.
 
-use super::{containers, local, persistence_faults, StackError};
+use super::{containers, local, persistence_faults, BootError, StackError};
 use crate::config::{BackendKind, Flavor, StackConfig, Topology};
-use crate::stack::BootError;
 
 /// Picks the backend for `auto`: containers when Docker answers, else local when the
 /// binaries exist; one line says which and why.

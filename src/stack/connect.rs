@@ -1,10 +1,9 @@
 //! Connecting to a Temporal frontend: plaintext, TLS (optionally mutual) or API key.
 
-use super::StackError;
+use super::{StackError, TemporalError};
 use crate::config::TlsFiles;
 use crate::error::BoxError;
 use crate::secret::Secret;
-use crate::stack::TemporalError;
 use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::ClientConnectError;

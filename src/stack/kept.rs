@@ -7,9 +7,8 @@ use super::error::cause_only;
 use super::process::{process_alive, process_state};
 use super::readiness::wait_ready;
 use super::state::StackDir;
-use super::{reaper, StackError};
+use super::{reaper, StackError, StateError};
 use crate::config::{BackendKind, StackConfig};
-use crate::stack::StateError;
 use std::time::{Duration, Instant};
 
 /// How often a wait for a kept stack says it is still waiting.

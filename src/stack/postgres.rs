@@ -1,10 +1,9 @@
 //! PostgreSQL helpers shared by the backends: waiting for a server, creating Temporal's and
 //! the tests' databases, and checking the schema version the server expects.
 
-use super::StackError;
+use super::{PostgresError, StackError};
 use crate::conninfo::PgConnInfo;
 use crate::poll::{retry, Attempt};
-use crate::stack::PostgresError;
 use crate::versions::Versions;
 use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Connection};

@@ -3,9 +3,8 @@
 //! calls std does not cover.
 
 use super::state::StackDir;
-use super::StackError;
+use super::{BootError, StackError};
 use crate::error::context;
-use crate::stack::BootError;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -4,10 +4,9 @@
 //! their next refresh. Nor is a serving frontend a started server: see
 //! [`wait_system_workers`].
 
-use super::{connect, StackError, TemporalTarget};
+use super::{connect, StackError, TemporalError, TemporalTarget};
 use crate::error::{context, BoxError, Grpc};
 use crate::poll::{retry, Attempt};
-use crate::stack::TemporalError;
 use std::cell::Cell;
 use std::time::Duration;
 use temporalio_client::{tonic, Connection};

@@ -10,9 +10,8 @@ use super::process::{spawn_service, Watched};
 use super::readiness::wait_serving;
 use super::state::StackDir;
 use super::tools::find_tool;
-use super::{StackError, TemporalTarget};
+use super::{StackError, TemporalTarget, ToolsError};
 use crate::config::StackConfig;
-use crate::stack::ToolsError;
 use std::time::Duration;
 use temporalio_client::Connection;
 

@@ -7,9 +7,8 @@
 //! local user could swap it for their own program and have it run as us.
 
 use super::process::euid;
-use super::StackError;
+use super::{StackError, ToolsError};
 use crate::config::StackConfig;
-use crate::stack::ToolsError;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 

@@ -4,10 +4,9 @@
 //! is ready when it answers for the stack's namespace through its own API, which proves the
 //! whole path from browser to frontend, not just an open port.
 
-use super::StackError;
+use super::{BootError, StackError};
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
-use crate::stack::BootError;
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;

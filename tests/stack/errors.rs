@@ -6,8 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 use temporal_harness::config::{BackendKind, ExternalTarget, Flavor, TlsFiles};
 use temporal_harness::conninfo::PgConnInfo;
-use temporal_harness::stack::check_schema;
-use temporal_harness::stack::{ControlError, PostgresError, TemporalError};
+use temporal_harness::stack::{check_schema, ControlError, PostgresError, TemporalError};
 use temporal_harness::{Stack, StackConfig, StackError};
 use test_support::config;
 

@@ -5,9 +5,10 @@ use super::FaultHarness;
 use crate::config::StackConfig;
 use crate::config::{BackendKind, Flavor, TlsFiles, Topology};
 use crate::faults::proxy::Proxy;
-use crate::stack::BootError;
-use crate::stack::{connect, StackControl, StackError, TemporalTarget};
-use crate::stack::{PersistenceFault, PrivateStateDir, Stack};
+use crate::stack::{
+    connect, BootError, PersistenceFault, PrivateStateDir, Stack, StackControl, StackError,
+    TemporalTarget,
+};
 use std::sync::Mutex;
 use std::time::Duration;
 use temporalio_client::{Client, ClientOptions};

@@ -12,8 +12,10 @@ mod checks;
 use super::model::Schedule;
 use super::proxy::Proxy;
 use crate::runner::History;
-use crate::stack::{ClusterControl, FailoverControl, PersistenceFault, PrivateStateDir, Stack};
-use crate::stack::{StackControl, TemporalTarget};
+use crate::stack::{
+    ClusterControl, FailoverControl, PersistenceFault, PrivateStateDir, Stack, StackControl,
+    TemporalTarget,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;

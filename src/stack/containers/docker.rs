@@ -5,8 +5,7 @@
 use crate::config::StackConfig;
 use crate::error::BoxError;
 use crate::stack::ports::ensure_free;
-use crate::stack::StackError;
-use crate::stack::{BootError, DockerError};
+use crate::stack::{BootError, DockerError, StackError};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -5,8 +5,7 @@ use crate::poll::{retry, Attempt};
 use crate::stack::local::server::{log_file, read_nodes, spawn, write_nodes, NodeSpec};
 use crate::stack::process::process_alive;
 use crate::stack::state::StackDir;
-use crate::stack::ControlError;
-use crate::stack::{readiness, StackError, CLUSTER_NODES};
+use crate::stack::{readiness, ControlError, StackError, CLUSTER_NODES};
 use std::time::Duration;
 
 /// Kill, pause and restart control over the nodes of a local cluster stack. Use it on a stack

@@ -5,8 +5,7 @@
 use crate::error::BoxError;
 use crate::poll::{retry, Attempt};
 use crate::stack::containers::{docker, postgres_container, temporal_container};
-use crate::stack::ControlError;
-use crate::stack::{readiness, StackError, TemporalTarget};
+use crate::stack::{readiness, ControlError, StackError, TemporalTarget};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use testcontainers::bollard::errors::Error as DockerError;

@@ -4,8 +4,7 @@
 use super::files::{BOOT_LOG, DIRS, ENDPOINTS, KEEP, KEEPER_PID, LABEL, LEASES, PIDS, RECORDS};
 use crate::stack::labels::{root_label, STACK_LABEL};
 use crate::stack::process::process_alive;
-use crate::stack::ToolsError;
-use crate::stack::{Endpoints, StackError};
+use crate::stack::{Endpoints, StackError, ToolsError};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

@@ -5,8 +5,7 @@
 use super::files::LEASES;
 use super::StackDir;
 use crate::stack::process::process_alive;
-use crate::stack::StackError;
-use crate::stack::StateError;
+use crate::stack::{StackError, StateError};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::PathBuf;

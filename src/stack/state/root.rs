@@ -3,8 +3,7 @@
 
 use super::StackDir;
 use crate::stack::process::euid;
-use crate::stack::StackError;
-use crate::stack::ToolsError;
+use crate::stack::{StackError, ToolsError};
 use std::fs;
 use std::path::Path;
 
