@@ -7,6 +7,7 @@ use temporalio_client::Client;
 use temporalio_common::worker::WorkerDeploymentOptions;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::activities::ActivityImplementer;
+use temporalio_sdk::workflow_interceptors::WorkflowInterceptorConstructor;
 use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
@@ -103,17 +104,25 @@ impl Definitions {
 
     /// Replays every run (the whole continue-as-new chain) of every workflow the test started
     /// against the registered definitions; nondeterminism fails naming the workflow and the
-    /// event.
-    pub(crate) async fn replay(&self, client: &Client, ids: &[String]) -> Result<(), RunnerError> {
+    /// event. `mocks`: the test's workflow mocks, so a mocked run replays as it ran.
+    pub(crate) async fn replay(
+        &self,
+        client: &Client,
+        ids: &[String],
+        mocks: Option<WorkflowInterceptorConstructor>,
+    ) -> Result<(), RunnerError> {
         if ids.is_empty() || self.workflow_count == 0 {
             return Ok(());
         }
-        let replayer =
-            WorkflowReplayer::new(self.replayer.clone()).map_err(|source| RunnerError::Replay {
-                workflow_id: String::new(),
-                divergence: None,
-                source,
-            })?;
+        let mut options = self.replayer.clone();
+        if let Some(mocks) = mocks {
+            options.workflow_interceptor(mocks);
+        }
+        let replayer = WorkflowReplayer::new(options).map_err(|source| RunnerError::Replay {
+            workflow_id: String::new(),
+            divergence: None,
+            source,
+        })?;
         for id in ids {
             for run in History::fetch_chain(client, id).await? {
                 if let Err(source) = replayer.replay_workflow(run.to_replayable()).await {

@@ -97,7 +97,7 @@ where
         None if options.replay => {
             let ids = runner.started_workflows();
             definitions
-                .replay(runner.client(), &ids)
+                .replay(runner.client(), &ids, Some(runner.workflow_mocks()))
                 .await
                 .err()
                 .map(Failure::at_end)

@@ -90,16 +90,16 @@ pub enum RunnerError {
     /// The stack has no app database (the `dev` flavour, or external without one).
     #[error("this stack has no app database: use the postgres flavour")]
     NoDatabase,
-    /// At the end of the test, activity mocks were not met: an expectation served fewer (or
-    /// other) calls than it expected, or a call came that none had room for.
+    /// At the end of the test, mocks were not met: an expectation served fewer (or other)
+    /// calls than it expected, or a call came that none had room for.
     #[error(
-        "activity mocks not met:\n{report}Fix: make the workflow call each mocked activity as \
-         often as its mocks expect (`.times(n)`, `.once()`, `.never()`; without them at least \
-         once), or change what they expect"
+        "mocks not met:\n{report}Fix: make the workflows call each mocked activity (or start \
+         each mocked workflow) as often as its mocks expect (`.times(n)`, `.once()`, \
+         `.never()`; without them at least once), or change what they expect"
     )]
     MockExpectations {
-        /// Each activity whose mocks were not met: every expectation, what it expected and
-        /// how many calls it served.
+        /// Each activity or workflow whose mocks were not met: every expectation, what it
+        /// expected and how many calls it served.
         report: String,
     },
     /// A time-skipping call in a test that does not skip time.

@@ -31,7 +31,7 @@ pub use definitions::Definitions;
 pub use error::RunnerError;
 pub use history::History;
 pub use history_properties::Fields;
-pub use mocks::{ActivityMock, MockCall, MockFailure};
+pub use mocks::{ActivityMock, MockCall, MockFailure, WorkflowMock};
 pub use options::Patches;
 pub(crate) use options::TestOptions;
 pub use payload::PayloadError;
@@ -80,7 +80,7 @@ struct Inner {
     /// The time-skipping test server, for tests that skip time.
     time: Option<time::TimeSkipping>,
     /// The test's activity mocks, which its workers' interceptor consults.
-    mocks: Arc<mocks::MockTable>,
+    mocks: Arc<mocks::Mocks>,
     /// Held for the test's duration: the process's lease on the shared stack.
     _stack: Option<Stack>,
 }
@@ -350,7 +350,7 @@ impl TestRunner {
         definitions: Definitions,
     ) -> Result<(), RunnerError> {
         definitions
-            .replay(self.client(), &[workflow_id.to_string()])
+            .replay(self.client(), &[workflow_id.to_string()], None)
             .await
     }
 
@@ -378,13 +378,32 @@ impl TestRunner {
         AD::Input: Clone + Send + Sync,
         AD::Output: Send + Sync,
     {
-        ActivityMock::new(self.inner.mocks.clone(), &activity)
+        ActivityMock::new(&self.inner.mocks, &activity)
     }
 
-    /// The mocked activities in the order their calls arrived, one entry per call (attempts
-    /// included): for asserting an order across mocks.
+    /// Adds an expectation for the workflow `workflow` (a run marker such as
+    /// `TrialWorkflow::run`), typically a child the test's workflows start: the same chain as
+    /// [`TestRunner::mock`]; see [`WorkflowMock`]. The mocked run is still a real workflow on
+    /// the server (the parent's history shows the child), answering in place of its code.
+    pub fn mock_workflow<WD>(&self, workflow: WD) -> WorkflowMock<WD>
+    where
+        WD: temporalio_common::WorkflowDefinition,
+        WD::Input: Clone + Send + Sync,
+    {
+        WorkflowMock::new(&self.inner.mocks, &workflow)
+    }
+
+    /// The mocked activities and workflows in the order their calls arrived, one entry per
+    /// call (attempts included): for asserting an order across mocks.
     pub fn mocked_call_order(&self) -> Vec<String> {
         self.inner.mocks.order()
+    }
+
+    /// The test's workflow mocks, for the end-of-test replay.
+    pub(crate) fn workflow_mocks(
+        &self,
+    ) -> temporalio_sdk::workflow_interceptors::WorkflowInterceptorConstructor {
+        mocks::mock_workflows(self.inner.mocks.clone())
     }
 
     /// Ends the calls stalled mocks hold (the test body is over).

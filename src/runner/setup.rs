@@ -2,7 +2,7 @@
 //! time-skipping test whose server cannot skip per workflow), its namespace, client and worker.
 
 use super::failure::CapturedLogs;
-use super::mocks::{MockInterceptor, MockTable};
+use super::mocks::{mock_workflows, MockInterceptor, Mocks};
 use super::options::with_patches;
 use super::time::{self, TimeSkippingMode};
 use super::worker::WorkerDriver;
@@ -107,13 +107,14 @@ pub(super) async fn setup(
         })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
-    let mocks = Arc::new(MockTable::default());
+    let mocks = Arc::new(Mocks::default());
     let worker_options = definitions
         .worker_options(&task_queue)?
         .map(|o| with_patches(o, options.patches))
         .transpose()?
         .map(|mut o| {
-            o.activity_inbound_interceptor(MockInterceptor(mocks.clone()));
+            o.activity_inbound_interceptor(MockInterceptor(mocks.clone()))
+                .workflow_interceptor(mock_workflows(mocks.clone()));
             o
         });
     let (control, driver) = WorkerDriver::new(

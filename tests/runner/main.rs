@@ -12,3 +12,4 @@ mod macro_choices;
 mod mocks;
 mod shared_clock;
 mod time_skipping;
+mod workflow_mocks;

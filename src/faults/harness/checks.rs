@@ -62,7 +62,7 @@ impl FaultHarness {
                 }
             }
         }
-        if let Err(e) = workload.definitions.replay(&self.client, ids).await {
+        if let Err(e) = workload.definitions.replay(&self.client, ids, None).await {
             failures.push(format!("replay: {e}"));
         }
         (failures, histories)

@@ -1,53 +1,44 @@
-//! The bookkeeping of activity mocks, without types or a server: which expectation serves a
-//! call, and what was expected and seen at the end. Unit-tested here; the typed handle and
-//! the worker's interceptor are in `mod.rs` and `interceptor.rs`.
+//! The bookkeeping of mocks, without types or a server: which expectation serves a call, and
+//! what was expected and seen at the end. One [`MockTable`] per kind of mocked thing
+//! (activities, child workflows), generic over the SDK's interceptor input `I` and the answer
+//! `A` of that kind. Unit-tested here; the typed handles and the worker's interceptors are in
+//! `activity.rs` and `workflow.rs`.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use temporalio_sdk::interceptors::ExecuteActivityInput;
 
-/// A value as the interceptor holds it: an activity's typed input, behind `Any`.
+/// A value as the interceptor holds it: a typed input, behind `Any`.
 pub(super) type AnyValue = dyn Any + Send + Sync;
-/// What answers a call the mock serves (its result, or its failure), from the typed input.
-pub(super) type Respond = Arc<dyn Fn(&AnyValue) -> Answer + Send + Sync>;
-/// Copies a call's typed input out of the SDK's interceptor input (only the typed `mock()`
-/// knows the type), to record the call and answer it.
-pub(super) type CopyInput = fn(&ExecuteActivityInput) -> Option<Arc<AnyValue>>;
-
-/// What a served call does.
-pub(super) enum Answer {
-    /// Completes with this output (an `ActivityExecutionValue` of the activity's type).
-    Output(Box<dyn temporalio_sdk::interceptors::ActivityExecutionValue>),
-    /// Fails with this error.
-    Fail(temporalio_sdk::activities::ActivityError),
-    /// Never answers: the attempt ends by its timeout (or the worker's shutdown).
-    Stall,
-}
+/// What answers a call the mock serves, from the typed input.
+pub(super) type Respond<A> = Arc<dyn Fn(&AnyValue) -> A + Send + Sync>;
+/// Copies a call's typed input out of the SDK's interceptor input `I` (only the typed
+/// `mock()` knows the type), to record the call and answer it.
+pub(super) type CopyInput<I> = fn(&I) -> Option<Arc<AnyValue>>;
 
 /// How many calls an expectation serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Times {
     /// Every call from here on, and at least one.
     AtLeastOnce,
-    /// Exactly this many (0: the activity must not be called).
+    /// Exactly this many (0: it must not be called).
     Exactly(u32),
 }
 
 /// One `runner.mock(..)`: how many calls it serves, and how.
-pub(super) struct Expectation {
+pub(super) struct Expectation<A> {
     pub(super) times: Times,
     pub(super) served: u32,
     /// `None`: the real implementation answers (a spy that counts and records).
-    pub(super) respond: Option<Respond>,
+    pub(super) respond: Option<Respond<A>>,
     /// How it answers, for reports (`returns`, `fails(card declined)`, ...).
     pub(super) describe: String,
     pub(super) delay: Duration,
 }
 
-impl Expectation {
+impl<A> Expectation<A> {
     fn new() -> Self {
         Expectation {
             times: Times::AtLeastOnce,
@@ -81,7 +72,7 @@ impl Expectation {
     }
 }
 
-/// A call a mocked activity received.
+/// A call a mocked activity or workflow received.
 pub(super) struct Call {
     pub(super) input: Arc<AnyValue>,
     pub(super) attempt: u32,
@@ -90,85 +81,70 @@ pub(super) struct Call {
     pub(super) served_by: Option<usize>,
 }
 
-/// Everything about one mocked activity type.
-pub(super) struct Activity {
-    pub(super) copy_input: CopyInput,
-    pub(super) expectations: Vec<Expectation>,
-    pub(super) calls: Vec<Call>,
+/// Everything about one mocked activity or workflow type.
+struct Mocked<I, A> {
+    copy_input: CopyInput<I>,
+    expectations: Vec<Expectation<A>>,
+    calls: Vec<Call>,
+    /// The expectation that served each run (workflows only): a run the worker executes again
+    /// (after its cache evicted it, or in the end-of-test replay) gets the same answer and is
+    /// not counted twice. `None`: no expectation had room.
+    by_run: HashMap<String, Option<usize>>,
 }
 
-/// How the interceptor handles one call of a mocked activity.
-pub(super) enum Serve {
+/// How the interceptor handles one call.
+pub(super) enum Serve<A> {
     /// The expectation answers (after its delay).
-    Mock(Respond, Duration),
+    Mock(Respond<A>, Duration),
     /// The expectation lets the real implementation answer.
     Real,
     /// No expectation has room: the call fails, and the test with it.
     Unexpected(String),
 }
 
-/// The mocks of one test: one [`Activity`] per mocked activity type, and the order of calls.
-pub(crate) struct MockTable {
-    activities: Mutex<BTreeMap<String, Activity>>,
-    order: Mutex<Vec<String>>,
-    /// Set once the test body is over: stalled calls end then.
-    released: tokio::sync::watch::Sender<bool>,
+/// The mocks of one kind in one test, by type name. `order` (shared by every kind's table of
+/// the test) is the order calls arrived in, across kinds.
+pub(crate) struct MockTable<I, A> {
+    /// "activity" or "workflow", for messages.
+    kind: &'static str,
+    mocked: Mutex<BTreeMap<String, Mocked<I, A>>>,
+    order: Arc<Mutex<Vec<String>>>,
 }
 
-impl Default for MockTable {
-    fn default() -> Self {
+impl<I, A> MockTable<I, A> {
+    pub(super) fn new(kind: &'static str, order: Arc<Mutex<Vec<String>>>) -> Self {
         MockTable {
-            activities: Mutex::default(),
-            order: Mutex::default(),
-            released: tokio::sync::watch::Sender::new(false),
-        }
-    }
-}
-
-impl MockTable {
-    /// Ends every stalled call (see [`MockTable::stalled`]).
-    pub(crate) fn release(&self) {
-        self.released.send_replace(true);
-    }
-
-    /// Resolves when the test body is over or at `deadline` (the attempt's own, after which
-    /// the server has timed it out and ignores its answer), whichever comes first: a stalled
-    /// call must not hold the worker's shutdown for ever.
-    pub(super) async fn stalled(&self, deadline: Option<std::time::SystemTime>) {
-        let mut released = self.released.subscribe();
-        let until_deadline = async {
-            match deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok()) {
-                Some(left) => tokio::time::sleep(left).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = released.wait_for(|r| *r) => {}
-            () = until_deadline => {}
+            kind,
+            mocked: Mutex::default(),
+            order,
         }
     }
 
     /// Adds an expectation for `name` (first: every call, the real implementation); returns
     /// its index.
-    pub(super) fn expect(&self, name: &str, copy_input: CopyInput) -> usize {
-        let mut activities = self.activities.lock().unwrap();
-        let activity = activities
-            .entry(name.to_string())
-            .or_insert_with(|| Activity {
-                copy_input,
-                expectations: Vec::new(),
-                calls: Vec::new(),
-            });
-        activity.expectations.push(Expectation::new());
-        activity.expectations.len() - 1
+    pub(super) fn expect(&self, name: &str, copy_input: CopyInput<I>) -> usize {
+        let mut mocked = self.mocked.lock().unwrap();
+        let entry = mocked.entry(name.to_string()).or_insert_with(|| Mocked {
+            copy_input,
+            expectations: Vec::new(),
+            calls: Vec::new(),
+            by_run: HashMap::new(),
+        });
+        entry.expectations.push(Expectation::new());
+        entry.expectations.len() - 1
     }
 
     /// Changes expectation `index` of `name`.
-    pub(super) fn update(&self, name: &str, index: usize, change: impl FnOnce(&mut Expectation)) {
-        let mut activities = self.activities.lock().unwrap();
-        if let Some(e) = activities
+    pub(super) fn update(
+        &self,
+        name: &str,
+        index: usize,
+        change: impl FnOnce(&mut Expectation<A>),
+    ) {
+        let mut mocked = self.mocked.lock().unwrap();
+        if let Some(e) = mocked
             .get_mut(name)
-            .and_then(|a| a.expectations.get_mut(index))
+            .and_then(|m| m.expectations.get_mut(index))
         {
             change(e)
         }
@@ -176,45 +152,56 @@ impl MockTable {
 
     /// How to copy the input of `name`'s calls, when it is mocked at all (else the real
     /// implementation runs, unrecorded).
-    pub(super) fn copier(&self, name: &str) -> Option<CopyInput> {
-        self.activities
-            .lock()
-            .unwrap()
-            .get(name)
-            .map(|a| a.copy_input)
+    pub(super) fn copier(&self, name: &str) -> Option<CopyInput<I>> {
+        self.mocked.lock().unwrap().get(name).map(|m| m.copy_input)
     }
 
     /// Records a call of `name` and decides who answers it: the first expectation, in the
-    /// order they were set up, that still has room.
+    /// order they were set up, that still has room. `run`: the workflow run this call is
+    /// (workflow mocks); a run seen before gets the answer it got then, unrecorded.
     pub(super) fn serve(
         &self,
         name: &str,
         input: Arc<AnyValue>,
         attempt: u32,
         workflow_id: Option<String>,
-    ) -> Serve {
-        let mut activities = self.activities.lock().unwrap();
-        let Some(activity) = activities.get_mut(name) else {
+        run: Option<&str>,
+    ) -> Serve<A> {
+        let mut mocked = self.mocked.lock().unwrap();
+        let Some(entry) = mocked.get_mut(name) else {
             return Serve::Real;
         };
-        self.order.lock().unwrap().push(name.to_string());
-        let slot = activity.expectations.iter().position(Expectation::has_room);
-        activity.calls.push(Call {
-            input,
-            attempt,
-            workflow_id,
-            served_by: slot,
-        });
+        let kind = self.kind;
+        let seen = run.and_then(|r| entry.by_run.get(r).copied());
+        let slot = match seen {
+            Some(slot) => slot,
+            None => {
+                let slot = entry.expectations.iter().position(Expectation::has_room);
+                self.order.lock().unwrap().push(name.to_string());
+                entry.calls.push(Call {
+                    input,
+                    attempt,
+                    workflow_id,
+                    served_by: slot,
+                });
+                if let Some(run) = run {
+                    entry.by_run.insert(run.to_string(), slot);
+                }
+                if let Some(slot) = slot {
+                    entry.expectations[slot].served += 1;
+                }
+                slot
+            }
+        };
         let Some(slot) = slot else {
-            let call = activity.calls.len();
+            let call = entry.calls.len();
             return Serve::Unexpected(format!(
-                "call {call} of the mocked activity {name} (attempt {attempt}) was not \
+                "call {call} of the mocked {kind} {name} (attempt {attempt}) was not \
                  expected: {}",
-                describe_all(&activity.expectations)
+                describe_all(&entry.expectations)
             ));
         };
-        let expectation = &mut activity.expectations[slot];
-        expectation.served += 1;
+        let expectation = &entry.expectations[slot];
         match &expectation.respond {
             Some(respond) => Serve::Mock(respond.clone(), expectation.delay),
             None => Serve::Real,
@@ -228,11 +215,11 @@ impl MockTable {
         name: &str,
         read: impl Fn(&AnyValue) -> T,
     ) -> Vec<(T, u32, Option<String>)> {
-        let activities = self.activities.lock().unwrap();
-        activities
+        let mocked = self.mocked.lock().unwrap();
+        mocked
             .get(name)
-            .map(|a| {
-                a.calls
+            .map(|m| {
+                m.calls
                     .iter()
                     .map(|c| (read(&*c.input), c.attempt, c.workflow_id.clone()))
                     .collect()
@@ -240,37 +227,27 @@ impl MockTable {
             .unwrap_or_default()
     }
 
-    /// Mocked activities in the order their calls arrived (one entry per call).
-    pub(crate) fn order(&self) -> Vec<String> {
-        self.order.lock().unwrap().clone()
-    }
-
-    /// At the end of the test: every expectation met, and no call that none expected. The
-    /// report, when there is one, lists each activity whose mocks were not met: what each
-    /// expected and what it saw.
-    pub(crate) fn unmet_report(&self) -> Option<String> {
-        let activities = self.activities.lock().unwrap();
-        let mut report = String::new();
-        for (name, activity) in activities.iter() {
-            let unexpected = activity
-                .calls
-                .iter()
-                .filter(|c| c.served_by.is_none())
-                .count();
-            let unmet = activity.expectations.iter().any(|e| !e.met());
+    /// At the end of the test: every expectation met, and no call that none expected. Writes
+    /// to `report` each mocked type whose mocks were not met: what each expected and saw.
+    pub(super) fn report_unmet(&self, report: &mut String) {
+        let mocked = self.mocked.lock().unwrap();
+        for (name, entry) in mocked.iter() {
+            let unexpected = entry.calls.iter().filter(|c| c.served_by.is_none()).count();
+            let unmet = entry.expectations.iter().any(|e| !e.met());
             if !unmet && unexpected == 0 {
                 continue;
             }
             let _ = writeln!(
                 report,
-                "  {name}: {} call(s) seen{}",
-                activity.calls.len(),
+                "  {} {name}: {} call(s) seen{}",
+                self.kind,
+                entry.calls.len(),
                 match unexpected {
                     0 => String::new(),
                     n => format!(", {n} of them unexpected"),
                 }
             );
-            for (i, e) in activity.expectations.iter().enumerate() {
+            for (i, e) in entry.expectations.iter().enumerate() {
                 let mark = if e.met() { "ok" } else { "NOT MET" };
                 let _ = writeln!(
                     report,
@@ -282,11 +259,10 @@ impl MockTable {
                 );
             }
         }
-        Some(report).filter(|r| !r.is_empty())
     }
 }
 
-fn describe_all(expectations: &[Expectation]) -> String {
+fn describe_all<A>(expectations: &[Expectation<A>]) -> String {
     let each: Vec<String> = expectations
         .iter()
         .enumerate()
@@ -307,50 +283,87 @@ fn describe_all(expectations: &[Expectation]) -> String {
 mod tests {
     use super::*;
 
-    fn no_copy(_: &ExecuteActivityInput) -> Option<Arc<AnyValue>> {
+    /// A table of a made-up kind: inputs are `()`, answers are `&'static str`.
+    type Table = MockTable<(), &'static str>;
+
+    fn table() -> Table {
+        MockTable::new("activity", Arc::default())
+    }
+
+    fn no_copy(_: &()) -> Option<Arc<AnyValue>> {
         None
     }
 
-    fn served_by(table: &MockTable, name: &str, input: u32, attempt: u32) -> &'static str {
-        match table.serve(name, Arc::new(input), attempt, None) {
+    fn served_by(table: &Table, name: &str, input: u32, attempt: u32) -> &'static str {
+        match table.serve(name, Arc::new(input), attempt, None, None) {
             Serve::Mock(..) => "mock",
             Serve::Real => "real",
             Serve::Unexpected(_) => "unexpected",
         }
     }
 
-    fn answering(table: &MockTable, name: &str, times: Times) -> usize {
+    fn answering(table: &Table, name: &str, times: Times) -> usize {
         let i = table.expect(name, no_copy);
         table.update(name, i, |e| {
             e.times = times;
-            e.respond = Some(Arc::new(|_| Answer::Stall));
+            e.respond = Some(Arc::new(|_| "answer"));
             e.describe = "stalls".into();
         });
         i
     }
 
+    fn unmet(table: &Table) -> Option<String> {
+        let mut report = String::new();
+        table.report_unmet(&mut report);
+        Some(report).filter(|r| !r.is_empty())
+    }
+
     #[test]
     fn expectations_serve_in_order_until_full_then_the_next() {
-        let table = MockTable::default();
+        let table = table();
         answering(&table, "charge", Times::Exactly(1));
         table.expect("charge", no_copy); // then: the real implementation, at least once
         let served: Vec<_> = (1..=3).map(|a| served_by(&table, "charge", 7, a)).collect();
         assert_eq!(served, ["mock", "real", "real"]);
         assert_eq!(served_by(&table, "ship", 1, 1), "real", "not mocked");
-        assert_eq!(table.order(), ["charge", "charge", "charge"]);
+        assert_eq!(*table.order.lock().unwrap(), ["charge", "charge", "charge"]);
         let calls = table.calls("charge", |v| *v.downcast_ref::<u32>().unwrap());
         assert_eq!(calls, [(7, 1, None), (7, 2, None), (7, 3, None)]);
-        assert_eq!(table.unmet_report(), None);
+        assert_eq!(unmet(&table), None);
+    }
+
+    #[test]
+    fn a_run_executed_again_gets_the_same_answer_and_counts_once() {
+        let table = table();
+        answering(&table, "Child", Times::Exactly(1));
+        let serve = |run| match table.serve("Child", Arc::new(1u32), 1, None, Some(run)) {
+            Serve::Mock(respond, _) => respond(&()),
+            Serve::Real => "real",
+            Serve::Unexpected(_) => "unexpected",
+        };
+        // run-a again (a cache eviction, or the replay) is still served by the mock; run-b
+        // is a second call, which the `once` mock has no room for.
+        assert_eq!(
+            [serve("run-a"), serve("run-a"), serve("run-b")],
+            ["answer", "answer", "unexpected"]
+        );
+        assert_eq!(serve("run-b"), "unexpected", "and stays so");
+        assert_eq!(table.calls("Child", |_| ()).len(), 2);
+        let report = unmet(&table).expect("run-b was unexpected");
+        assert!(
+            report.contains("2 call(s) seen, 1 of them unexpected"),
+            "{report}"
+        );
     }
 
     #[test]
     fn unmet_and_unexpected_calls_are_reported_with_what_was_expected() {
-        let table = MockTable::default();
+        let table = table();
         answering(&table, "charge", Times::Exactly(2));
         answering(&table, "refund", Times::Exactly(0));
         answering(&table, "ship", Times::AtLeastOnce);
         assert_eq!(served_by(&table, "charge", 1, 1), "mock");
-        let Serve::Unexpected(why) = table.serve("refund", Arc::new(1u32), 1, None) else {
+        let Serve::Unexpected(why) = table.serve("refund", Arc::new(1u32), 1, None, None) else {
             panic!("a never() mock served a call");
         };
         assert!(
@@ -358,8 +371,11 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("expected exactly 0 calls"), "{why}");
-        let report = table.unmet_report().expect("a report of the unmet mocks");
-        assert!(report.contains("charge: 1 call(s) seen"), "{report}");
+        let report = unmet(&table).expect("a report of the unmet mocks");
+        assert!(
+            report.contains("activity charge: 1 call(s) seen"),
+            "{report}"
+        );
         assert!(
             report.contains("mock 1 (stalls): expected exactly 2 calls, served 1 [NOT MET]"),
             "{report}"

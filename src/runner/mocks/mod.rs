@@ -1,90 +1,33 @@
-//! Activity mocks set up in the test body: the typed handle ([`ActivityMock`]), the
-//! bookkeeping (`expectations`) and the worker's interceptor (`interceptor`).
+//! Mocks set up in the test body: of activities ([`ActivityMock`], answered by an activity
+//! inbound interceptor) and of child workflows ([`WorkflowMock`], answered by a workflow
+//! interceptor), both kept in one [`Mocks`] per test; the bookkeeping without types is in
+//! `expectations`.
 
+mod activity;
+mod activity_interceptor;
 mod expectations;
-mod interceptor;
+mod workflow;
 
-pub(crate) use expectations::MockTable;
-pub(crate) use interceptor::MockInterceptor;
+pub use activity::ActivityMock;
+pub(crate) use activity_interceptor::MockInterceptor;
+pub(crate) use workflow::mock_workflows;
+pub use workflow::WorkflowMock;
 
-use expectations::{Answer, AnyValue, Times};
+use expectations::{AnyValue, MockTable};
 use std::marker::PhantomData;
-use std::sync::Arc;
-use std::time::Duration;
-use temporalio_common::ActivityDefinition;
-use temporalio_sdk::activities::ActivityError;
-use temporalio_sdk::interceptors::ExecuteActivityInput;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use temporalio_sdk::ApplicationFailure;
 
-/// One expectation of a mocked activity, from [`crate::TestRunner::mock`]: set how many calls
-/// it serves and how it answers by chaining, read the activity's calls with
-/// [`ActivityMock::calls`]. Cloning gives another handle on the same expectation.
-///
-/// Mocks are set up in the test body, per test, on the real server:
-///
-/// ```rust,no_run
-/// # use temporal_harness::prelude::*;
-/// # use temporal_harness::runner::MockFailure;
-/// # async fn body(runner: TestRunner) -> Result<(), RunnerError> {
-/// # pub struct Payments;
-/// # #[temporalio_macros::activities]
-/// # impl Payments {
-/// #     #[activity]
-/// #     pub async fn charge(
-/// #         _ctx: temporalio_sdk::activities::ActivityContext,
-/// #         cents: u32,
-/// #     ) -> Result<String, temporalio_sdk::activities::ActivityError> {
-/// #         Ok(String::new())
-/// #     }
-/// # }
-/// // The first attempt fails (retryably), the second returns a receipt.
-/// let charge = runner.mock(Payments::charge).once().fails(MockFailure::retryable("declined"));
-/// runner.mock(Payments::charge).once().returns("receipt-1".to_string());
-/// // ... run the workflow ...
-/// let attempts: Vec<u32> = charge.calls().iter().map(|c| c.attempt).collect();
-/// assert_eq!(attempts, [1, 2]);
-/// # Ok(())
-/// # }
-/// ```
-///
-/// Each `runner.mock(activity)` adds one expectation; a call is served by the first one, in
-/// the order they were set up, that still has room (`.times(n)`, `.once()`, `.never()`;
-/// without them: every call from there on, and at least one). An expectation answers with
-/// `.returns(..)`, `.returns_with(..)`, `.fails(..)` or `.stalls()` (after `.after(d)`), or,
-/// with none of them, lets the real implementation answer while counting and recording the
-/// call (a spy). A call no expectation has room for fails, non-retryably. Activities never
-/// mocked run their real implementation. At the end of the test every expectation must be
-/// met, or the test fails listing what each expected and what it saw.
-///
-/// The activity must be registered (its implementer in `activities(..)`): the mock answers
-/// calls the worker receives.
-pub struct ActivityMock<AD: ActivityDefinition> {
-    table: Arc<MockTable>,
-    name: String,
-    index: usize,
-    _definition: PhantomData<fn() -> AD>,
-}
-
-impl<AD: ActivityDefinition> Clone for ActivityMock<AD> {
-    fn clone(&self) -> Self {
-        ActivityMock {
-            table: self.table.clone(),
-            name: self.name.clone(),
-            index: self.index,
-            _definition: PhantomData,
-        }
-    }
-}
-
-/// A call a mocked activity received: its typed input, its attempt (1 for the first) and
-/// the workflow that called it.
+/// A call a mock received: its typed input, its attempt (1 for the first) and the workflow
+/// that made it (the calling workflow of an activity; the child itself for a workflow).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockCall<I> {
-    /// The input the workflow passed.
+    /// The input the caller passed.
     pub input: I,
     /// The attempt (1, then 2 for the first retry, ...).
     pub attempt: u32,
-    /// The calling workflow's ID.
+    /// The calling workflow's ID (activities), or the mocked workflow's own (workflows).
     pub workflow_id: Option<String>,
 }
 
@@ -98,7 +41,7 @@ pub struct MockFailure {
 }
 
 impl MockFailure {
-    /// A failure the activity's retry policy retries.
+    /// A failure the retry policy retries.
     pub fn retryable(message: impl Into<String>) -> Self {
         MockFailure {
             message: message.into(),
@@ -107,7 +50,7 @@ impl MockFailure {
         }
     }
 
-    /// A failure never retried: the workflow sees it at once.
+    /// A failure never retried: the caller sees it at once.
     pub fn non_retryable(message: impl Into<String>) -> Self {
         MockFailure {
             retryable: false,
@@ -121,118 +64,144 @@ impl MockFailure {
         self
     }
 
-    fn error(&self) -> ActivityError {
-        let failure = ApplicationFailure::builder(self.message.clone())
+    fn application_failure(&self) -> ApplicationFailure {
+        ApplicationFailure::builder(self.message.clone())
             .maybe_type_name(self.type_name.clone())
             .non_retryable(!self.retryable)
-            .build();
-        ActivityError::application(failure)
+            .build()
     }
 }
 
-impl<AD> ActivityMock<AD>
-where
-    AD: ActivityDefinition,
-    AD::Input: Clone + Send + Sync,
-    AD::Output: Send + Sync,
-{
-    pub(crate) fn new(table: Arc<MockTable>, definition: &AD) -> Self {
-        let name = definition.name().to_string();
-        let index = table.expect(&name, copy_input::<AD::Input>);
-        ActivityMock {
+/// The mocks of one test: a table per kind, the order calls arrived in across them, and the
+/// release of stalled activity calls once the body is over.
+pub(crate) struct Mocks {
+    activities: Arc<activity::Table>,
+    workflows: Arc<workflow::Table>,
+    order: Arc<Mutex<Vec<String>>>,
+    released: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Mocks {
+    fn default() -> Self {
+        let order = Arc::<Mutex<Vec<String>>>::default();
+        Mocks {
+            activities: Arc::new(MockTable::new("activity", order.clone())),
+            workflows: Arc::new(MockTable::new("workflow", order.clone())),
+            order,
+            released: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
+
+impl Mocks {
+    /// Ends every stalled call (see [`Mocks::stalled`]).
+    pub(crate) fn release(&self) {
+        self.released.send_replace(true);
+    }
+
+    /// Resolves when the test body is over or at `deadline` (the attempt's own, after which
+    /// the server has timed it out and ignores its answer), whichever comes first: a stalled
+    /// call must not hold the worker's shutdown for ever.
+    async fn stalled(&self, deadline: Option<SystemTime>) {
+        let mut released = self.released.subscribe();
+        let until_deadline = async {
+            match deadline.and_then(|d| d.duration_since(SystemTime::now()).ok()) {
+                Some(left) => tokio::time::sleep(left).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = released.wait_for(|r| *r) => {}
+            () = until_deadline => {}
+        }
+    }
+
+    /// Mocked activities and workflows in the order their calls arrived (one entry per call).
+    pub(crate) fn order(&self) -> Vec<String> {
+        self.order.lock().unwrap().clone()
+    }
+
+    /// At the end of the test: every expectation met, and no call that none expected; else
+    /// what each mock of each unmet type expected and saw.
+    pub(crate) fn unmet_report(&self) -> Option<String> {
+        let mut report = String::new();
+        self.activities.report_unmet(&mut report);
+        self.workflows.report_unmet(&mut report);
+        Some(report).filter(|r| !r.is_empty())
+    }
+}
+
+/// One expectation in a table, as a typed handle sees it: the part of [`ActivityMock`] and
+/// [`WorkflowMock`] that does not depend on the kind. `D` is the mocked definition.
+struct Slot<D, I, A> {
+    table: Arc<MockTable<I, A>>,
+    name: String,
+    index: usize,
+    _definition: PhantomData<fn() -> D>,
+}
+
+impl<D, I, A> Clone for Slot<D, I, A> {
+    fn clone(&self) -> Self {
+        Slot {
+            table: self.table.clone(),
+            name: self.name.clone(),
+            index: self.index,
+            _definition: PhantomData,
+        }
+    }
+}
+
+impl<D, I, A: 'static> Slot<D, I, A> {
+    fn new(table: Arc<MockTable<I, A>>, name: &str, copy: expectations::CopyInput<I>) -> Self {
+        let index = table.expect(name, copy);
+        Slot {
             table,
-            name,
+            name: name.to_string(),
             index,
             _definition: PhantomData,
         }
     }
 
-    fn change(self, change: impl FnOnce(&mut expectations::Expectation)) -> Self {
+    fn change(self, change: impl FnOnce(&mut expectations::Expectation<A>)) -> Self {
         self.table.update(&self.name, self.index, change);
         self
     }
 
-    fn answer(
+    /// Answers with `answer` of the typed input (`T`); an input of another type (never, when
+    /// the name and the definition agree) gets `mismatch`.
+    fn answer<T: 'static>(
         self,
         describe: String,
-        answer: impl Fn(&AD::Input) -> Answer + Send + Sync + 'static,
+        answer: impl Fn(&T) -> A + Send + Sync + 'static,
+        mismatch: fn() -> A,
     ) -> Self {
         self.change(|e| {
             e.describe = describe;
             e.respond = Some(Arc::new(move |input: &AnyValue| {
-                match input.downcast_ref::<AD::Input>() {
+                match input.downcast_ref::<T>() {
                     Some(input) => answer(input),
-                    None => Answer::Fail(
-                        MockFailure::non_retryable("mock input of another type").error(),
-                    ),
+                    None => mismatch(),
                 }
             }));
         })
     }
 
-    /// Answers every call it serves with `output`.
-    pub fn returns(self, output: AD::Output) -> Self
-    where
-        AD::Output: Clone,
-    {
-        self.answer("returns a value".into(), move |_| {
-            Answer::Output(Box::new(output.clone()))
-        })
-    }
-
-    /// Answers each call it serves with what `answer` makes of the call's input.
-    pub fn returns_with(
-        self,
-        answer: impl Fn(&AD::Input) -> AD::Output + Send + Sync + 'static,
-    ) -> Self {
-        self.answer("returns_with".into(), move |input| {
-            Answer::Output(Box::new(answer(input)))
-        })
-    }
-
-    /// Fails every call it serves with `failure`.
-    pub fn fails(self, failure: MockFailure) -> Self {
-        let describe = format!("fails: {}", failure.message);
-        self.answer(describe, move |_| Answer::Fail(failure.error()))
-    }
-
-    /// Never answers the calls it serves: each attempt ends by its timeout (start-to-close,
-    /// or heartbeat: a stalled mock never heartbeats), as a hung activity would. The worker
-    /// stops waiting for it at the attempt's deadline or when the test body ends, whichever
-    /// is first, so a stalled call never holds the test's end.
-    pub fn stalls(self) -> Self {
-        self.answer("stalls".into(), |_| Answer::Stall)
-    }
-
-    /// Answers (or stalls) `delay` after the call arrives, in real time.
-    pub fn after(self, delay: Duration) -> Self {
+    fn delay(self, delay: Duration) -> Self {
         self.change(|e| e.delay = delay)
     }
 
-    /// Serves exactly `n` calls; the next call goes to the next expectation.
-    pub fn times(self, n: u32) -> Self {
-        self.change(|e| e.times = Times::Exactly(n))
+    fn times(self, n: u32) -> Self {
+        self.change(|e| e.times = expectations::Times::Exactly(n))
     }
 
-    /// Serves exactly one call.
-    pub fn once(self) -> Self {
-        self.times(1)
-    }
-
-    /// Serves no call: the activity must not be called (while this expectation is the first
-    /// with room, a call fails the test).
-    pub fn never(self) -> Self {
+    fn never(self) -> Self {
         self.times(0)
             .change(|e| e.describe = "must not be called".into())
     }
 
-    /// Every call the activity received since it was first mocked in this test, in order
-    /// (whichever expectation served it).
-    pub fn calls(&self) -> Vec<MockCall<AD::Input>> {
+    fn calls<T: Clone + 'static>(&self) -> Vec<MockCall<T>> {
         self.table
-            .calls(&self.name, |input| {
-                input.downcast_ref::<AD::Input>().cloned()
-            })
+            .calls(&self.name, |input| input.downcast_ref::<T>().cloned())
             .into_iter()
             .filter_map(|(input, attempt, workflow_id)| {
                 Some(MockCall {
@@ -243,12 +212,4 @@ where
             })
             .collect()
     }
-}
-
-fn copy_input<I: Clone + Send + Sync + 'static>(
-    input: &ExecuteActivityInput,
-) -> Option<Arc<AnyValue>> {
-    input
-        .args_ref::<I>()
-        .map(|input| Arc::new(input.clone()) as Arc<AnyValue>)
 }

@@ -1,13 +1,15 @@
 //! The worker's side of the mocks: an activity inbound interceptor (the SDK's hook around
 //! every activity call, with the input already decoded to its type) that lets the test's
-//! [`MockTable`] answer a mocked activity, and the real implementation everything else.
+//! [`Mocks`] answer a mocked activity, and the real implementation everything else.
 //!
 //! Why an interceptor and not a replacement registration: the worker is running before the
 //! test body sets its mocks up, and restarts keep its registrations; the interceptor is
 //! registered once per worker and consults the table at each call, so a mock set at any
 //! point takes effect at the next call, on every worker of the test.
 
-use super::expectations::{Answer, MockTable, Serve};
+use super::activity::Answer;
+use super::expectations::Serve;
+use super::Mocks;
 use futures::FutureExt;
 use std::sync::Arc;
 use temporalio_sdk::activities::ActivityError;
@@ -19,7 +21,7 @@ use temporalio_sdk::ApplicationFailure;
 /// Error type of the failure an unexpected call of a mocked activity gets.
 pub(crate) const UNEXPECTED_CALL: &str = "TemporalHarnessUnexpectedMockCall";
 
-pub(crate) struct MockInterceptor(pub(crate) Arc<MockTable>);
+pub(crate) struct MockInterceptor(pub(crate) Arc<Mocks>);
 
 impl ActivityInboundInterceptor for MockInterceptor {
     fn execute_activity<'a>(
@@ -29,7 +31,8 @@ impl ActivityInboundInterceptor for MockInterceptor {
     ) -> ExecuteActivityOutput<'a> {
         let info = input.activity_info();
         let name = info.activity_type.clone();
-        let Some(copy) = self.0.copier(&name) else {
+        let table = &self.0.activities;
+        let Some(copy) = table.copier(&name) else {
             return next.run(input);
         };
         let Some(args) = copy(&input) else {
@@ -41,7 +44,7 @@ impl ActivityInboundInterceptor for MockInterceptor {
         };
         let (attempt, workflow_id) = (info.attempt, info.workflow_id.clone());
         let deadline = info.deadline;
-        match self.0.serve(&name, args.clone(), attempt, workflow_id) {
+        match table.serve(&name, args.clone(), attempt, workflow_id, None) {
             Serve::Real => next.run(input),
             Serve::Unexpected(why) => fail(
                 format!(
