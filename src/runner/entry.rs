@@ -90,7 +90,11 @@ where
         (None, Ok(())) => Some(Failure::worker(WorkerError::StoppedOnItsOwn(None))),
     };
     let failure = match failure {
-        None => runner.verify_mocks().err().map(Failure::at_end),
+        None => runner
+            .verify_mocks()
+            .and_then(|()| runner.verify_callbacks())
+            .err()
+            .map(Failure::at_end),
         other => other,
     };
     let failure = match failure {

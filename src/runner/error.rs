@@ -102,6 +102,16 @@ pub enum RunnerError {
         /// expected and how many calls it served.
         report: String,
     },
+    /// At the end of the test, callbacks at a workflow time (`runner.at`) failed or never fired.
+    #[error(
+        "callbacks at a workflow time did not all run:\n{report}Fix: let each workflow's time \
+         reach its callbacks before it ends (or register them earlier), and make each callback \
+         succeed"
+    )]
+    Callbacks {
+        /// Each callback that failed or never fired, with why.
+        report: String,
+    },
     /// A time-skipping call in a test that does not skip time.
     #[error("this test does not skip time: add `time_skipping` to its #[temporal_test]")]
     NoTimeSkipping,

@@ -6,6 +6,7 @@
 //! workflow the test ran, and on failure prints the captured tracing output and writes the
 //! histories of the test's workflows to files whose paths it prints.
 
+mod callbacks;
 mod definitions;
 pub(crate) mod divergence;
 pub(crate) mod entry;
@@ -81,6 +82,8 @@ struct Inner {
     time: Option<time::TimeSkipping>,
     /// The test's activity mocks, which its workers' interceptor consults.
     mocks: Arc<mocks::Mocks>,
+    /// The test's callbacks at a point in a workflow's time.
+    callbacks: callbacks::Callbacks,
     /// Held for the test's duration: the process's lease on the shared stack.
     _stack: Option<Stack>,
 }
@@ -183,10 +186,12 @@ impl TestRunner {
         W::Output: 'static,
     {
         let waiting = handle.get_result(WorkflowGetResultOptions::default());
+        let workflow_id = &handle.info().workflow_id;
         let outcome = match &self.inner.time {
             Some(time) => {
-                time.skipping_while(&handle.info().workflow_id, waiting, true)
-                    .await?
+                self.run_callbacks(std::slice::from_ref(workflow_id), None)
+                    .await?;
+                time.skipping_while(workflow_id, waiting, true).await?
             }
             None => waiting.await,
         };
@@ -207,7 +212,10 @@ impl TestRunner {
         waiting: impl Future<Output = T>,
     ) -> Result<T, RunnerError> {
         match &self.inner.time {
-            Some(time) => time.skipping_while(workflow_id, waiting, false).await,
+            Some(time) => {
+                self.run_callbacks(&[workflow_id.to_string()], None).await?;
+                time.skipping_while(workflow_id, waiting, false).await
+            }
             None => Ok(waiting.await),
         }
     }
@@ -216,8 +224,23 @@ impl TestRunner {
     /// test still running, timers due meanwhile fire in order; returns once each got there.
     /// On the Java test server it moves that server's one clock.
     pub async fn sleep(&self, duration: Duration) -> Result<(), RunnerError> {
+        let time = self.time()?;
         let running = self.running_workflows().await?;
-        self.time()?.sleep(duration, &running).await
+        if !self.callbacks_waiting(&running) {
+            return time.sleep(duration, &running).await;
+        }
+        if time.per_workflow() {
+            let each = running.iter().map(|id| self.fast_forward(id, duration));
+            return futures::future::try_join_all(each).await.map(drop);
+        }
+        // One clock for every workflow: fire the callbacks due meanwhile in order, then
+        // sleep the rest.
+        let until = time.now(None).await? + duration;
+        self.run_callbacks(&running, Some(until)).await?;
+        let rest = until
+            .duration_since(time.now(None).await?)
+            .unwrap_or_default();
+        time.sleep(rest, &running).await
     }
 
     /// Moves one workflow's clock `duration` ahead and returns once it got there (or closed);
@@ -227,7 +250,16 @@ impl TestRunner {
         workflow_id: &str,
         duration: Duration,
     ) -> Result<(), RunnerError> {
-        self.time()?.fast_forward(workflow_id, duration).await
+        let time = self.time()?;
+        let ids = [workflow_id.to_string()];
+        if !self.callbacks_waiting(&ids) {
+            return time.fast_forward(workflow_id, duration).await;
+        }
+        let until = time.now(Some(workflow_id)).await? + duration;
+        self.run_callbacks(&ids, Some(until)).await?;
+        let now = time.now(Some(workflow_id)).await?;
+        let rest = until.duration_since(now).unwrap_or_default();
+        time.fast_forward(workflow_id, rest).await
     }
 
     /// The current time of the test's latest workflow (time-skipping tests only): its virtual

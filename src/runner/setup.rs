@@ -137,6 +137,7 @@ pub(super) async fn setup(
             pool: tokio::sync::OnceCell::new(),
             time,
             mocks,
+            callbacks: Default::default(),
             _stack: stack,
         }),
     };

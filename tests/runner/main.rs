@@ -7,6 +7,7 @@
 
 mod activity_alone;
 mod assertions;
+mod callbacks;
 mod ci_template;
 mod macro_choices;
 mod mocks;

@@ -141,6 +141,12 @@ impl TimeSkipping {
         out
     }
 
+    /// Whether each workflow has a clock of its own (the real server), not one for all (the
+    /// test server).
+    pub(super) fn per_workflow(&self) -> bool {
+        matches!(self.clock, Clock::Server(_))
+    }
+
     /// Lets `by` pass: on the test server, its one clock; on the real server, the clock of
     /// each of `running` (concurrently).
     pub(super) async fn sleep(&self, by: Duration, running: &[String]) -> Result<(), RunnerError> {

@@ -1,0 +1,173 @@
+//! Callbacks at a point in a workflow's time (`runner.at(..)`) on the real stack: fired
+//! exactly at their instant in skipped time (real server and Java test server), in real time
+//! without time skipping, in the order of their instants; one that cannot fire (its workflow
+//! closed first) fails the test saying so.
+
+use crate::time_skipping::{ApprovalWorkflow, TrialWorkflow};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::prelude::*;
+use temporal_harness::runner::{Definitions, TimeSkippingMode};
+use temporalio_client::{WorkflowSignalOptions, WorkflowTerminateOptions};
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// Seconds from the history's first event to the first event of type `ty`, in the
+/// workflow's own (skipped) time.
+fn seconds_to(history: &History, ty: EventType) -> i64 {
+    let time = |e: &HistoryEvent| e.event_time.as_ref().map_or(0, |t| t.seconds);
+    let start = history.events().first().map_or(0, time);
+    let event = history
+        .events()
+        .iter()
+        .find(|e| e.event_type() == ty)
+        .unwrap_or_else(|| panic!("no {ty:?} in\n{}", history.render()));
+    time(event) - start
+}
+
+/// The approval comes an hour into the workflow's skipped time: before its one-day timer, so
+/// the workflow is approved, and the signal's event is an hour (not a day) after the start.
+async fn approval_an_hour_in(runner: TestRunner) -> Result<(), RunnerError> {
+    let handle = runner.start(ApprovalWorkflow::run, ()).await?;
+    runner.at(&handle, HOUR, |handle| async move {
+        handle
+            .signal(
+                ApprovalWorkflow::approve,
+                (),
+                WorkflowSignalOptions::default(),
+            )
+            .await
+    });
+    assert_eq!(runner.result(&handle).await?, "approved");
+    let history = runner.history(&handle.info().workflow_id).await?;
+    let at = seconds_to(&history, EventType::WorkflowExecutionSignaled);
+    assert!(
+        (3600..DAY.as_secs() as i64).contains(&at),
+        "signalled {at} s into the workflow's time, not at its hour"
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(ApprovalWorkflow), time_skipping = "server")]
+async fn a_signal_fires_an_hour_into_skipped_time(runner: TestRunner) -> Result<(), RunnerError> {
+    approval_an_hour_in(runner).await
+}
+
+#[temporal_test(workflows(ApprovalWorkflow), time_skipping = "test-server")]
+async fn a_signal_fires_an_hour_into_the_test_servers_time(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    approval_an_hour_in(runner).await
+}
+
+#[temporal_test(workflows(TrialWorkflow), time_skipping = "server")]
+async fn callbacks_fire_in_the_order_of_their_instants_and_may_terminate(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(TrialWorkflow::run, 30).await?;
+    let id = handle.info().workflow_id.clone();
+    let fired = Arc::new(Mutex::new(Vec::new()));
+    // Registered out of order: day 1 must still come first, and the termination at day 2
+    // ends the 30-day trial long before its timer.
+    let log = fired.clone();
+    runner.at(&handle, DAY * 2, move |handle| async move {
+        log.lock().unwrap().push("day 2");
+        handle.terminate(WorkflowTerminateOptions::default()).await
+    });
+    let log = fired.clone();
+    runner.at(&handle, DAY, move |_| async move {
+        log.lock().unwrap().push("day 1");
+        Ok::<_, RunnerError>(())
+    });
+    let err = runner.result(&handle).await.expect_err("terminated");
+    assert!(
+        format!("{err:?}").to_lowercase().contains("terminat"),
+        "{err:?}"
+    );
+    let at = seconds_to(
+        &runner.history(&id).await?,
+        EventType::WorkflowExecutionTerminated,
+    );
+    assert!(
+        (2 * 86_400..30 * 86_400).contains(&at),
+        "terminated {at} s into the trial"
+    );
+    assert_eq!(*fired.lock().unwrap(), ["day 1", "day 2"]);
+    Ok(())
+}
+
+#[temporal_test(workflows(ApprovalWorkflow))]
+async fn without_time_skipping_a_callback_fires_in_real_time(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(ApprovalWorkflow::run, ()).await?;
+    runner.at(&handle, Duration::from_millis(200), |handle| async move {
+        handle
+            .signal(
+                ApprovalWorkflow::approve,
+                (),
+                WorkflowSignalOptions::default(),
+            )
+            .await
+    });
+    assert_eq!(runner.result(&handle).await?, "approved");
+    let history = runner.history(&handle.info().workflow_id).await?;
+    assert!(history.has(EventType::WorkflowExecutionSignaled));
+    Ok(())
+}
+
+#[test]
+fn a_callback_whose_workflow_closed_first_fails_the_test() {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run_test(
+            TestOptions::new("callbacks::closed_first")
+                .time_skipping_mode(TimeSkippingMode::Server),
+            Definitions::new().workflow::<TrialWorkflow>(),
+            |runner: TestRunner| {
+                Box::pin(async move {
+                    let handle = runner.start(TrialWorkflow::run, 1).await.unwrap();
+                    // The trial is over after a day; a callback two days in comes too late.
+                    runner.at(&handle, DAY * 2, |handle| async move {
+                        handle.terminate(WorkflowTerminateOptions::default()).await
+                    });
+                    runner.result(&handle).await.unwrap();
+                })
+            },
+        )
+    }));
+    let panic = outcome.expect_err("the test passed although its callback never ran");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    eprintln!("{message}");
+    assert!(
+        message.contains("callbacks at a workflow time did not all run"),
+        "{message}"
+    );
+    assert!(
+        message.contains("at 172800s into")
+            && message.contains("Completed before the callback's instant"),
+        "{message}"
+    );
+    assert!(message.contains("Fix:"), "{message}");
+}
+
+#[temporal_test(workflows(ApprovalWorkflow), time_skipping = "server")]
+async fn a_sleep_past_the_instant_fires_the_callback_on_the_way(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(ApprovalWorkflow::run, ()).await?;
+    runner.at(&handle, HOUR, |handle| async move {
+        handle
+            .signal(ApprovalWorkflow::approve, (), WorkflowSignalOptions::default())
+            .await
+    });
+    runner.sleep(HOUR * 2).await?;
+    let history = runner.history(&handle.info().workflow_id).await?;
+    let at = seconds_to(&history, EventType::WorkflowExecutionSignaled);
+    assert!((3600..7200).contains(&at), "signalled {at} s in");
+    assert_eq!(runner.result(&handle).await?, "approved");
+    Ok(())
+}
