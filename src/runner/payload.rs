@@ -53,6 +53,15 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// `value` as the SDK's default converter writes it (JSON, `json/plain`).
+pub(crate) fn encode_json<T: serde::Serialize>(value: &T) -> Result<Payload, serde_json::Error> {
+    Ok(Payload {
+        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+        data: serde_json::to_vec(value)?,
+        ..Default::default()
+    })
+}
+
 /// Whether an upserted `payload` removes its key (Temporal's SDKs upsert a null, or nothing).
 pub(crate) fn is_removal(payload: &Payload) -> bool {
     payload.data.is_empty() || payload.data.as_slice() == b"null"
@@ -73,6 +82,9 @@ mod tests {
     #[test]
     fn json_reads_typed_and_other_encodings_are_named() {
         assert_eq!(decode_json::<u32>(&json("7"), || "x".into()).unwrap(), 7);
+        let round_trip = encode_json(&vec!["a", "b"]).unwrap();
+        let back: Vec<String> = decode_json(&round_trip, || "x".into()).unwrap();
+        assert_eq!(back, ["a", "b"]);
         let wrong = decode_json::<u32>(&json("\"a\""), || "memo field \"n\"".into()).unwrap_err();
         assert!(
             wrong

@@ -90,6 +90,7 @@ pub(super) async fn setup(
         endpoints.namespace.clone()
     };
     let connection = connect(&endpoints.temporal, Duration::from_secs(10)).await?;
+    let mocks = Arc::new(Mocks::new(connection.clone(), namespace.clone()));
     let time = match time {
         None if options.time_skipping.is_some() => Some(time::TimeSkipping::on_server(
             connection.clone(),
@@ -107,7 +108,6 @@ pub(super) async fn setup(
         })?;
     let task_queue = format!("tq-{prefix}");
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
-    let mocks = Arc::new(Mocks::default());
     let worker_options = definitions
         .worker_options(&task_queue)?
         .map(|o| with_patches(o, options.patches))

@@ -144,6 +144,59 @@ async fn a_stalled_attempt_ends_by_its_timeout_and_a_spy_counts_the_real_calls(
     Ok(())
 }
 
+pub struct Resumable;
+
+#[activities]
+impl Resumable {
+    /// Returns the last heartbeat details the attempt resumes from (`None` on a fresh start).
+    #[activity]
+    pub async fn resume(ctx: ActivityContext, _unit: ()) -> Result<Option<u64>, ActivityError> {
+        Ok(ctx
+            .heartbeat_details()
+            .deserialize()
+            .map_err(|e| anyhow::anyhow!("bad heartbeat details: {e}"))?)
+    }
+}
+
+/// Runs `resume` with a 1 s heartbeat timeout, retried 100 ms after a failed attempt.
+#[workflow]
+#[derive(Default)]
+pub struct ResumeWorkflow;
+
+#[workflow_methods]
+impl ResumeWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<Option<u64>> {
+        let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+        options.heartbeat_timeout = Some(Duration::from_secs(1));
+        options.retry_policy = Some(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(100))
+                .maximum_attempts(3)
+                .build(),
+        );
+        Ok(ctx.execute_activity(Resumable::resume, (), options).await?)
+    }
+}
+
+#[temporal_test(workflows(ResumeWorkflow), activities(Resumable))]
+async fn a_heartbeating_mock_that_stalls_is_retried_from_its_last_heartbeat(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    // Attempt 1 heartbeats three times, then hangs until its heartbeat timeout; attempt 2 is
+    // the real implementation, which resumes from what the server kept.
+    runner
+        .mock(Resumable::resume)
+        .once()
+        .heartbeats([10u64, 20, 30])
+        .stalls();
+    let resume = runner.mock(Resumable::resume).once();
+    assert_eq!(runner.execute(ResumeWorkflow::run, ()).await?, Some(30));
+    let attempts: Vec<u32> = resume.calls().iter().map(|c| c.attempt).collect();
+    assert_eq!(attempts, [1, 2]);
+    Ok(())
+}
+
 /// Runs a test body the way `#[temporal_test]` does and returns its failure message.
 fn failure_of<F>(name: &str, body: F) -> String
 where

@@ -135,7 +135,30 @@ where
         self.answer("stalls".into(), |_| Answer::Stall)
     }
 
-    /// Answers (or stalls) `delay` after the call arrives, in real time.
+    /// Before answering (or stalling), records each of `details` in order as a heartbeat of
+    /// the call on the server, as an activity calling `record_heartbeat` would: the server
+    /// resets the attempt's heartbeat timeout, and the next attempt (after a stall, a
+    /// failure or `crash_worker()`) sees the last details. So heartbeat-timeout and
+    /// resume-from-heartbeat tests need no hand-written activity:
+    /// `.heartbeats([1u64, 2, 3]).stalls()`.
+    ///
+    /// # Panics
+    /// If a detail cannot be written as JSON (a map with non-string keys, say): a mistake in
+    /// the test, shown where it is set up.
+    pub fn heartbeats<T: serde::Serialize>(self, details: impl IntoIterator<Item = T>) -> Self {
+        let payloads = details
+            .into_iter()
+            .map(|d| {
+                crate::runner::payload::encode_json(&d).unwrap_or_else(|e| {
+                    panic!("a heartbeat detail of the mock of {} is not JSON: {e}", self.0.name)
+                })
+            })
+            .collect();
+        ActivityMock(self.0.heartbeats(payloads))
+    }
+
+    /// Answers (or stalls) `delay` after the call arrives (after its heartbeats), in real
+    /// time.
     pub fn after(self, delay: Duration) -> Self {
         ActivityMock(self.0.delay(delay))
     }

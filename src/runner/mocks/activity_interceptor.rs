@@ -43,7 +43,7 @@ impl ActivityInboundInterceptor for MockInterceptor {
             return fail(why, "TemporalHarnessMockTypeMismatch");
         };
         let (attempt, workflow_id) = (info.attempt, info.workflow_id.clone());
-        let deadline = info.deadline;
+        let (deadline, task_token) = (info.deadline, info.task_token.clone());
         match table.serve(&name, args.clone(), attempt, workflow_id, None) {
             Serve::Real => next.run(input),
             Serve::Unexpected(why) => fail(
@@ -53,11 +53,22 @@ impl ActivityInboundInterceptor for MockInterceptor {
                 ),
                 UNEXPECTED_CALL,
             ),
-            Serve::Mock(respond, delay) => async move {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+            Serve::Mock(served) => async move {
+                for details in served.heartbeats {
+                    if let Err(e) = self.0.heartbeat(&task_token, details).await {
+                        return Err(ActivityError::application(
+                            ApplicationFailure::builder(format!(
+                                "the mocked {name} could not record its heartbeat: {e}"
+                            ))
+                            .type_name("TemporalHarnessMockHeartbeat".to_string())
+                            .build(),
+                        ));
+                    }
                 }
-                match respond(&*args) {
+                if !served.delay.is_zero() {
+                    tokio::time::sleep(served.delay).await;
+                }
+                match (served.respond)(&*args) {
                     Answer::Output(output) => Ok(output),
                     Answer::Fail(error) => Err(error),
                     Answer::Stall => {

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
 
 /// A value as the interceptor holds it: a typed input, behind `Any`.
 pub(super) type AnyValue = dyn Any + Send + Sync;
@@ -36,6 +37,8 @@ pub(super) struct Expectation<A> {
     /// How it answers, for reports (`returns`, `fails(card declined)`, ...).
     pub(super) describe: String,
     pub(super) delay: Duration,
+    /// Heartbeat details recorded, in order, before the answer (activity mocks).
+    pub(super) heartbeats: Vec<Payload>,
 }
 
 impl<A> Expectation<A> {
@@ -46,6 +49,7 @@ impl<A> Expectation<A> {
             respond: None,
             describe: "runs the real implementation".into(),
             delay: Duration::ZERO,
+            heartbeats: Vec::new(),
         }
     }
 
@@ -92,10 +96,18 @@ struct Mocked<I, A> {
     by_run: HashMap<String, Option<usize>>,
 }
 
+/// How a mock answers a call it serves.
+pub(super) struct Served<A> {
+    pub(super) respond: Respond<A>,
+    /// Waited (in real time for an activity, workflow time for a workflow) before answering.
+    pub(super) delay: Duration,
+    pub(super) heartbeats: Vec<Payload>,
+}
+
 /// How the interceptor handles one call.
 pub(super) enum Serve<A> {
-    /// The expectation answers (after its delay).
-    Mock(Respond<A>, Duration),
+    /// The expectation answers.
+    Mock(Served<A>),
     /// The expectation lets the real implementation answer.
     Real,
     /// No expectation has room: the call fails, and the test with it.
@@ -203,7 +215,11 @@ impl<I, A> MockTable<I, A> {
         };
         let expectation = &entry.expectations[slot];
         match &expectation.respond {
-            Some(respond) => Serve::Mock(respond.clone(), expectation.delay),
+            Some(respond) => Serve::Mock(Served {
+                respond: respond.clone(),
+                delay: expectation.delay,
+                heartbeats: expectation.heartbeats.clone(),
+            }),
             None => Serve::Real,
         }
     }
@@ -337,7 +353,7 @@ mod tests {
         let table = table();
         answering(&table, "Child", Times::Exactly(1));
         let serve = |run| match table.serve("Child", Arc::new(1u32), 1, None, Some(run)) {
-            Serve::Mock(respond, _) => respond(&()),
+            Serve::Mock(served) => (served.respond)(&()),
             Serve::Real => "real",
             Serve::Unexpected(_) => "unexpected",
         };

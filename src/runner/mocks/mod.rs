@@ -17,6 +17,9 @@ use expectations::{AnyValue, MockTable};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use temporalio_client::{tonic, Connection};
+use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
+use temporalio_common::protos::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest;
 use temporalio_sdk::ApplicationFailure;
 
 /// A call a mock received: its typed input, its attempt (1 for the first) and the workflow
@@ -72,28 +75,52 @@ impl MockFailure {
     }
 }
 
-/// The mocks of one test: a table per kind, the order calls arrived in across them, and the
-/// release of stalled activity calls once the body is over.
+/// The mocks of one test: a table per kind, the order calls arrived in across them, the
+/// release of stalled activity calls once the body is over, and the connection mocked
+/// activities heartbeat through.
 pub(crate) struct Mocks {
     activities: Arc<activity::Table>,
     workflows: Arc<workflow::Table>,
     order: Arc<Mutex<Vec<String>>>,
     released: tokio::sync::watch::Sender<bool>,
+    connection: Connection,
+    namespace: String,
 }
 
-impl Default for Mocks {
-    fn default() -> Self {
+impl Mocks {
+    /// No mocks yet; heartbeats go to `namespace` through `connection`.
+    pub(crate) fn new(connection: Connection, namespace: String) -> Self {
         let order = Arc::<Mutex<Vec<String>>>::default();
         Mocks {
             activities: Arc::new(MockTable::new("activity", order.clone())),
             workflows: Arc::new(MockTable::new("workflow", order.clone())),
             order,
             released: tokio::sync::watch::Sender::new(false),
+            connection,
+            namespace,
         }
     }
-}
 
-impl Mocks {
+    /// Records `details` as a heartbeat of the activity task `task_token` on the server, as
+    /// the activity itself would (the SDK's interceptor input does not hand out the
+    /// activity's context, so the mock heartbeats by the task's token).
+    async fn heartbeat(&self, task_token: &[u8], details: Payload) -> Result<(), tonic::Status> {
+        let request = RecordActivityTaskHeartbeatRequest {
+            task_token: task_token.to_vec(),
+            details: Some(Payloads {
+                payloads: vec![details],
+            }),
+            identity: "temporal-harness-mock".into(),
+            namespace: self.namespace.clone(),
+            ..Default::default()
+        };
+        self.connection
+            .workflow_service()
+            .record_activity_task_heartbeat(tonic::Request::new(request))
+            .await
+            .map(drop)
+    }
+
     /// Ends every stalled call (see [`Mocks::stalled`]).
     pub(crate) fn release(&self) {
         self.released.send_replace(true);
@@ -184,6 +211,10 @@ impl<D, I, A: 'static> Slot<D, I, A> {
                 }
             }));
         })
+    }
+
+    fn heartbeats(self, heartbeats: Vec<Payload>) -> Self {
+        self.change(|e| e.heartbeats = heartbeats)
     }
 
     fn delay(self, delay: Duration) -> Self {

@@ -218,13 +218,13 @@ impl WorkflowInterceptor for MockWorkflowInterceptor {
                 ))
                 .with_type(UNEXPECTED_CALL),
             ),
-            Serve::Mock(respond, delay) => WorkflowInterceptorFuture::new(async move {
-                if !delay.is_zero() {
-                    if let TimerResult::Cancelled = ctx.timer(delay).await {
+            Serve::Mock(served) => WorkflowInterceptorFuture::new(async move {
+                if !served.delay.is_zero() {
+                    if let TimerResult::Cancelled = ctx.timer(served.delay).await {
                         return Err(WorkflowTermination::cancelled());
                     }
                 }
-                match respond(&*args) {
+                match (served.respond)(&*args) {
                     Answer::Output(output) => Ok(output),
                     Answer::Fail(failure) => Err(termination(&failure)),
                 }
