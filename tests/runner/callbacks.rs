@@ -161,7 +161,11 @@ async fn a_sleep_past_the_instant_fires_the_callback_on_the_way(
     let handle = runner.start(ApprovalWorkflow::run, ()).await?;
     runner.at(&handle, HOUR, |handle| async move {
         handle
-            .signal(ApprovalWorkflow::approve, (), WorkflowSignalOptions::default())
+            .signal(
+                ApprovalWorkflow::approve,
+                (),
+                WorkflowSignalOptions::default(),
+            )
             .await
     });
     runner.sleep(HOUR * 2).await?;

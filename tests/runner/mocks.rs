@@ -10,7 +10,7 @@ use temporal_harness::runner::{Definitions, MockCall, MockFailure};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowResult};
+use temporalio_sdk::{ActivityOptions, LocalActivityOptions, WorkflowContext, WorkflowResult};
 
 pub struct Payments;
 
@@ -141,6 +141,56 @@ async fn a_stalled_attempt_ends_by_its_timeout_and_a_spy_counts_the_real_calls(
         runner.mocked_call_order(),
         ["Payments::charge", "Payments::charge", "Shipping::ship"]
     );
+    Ok(())
+}
+
+/// Charges as a local activity: three attempts, 100 ms apart.
+#[workflow]
+#[derive(Default)]
+pub struct LocalChargeWorkflow;
+
+#[workflow_methods]
+impl LocalChargeWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, cents: u32) -> WorkflowResult<String> {
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(2))
+            .retry_policy(
+                RetryPolicy::builder()
+                    .initial_interval(Duration::from_millis(100))
+                    .backoff_coefficient(1.0)
+                    .maximum_attempts(3)
+                    .build(),
+            )
+            .build();
+        Ok(ctx
+            .execute_local_activity(Payments::charge, cents, options)
+            .await?)
+    }
+}
+
+#[temporal_test(workflows(LocalChargeWorkflow), activities(Payments))]
+async fn a_local_activity_is_mocked_with_its_retries(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let charge = runner
+        .mock(Payments::charge)
+        .once()
+        .fails(MockFailure::retryable("card declined"));
+    runner
+        .mock(Payments::charge)
+        .once()
+        .returns_with(|cents| format!("local-receipt-{cents}"));
+    assert_eq!(
+        runner.execute(LocalChargeWorkflow::run, 12).await?,
+        "local-receipt-12"
+    );
+    let attempts: Vec<u32> = charge.calls().iter().map(|c| c.attempt).collect();
+    assert_eq!(attempts, [1, 2], "the worker retried the local attempt");
+    // A local activity leaves a marker in the history, not a scheduled activity.
+    let history = runner.history(&runner.started_workflows()[0]).await?;
+    assert!(history.scheduled_activities().is_empty());
+    assert!(history.has(EventType::MarkerRecorded));
     Ok(())
 }
 

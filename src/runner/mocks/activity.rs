@@ -150,7 +150,10 @@ where
             .into_iter()
             .map(|d| {
                 crate::runner::payload::encode_json(&d).unwrap_or_else(|e| {
-                    panic!("a heartbeat detail of the mock of {} is not JSON: {e}", self.0.name)
+                    panic!(
+                        "a heartbeat detail of the mock of {} is not JSON: {e}",
+                        self.0.name
+                    )
                 })
             })
             .collect();
