@@ -58,7 +58,11 @@ impl OrderWorkflow {
 fn one_test(mocked: bool) -> Duration {
     let t = Instant::now();
     run_test(
-        TestOptions::new(if mocked { "bench::mocked" } else { "bench::real" }),
+        TestOptions::new(if mocked {
+            "bench::mocked"
+        } else {
+            "bench::real"
+        }),
         Definitions::new()
             .workflow::<OrderWorkflow>()
             .activities(Order),

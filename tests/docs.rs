@@ -99,10 +99,12 @@ fn every_rust_example_in_the_docs_is_compiled() {
     let mut checked = 0;
     for file in markdown_files(root) {
         let text = std::fs::read_to_string(&file).expect("markdown");
-        let name = file.strip_prefix(root).unwrap_or(&file).display().to_string();
-        let is_doctest = file
-            .canonicalize()
-            .is_ok_and(|f| doctested.contains(&f));
+        let name = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let is_doctest = file.canonicalize().is_ok_and(|f| doctested.contains(&f));
         for block in rust_blocks(&text) {
             checked += 1;
             let at = format!("{name}:{}", block.line);
@@ -146,7 +148,8 @@ fn a_quote_must_match_the_source_line_for_line() {
     assert!(!quotes(source, &quote("let b = 2;\nlet a = 1;")), "order");
     assert!(!quotes(source, &quote("let a = 2;")), "content");
     assert!(!quotes(source, &quote("")), "an empty quote proves nothing");
-    let blocks = rust_blocks("<!-- compiled: x.rs -->\n```rust\nlet a = 1;\n```\n```rust,ignore\n```\n");
+    let blocks =
+        rust_blocks("<!-- compiled: x.rs -->\n```rust\nlet a = 1;\n```\n```rust,ignore\n```\n");
     assert_eq!(blocks.len(), 2);
     assert_eq!(blocks[0].quoted_from.as_deref(), Some("x.rs"));
     assert!(blocks[1].info.contains("ignore") && blocks[1].quoted_from.is_none());

@@ -8,13 +8,14 @@
 mod output;
 mod frontend;
 mod histories;
+mod scrub;
 mod setup;
 mod up;
 mod validate;
 
 use clap::{Parser, Subcommand};
+use scrub::scrub_inputs;
 use temporal_harness::exit_codes;
-use temporal_harness::secret::scrub_inputs;
 use temporal_harness::StackConfig;
 
 /// Temporal test harness: real Temporal on real PostgreSQL, for tests and deployments.

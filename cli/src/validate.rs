@@ -88,10 +88,7 @@ pub struct ValidateArgs {
 pub(crate) fn usage(message: impl std::fmt::Display) -> i32 {
     // Messages quote what the user typed; a credential typed in the wrong place stays hidden.
     let args = crate::args_lossy();
-    let message = temporal_harness::secret::scrub_inputs(
-        &message.to_string(),
-        args.iter().map(String::as_str),
-    );
+    let message = crate::scrub::scrub_inputs(&message.to_string(), args.iter().map(String::as_str));
     errln!("error: {message}");
     exit_codes::CONFIG_ERROR
 }
