@@ -47,6 +47,12 @@ impl Parse for Args {
                     )));
                 }
                 "time_skipping" => args.options.push(quote!(.time_skipping())),
+                "replay_pressure" if input.peek(Token![=]) => {
+                    input.parse::<Token![=]>()?;
+                    let lit: LitBool = input.parse()?;
+                    args.options.push(quote!(.replay_pressure(#lit)));
+                }
+                "replay_pressure" => args.options.push(quote!(.replay_pressure(true))),
                 "patches" => {
                     let variant =
                         choice(input, &[("on", quote!(On)), ("off", quote!(Off))])?;
@@ -148,7 +154,7 @@ impl Parse for Args {
                         format!(
                             "unknown argument `{other}`: expected workflows(..), activities(..), \
                              timeout = \"..\", replay = bool, namespace = \"isolated\", \
-                             time_skipping [= \"..\"], max_skips = N, record = \"..\", patches = \"on\"|\"off\", flavor = \"..\" or \
+                             time_skipping [= \"..\"], replay_pressure [= bool], max_skips = N, record = \"..\", patches = \"on\"|\"off\", flavor = \"..\" or \
                              backend = \"..\""
                         ),
                     ))

@@ -306,7 +306,7 @@ fn parse_port(key: &str, value: &str) -> Result<u16, ConfigError> {
         .ok_or_else(|| ConfigError::invalid(key, value, "a port number from 1 to 65535"))
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),

@@ -22,7 +22,12 @@ pub struct TestOptions {
     pub(super) max_skips: u32,
     pub(super) record: Option<PathBuf>,
     pub(super) patches: Option<Patches>,
+    pub(super) replay_pressure: Option<bool>,
 }
+
+/// `1` runs every test under replay pressure ([`TestOptions::replay_pressure`]): what the CI
+/// template's replay-pressure job sets for the whole suite.
+pub const REPLAY_PRESSURE_ENV: &str = "TEMPORAL_HARNESS_REPLAY_PRESSURE";
 
 impl TestOptions {
     /// Defaults for the test `name` (its path): 60 s timeout, replay on, shared namespace.
@@ -38,6 +43,32 @@ impl TestOptions {
             max_skips: DEFAULT_MAX_SKIPS,
             record: None,
             patches: None,
+            replay_pressure: None,
+        }
+    }
+
+    /// Runs the test's worker without a workflow cache and without sticky queues, so every
+    /// workflow task replays the workflow from its start, as after a cache eviction in
+    /// production: code that is deterministic only while a workflow stays cached (it reads
+    /// process state that changed since) fails with a nondeterminism error in the test.
+    /// `TEMPORAL_HARNESS_REPLAY_PRESSURE=1` does it for every test whose option does not say
+    /// (`replay_pressure(false)`: never, whatever the environment says).
+    pub fn replay_pressure(mut self, on: bool) -> Self {
+        self.replay_pressure = Some(on);
+        self
+    }
+
+    /// Whether the test runs under replay pressure: the option, else the environment.
+    pub(super) fn replay_pressure_on(
+        &self,
+        env: &impl crate::config::Env,
+    ) -> Result<bool, RunnerError> {
+        if let Some(on) = self.replay_pressure {
+            return Ok(on);
+        }
+        match env.var(REPLAY_PRESSURE_ENV)? {
+            None => Ok(false),
+            Some(value) => Ok(crate::config::parse_bool(REPLAY_PRESSURE_ENV, &value)?),
         }
     }
 
@@ -164,5 +195,39 @@ pub(super) fn with_patches(
              temporal-harness = { version = \"..\", features = [\"patches\"] }"
                 .into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_pressure_comes_from_the_option_or_the_environment_and_a_bad_value_is_refused() {
+        let plain = TestOptions::new("t");
+        assert!(!plain.replay_pressure_on(&[("X", "1")]).unwrap());
+        assert!(plain
+            .replay_pressure_on(&[(REPLAY_PRESSURE_ENV, "1")])
+            .unwrap());
+        assert!(!plain
+            .replay_pressure_on(&[(REPLAY_PRESSURE_ENV, "0")])
+            .unwrap());
+        assert!(TestOptions::new("t")
+            .replay_pressure(true)
+            .replay_pressure_on(&[(REPLAY_PRESSURE_ENV, "0")])
+            .unwrap());
+        assert!(!TestOptions::new("t")
+            .replay_pressure(false)
+            .replay_pressure_on(&[(REPLAY_PRESSURE_ENV, "1")])
+            .unwrap());
+        let err = plain
+            .replay_pressure_on(&[(REPLAY_PRESSURE_ENV, "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TEMPORAL_HARNESS_REPLAY_PRESSURE = \"maybe\" is not valid")
+                && err.contains("Fix:"),
+            "{err}"
+        );
     }
 }

@@ -107,6 +107,14 @@ pub(super) async fn setup(
             })
         })?;
     let task_queue = format!("tq-{prefix}");
+    let pressure = options.replay_pressure_on(&crate::config::ProcessEnv)?;
+    if pressure {
+        eprintln!(
+            "temporal-harness: {}: replay pressure: no workflow cache and no sticky queue, so \
+             every workflow task replays from the start",
+            options.name
+        );
+    }
     // A test that registers nothing needs no worker (the SDK refuses an empty one).
     let worker_options = definitions
         .worker_options(&task_queue)?
@@ -115,6 +123,15 @@ pub(super) async fn setup(
         .map(|mut o| {
             o.activity_inbound_interceptor(MockInterceptor(mocks.clone()))
                 .workflow_interceptor(mock_workflows(mocks.clone()));
+            // A nondeterministic workflow task fails the workflow, naming the divergence,
+            // instead of being retried until the test times out (production's default,
+            // which lets a fixed deploy recover).
+            o.workflow_failure_errors
+                .insert(temporalio_sdk::runtime::WorkflowErrorType::Nondeterminism);
+            if pressure {
+                // No cache means no sticky queue either (the SDK's rule).
+                o.max_cached_workflows = 0;
+            }
             o
         });
     let (control, driver) = WorkerDriver::new(

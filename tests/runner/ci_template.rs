@@ -45,6 +45,7 @@ fn the_ci_template_passes_actionlint_and_runs_in_shards() {
         "--archive-file nextest-archive.tar.zst",
         "--partition hash:${{ matrix.shard }}/3",
         "shard: [1, 2, 3]",
+        "TEMPORAL_HARNESS_REPLAY_PRESSURE: \"1\"",
     ] {
         assert!(text.contains(needed), "the template lacks {needed:?}");
     }

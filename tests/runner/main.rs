@@ -11,6 +11,7 @@ mod callbacks;
 mod ci_template;
 mod macro_choices;
 mod mocks;
+mod replay_pressure;
 mod shared_clock;
 mod time_skipping;
 mod workflow_mocks;
