@@ -112,6 +112,9 @@ pub enum RunnerError {
         /// Each callback that failed or never fired, with why.
         report: String,
     },
+    /// The upgrade matrix could not be run (not a verdict: the matrix's rows are).
+    #[error("upgrade matrix: {0}")]
+    Upgrade(#[source] BoxError),
     /// A time-skipping call in a test that does not skip time.
     #[error("this test does not skip time: add `time_skipping` to its #[temporal_test]")]
     NoTimeSkipping,

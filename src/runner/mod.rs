@@ -22,6 +22,7 @@ mod setup;
 pub(crate) mod snapshot;
 mod steps;
 mod time;
+mod upgrade;
 mod waits;
 mod worker;
 mod workflow_failure;
@@ -40,6 +41,7 @@ pub use record::RECORD_ENV;
 pub use steps::Step;
 pub use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 pub use time::{TimeSkippingMode, DEFAULT_MAX_SKIPS};
+pub use upgrade::{Boundary, UpgradeMatrix, UpgradeOutcome};
 pub use waits::{PendingActivity, WAIT_LIMIT};
 pub use workflow_failure::{Cause, CauseKind, Outcome, WorkflowFailure};
 

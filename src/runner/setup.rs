@@ -123,16 +123,7 @@ pub(super) async fn setup(
         .map(|mut o| {
             o.activity_inbound_interceptor(MockInterceptor(mocks.clone()))
                 .workflow_interceptor(mock_workflows(mocks.clone()));
-            // A nondeterministic workflow task fails the workflow, naming the divergence,
-            // instead of being retried until the test times out (production's default,
-            // which lets a fixed deploy recover).
-            o.workflow_failure_errors
-                .insert(temporalio_sdk::runtime::WorkflowErrorType::Nondeterminism);
-            if pressure {
-                // No cache means no sticky queue either (the SDK's rule).
-                o.max_cached_workflows = 0;
-            }
-            o
+            harness_worker_options(o, pressure)
         });
     let (control, driver) = WorkerDriver::new(
         endpoints.temporal.clone(),
@@ -159,4 +150,22 @@ pub(super) async fn setup(
         }),
     };
     Ok((runner, driver))
+}
+
+/// What every worker the harness runs for a test does differently from the SDK's defaults. A
+/// nondeterministic workflow task fails the workflow, naming the divergence, instead of being
+/// retried until the test times out (production's default, which lets a fixed deploy
+/// recover). Under replay `pressure`, no workflow cache (and so no sticky queue: the SDK's
+/// rule), so every workflow task replays from the start.
+pub(super) fn harness_worker_options(
+    mut options: temporalio_sdk::WorkerOptions,
+    pressure: bool,
+) -> temporalio_sdk::WorkerOptions {
+    options
+        .workflow_failure_errors
+        .insert(temporalio_sdk::runtime::WorkflowErrorType::Nondeterminism);
+    if pressure {
+        options.max_cached_workflows = 0;
+    }
+    options
 }

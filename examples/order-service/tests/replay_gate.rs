@@ -3,11 +3,14 @@
 //! before the reservation) fails naming the event; the same change behind `patched()` passes
 //! the old histories, and both of its sides run on the real stack (`patches = "on"`/`"off"`).
 
+mod versions;
+
 use order_service::{Order, OrderActivities, Payments};
 use std::sync::Arc;
 use temporal_harness::replay;
 use temporal_harness::runner::{Definitions, RunnerError};
 use temporal_harness::{temporal_test, TestRunner};
+use versions::{compatible, incompatible, patched, Audit};
 
 const CORPUS: &str = "fixtures/histories";
 
@@ -18,105 +21,6 @@ fn gate(definitions: fn() -> Definitions) -> (usize, usize) {
     let failed = checked.iter().filter(|c| c.failure.is_some()).count();
     (checked.len() - failed, failed)
 }
-
-/// The audit step the next version adds.
-pub struct Audit;
-
-#[temporalio_macros::activities]
-impl Audit {
-    /// Records that the order was seen.
-    #[activity]
-    pub async fn record(
-        _ctx: temporalio_sdk::activities::ActivityContext,
-        order_id: String,
-    ) -> Result<String, temporalio_sdk::activities::ActivityError> {
-        Ok(format!("audited-{order_id}"))
-    }
-}
-
-/// The versions, each a workflow type named `OrderWorkflow` like the one in the histories.
-macro_rules! order_workflow_version {
-    ($module:ident, |$ctx:ident, $order:ident| { $($before:tt)* }) => {
-        mod $module {
-            use order_service::{Order, OrderActivities, Status};
-            use std::time::Duration;
-            use temporalio_macros::{workflow, workflow_methods};
-            use temporalio_sdk::{
-                ActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
-                WorkflowResult,
-            };
-
-            #[workflow]
-            #[derive(Default)]
-            pub struct OrderWorkflow {
-                approved: bool,
-                status: Option<Status>,
-            }
-
-            fn options() -> ActivityOptions {
-                ActivityOptions::start_to_close_timeout(Duration::from_secs(10))
-            }
-
-            #[workflow_methods]
-            impl OrderWorkflow {
-                #[run]
-                pub async fn run(
-                    $ctx: &mut WorkflowContext<Self>,
-                    $order: Order,
-                ) -> WorkflowResult<String> {
-                    $($before)*
-                    $ctx.execute_activity(OrderActivities::reserve, $order.id.clone(), options())
-                        .await?;
-                    $ctx.state_mut(|s| s.status = Some(Status::AwaitingApproval));
-                    let mut approval = $ctx.wait_condition(|s| s.approved);
-                    let mut timeout =
-                        $ctx.timer(Duration::from_secs($order.approval_timeout_secs));
-                    let approved = temporalio_workflow::workflows::select! {
-                        _ = approval => true,
-                        _ = timeout => false,
-                    };
-                    if !approved {
-                        $ctx.state_mut(|s| s.status = Some(Status::Cancelled));
-                        return Ok("cancelled".into());
-                    }
-                    let receipt = $ctx
-                        .execute_activity(OrderActivities::charge, $order, options())
-                        .await?;
-                    $ctx.state_mut(|s| s.status = Some(Status::Completed));
-                    Ok(receipt)
-                }
-
-                #[signal]
-                pub fn approve(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _unit: ()) {
-                    self.approved = true;
-                }
-
-                #[query]
-                pub fn status(&self, _ctx: &WorkflowContextView) -> Option<Status> {
-                    self.status
-                }
-
-                /// New in this version: a query changes no command.
-                #[query]
-                pub fn is_approved(&self, _ctx: &WorkflowContextView) -> bool {
-                    self.approved
-                }
-            }
-        }
-    };
-}
-
-order_workflow_version!(compatible, |ctx, order| {});
-order_workflow_version!(incompatible, |ctx, order| {
-    ctx.execute_activity(super::Audit::record, order.id.clone(), options())
-        .await?;
-});
-order_workflow_version!(patched, |ctx, order| {
-    if ctx.patched("audit-before-reserve") {
-        ctx.execute_activity(super::Audit::record, order.id.clone(), options())
-            .await?;
-    }
-});
 
 #[test]
 fn the_corpus_replays_against_a_compatible_change() {
