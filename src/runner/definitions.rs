@@ -2,6 +2,7 @@
 //! for every restart) and one for the replayer that checks the test's histories.
 
 use super::{History, RunnerError};
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 use temporalio_client::Client;
 use temporalio_common::worker::WorkerDeploymentOptions;
@@ -103,38 +104,57 @@ impl Definitions {
     }
 
     /// Replays every run (the whole continue-as-new chain) of every workflow the test started
-    /// against the registered definitions; nondeterminism fails naming the workflow and the
-    /// event. `mocks`: the test's workflow mocks, so a mocked run replays as it ran.
+    /// against the registered definitions, or against those of the deployment version that
+    /// ran the run's last workflow task (`version(build_id)`, when the test started that
+    /// version); nondeterminism fails naming the workflow and the event. `mocks`: the test's
+    /// workflow mocks, so a mocked run replays as it ran.
     pub(crate) async fn replay(
         &self,
         client: &Client,
         ids: &[String],
         mocks: Option<WorkflowInterceptorConstructor>,
+        version: &dyn Fn(&str) -> Option<Arc<Definitions>>,
     ) -> Result<(), RunnerError> {
-        if ids.is_empty() || self.workflow_count == 0 {
-            return Ok(());
-        }
-        let mut options = self.replayer.clone();
-        if let Some(mocks) = mocks {
-            options.workflow_interceptor(mocks);
-        }
-        let replayer = WorkflowReplayer::new(options).map_err(|source| RunnerError::Replay {
-            workflow_id: String::new(),
-            divergence: None,
-            source,
-        })?;
+        let mut replayers: HashMap<Option<String>, WorkflowReplayer> = HashMap::new();
         for id in ids {
             for run in History::fetch_chain(client, id).await? {
+                let build_id = run.versions().into_iter().flatten().next_back();
+                let versioned = build_id.as_deref().and_then(version);
+                let definitions = versioned.as_deref().unwrap_or(self);
+                // Nothing registered (a test of activities alone): nothing to replay against.
+                if definitions.workflow_count == 0 {
+                    continue;
+                }
+                let key = versioned.is_some().then_some(build_id).flatten();
+                let replayer = match replayers.entry(key) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(definitions.replayer(mocks.clone())?),
+                };
                 if let Err(source) = replayer.replay_workflow(run.to_replayable()).await {
                     return Err(RunnerError::Replay {
                         workflow_id: id.clone(),
-                        divergence: super::divergence::locate(run.events(), self).await,
+                        divergence: super::divergence::locate(run.events(), definitions).await,
                         source,
                     });
                 }
             }
         }
         Ok(())
+    }
+
+    fn replayer(
+        &self,
+        mocks: Option<WorkflowInterceptorConstructor>,
+    ) -> Result<WorkflowReplayer, RunnerError> {
+        let mut options = self.replayer.clone();
+        if let Some(mocks) = mocks {
+            options.workflow_interceptor(mocks);
+        }
+        WorkflowReplayer::new(options).map_err(|source| RunnerError::Replay {
+            workflow_id: String::new(),
+            divergence: None,
+            source,
+        })
     }
 
     /// Replays one history (a file of a corpus, say) against the registered workflows.

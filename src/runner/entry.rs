@@ -68,6 +68,7 @@ where
             .await;
         // Stalled mocks end with the body, so the worker's shutdown need not wait for them.
         ended.release_mocks();
+        ended.stop_versions().await;
         control.finish();
         outcome
     };
@@ -101,7 +102,12 @@ where
         None if options.replay => {
             let ids = runner.started_workflows();
             definitions
-                .replay(runner.client(), &ids, Some(runner.workflow_mocks()))
+                .replay(
+                    runner.client(),
+                    &ids,
+                    Some(runner.workflow_mocks()),
+                    &|build_id| runner.version_definitions(build_id),
+                )
                 .await
                 .err()
                 .map(Failure::at_end)

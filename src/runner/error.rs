@@ -115,6 +115,9 @@ pub enum RunnerError {
     /// The upgrade matrix could not be run (not a verdict: the matrix's rows are).
     #[error("upgrade matrix: {0}")]
     Upgrade(#[source] BoxError),
+    /// A worker-versioning call failed (a version unknown to the server, a bad ramp).
+    #[error("worker versioning: {0}")]
+    Versioning(#[source] BoxError),
     /// A time-skipping call in a test that does not skip time.
     #[error("this test does not skip time: add `time_skipping` to its #[temporal_test]")]
     NoTimeSkipping,

@@ -169,6 +169,25 @@ impl History {
             .count()
     }
 
+    /// Which deployment version ran each workflow task, in order: its build ID (`None`: an
+    /// unversioned worker), from each `WorkflowTaskCompleted`. With worker versioning
+    /// ([`TestRunner::deployment`](super::TestRunner::deployment)) this shows a Pinned
+    /// workflow staying on its version and an AutoUpgrade one moving.
+    pub fn versions(&self) -> Vec<Option<String>> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.attributes {
+                Some(Attributes::WorkflowTaskCompletedEventAttributes(a)) => Some(
+                    a.deployment_version
+                        .as_ref()
+                        .map(|v| v.build_id.clone())
+                        .filter(|b| !b.is_empty()),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Timers that fired.
     pub fn timers_fired(&self) -> usize {
         self.count(EventType::TimerFired)

@@ -8,6 +8,7 @@
 
 mod callbacks;
 mod definitions;
+mod deployment;
 pub(crate) mod divergence;
 pub(crate) mod entry;
 mod error;
@@ -30,6 +31,7 @@ mod workflow_failure;
 pub use crate::proto_json::HistoryJsonError;
 pub use crate::worker_thread::WorkerError;
 pub use definitions::Definitions;
+pub use deployment::Deployment;
 pub use error::RunnerError;
 pub use history::History;
 pub use history_properties::Fields;
@@ -86,6 +88,8 @@ struct Inner {
     mocks: Arc<mocks::Mocks>,
     /// The test's callbacks at a point in a workflow's time.
     callbacks: callbacks::Callbacks,
+    /// The versions of the test's Worker Deployment it started.
+    versions: deployment::Versions,
     /// Held for the test's duration: the process's lease on the shared stack.
     _stack: Option<Stack>,
 }
@@ -384,7 +388,7 @@ impl TestRunner {
         definitions: Definitions,
     ) -> Result<(), RunnerError> {
         definitions
-            .replay(self.client(), &[workflow_id.to_string()], None)
+            .replay(self.client(), &[workflow_id.to_string()], None, &|_| None)
             .await
     }
 
@@ -431,6 +435,16 @@ impl TestRunner {
     /// call (attempts included): for asserting an order across mocks.
     pub fn mocked_call_order(&self) -> Vec<String> {
         self.inner.mocks.order()
+    }
+
+    /// The definitions of deployment version `build_id`, if the test started it.
+    pub(crate) fn version_definitions(&self, build_id: &str) -> Option<Arc<Definitions>> {
+        self.inner.versions.definitions(build_id)
+    }
+
+    /// Stops the workers of the test's deployment versions (the body is over).
+    pub(crate) async fn stop_versions(&self) {
+        self.inner.versions.stop().await;
     }
 
     /// The test's workflow mocks, for the end-of-test replay.

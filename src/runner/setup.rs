@@ -146,6 +146,7 @@ pub(super) async fn setup(
             time,
             mocks,
             callbacks: Default::default(),
+            versions: Default::default(),
             _stack: stack,
         }),
     };

@@ -150,7 +150,7 @@ impl TestRunner {
         })
     }
 
-    fn wait_limit(&self) -> Duration {
+    pub(super) fn wait_limit(&self) -> Duration {
         WAIT_LIMIT.min(self.inner.timeout / 2)
     }
 

@@ -62,7 +62,11 @@ impl FaultHarness {
                 }
             }
         }
-        if let Err(e) = workload.definitions.replay(&self.client, ids, None).await {
+        if let Err(e) = workload
+            .definitions
+            .replay(&self.client, ids, None, &|_| None)
+            .await
+        {
             failures.push(format!("replay: {e}"));
         }
         (failures, histories)
