@@ -31,7 +31,9 @@
 //! ```
 //!
 //! Trials are named `<folder>/<workflow type>/<file name>` and run under `cargo test` and
-//! nextest with the usual filters. A failing trial names the file, the workflow and what the
+//! nextest with the usual filters; a history a versioned worker (Worker Deployments) ran is
+//! `<folder>/<workflow type>@<build ID>/<file name>`, so `cargo test --test replay -- @v1`
+//! replays one version's histories, and the report groups them by version. A failing trial names the file, the workflow and what the
 //! replayer reported: the event whose command the code no longer issues, or issues
 //! differently. An empty corpus fails: a gate that checked nothing must not read as green.
 
@@ -48,6 +50,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::history::v1::History as ProtoHistory;
 
 /// Runs the replay suite over `corpus` (relative to the crate's root) as this test binary's
 /// `main`, with the workflows `definitions` registers, and exits with libtest's status.
@@ -93,11 +96,16 @@ pub fn trials(
 
 /// One history file of a corpus, replayed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Checked {
-    /// Its trial name: `<folder>/<workflow type>/<file stem>`.
+    /// Its trial name: `<folder>/<workflow type>/<file stem>`, or
+    /// `<folder>/<workflow type>@<build ID>/<file stem>` for a history a versioned worker ran.
     pub trial: String,
     /// The file.
     pub file: PathBuf,
+    /// The Worker Deployment version (build ID) that ran the history's last workflow task,
+    /// when a versioned worker ran it: for selecting and reporting per version.
+    pub version: Option<String>,
     /// Why it does not replay (what the replayer saw, and the fix), or `None`.
     pub failure: Option<ReplayError>,
 }
@@ -112,6 +120,7 @@ pub async fn check(corpus: impl AsRef<Path>, definitions: &Definitions) -> Vec<C
         return vec![Checked {
             trial: "corpus/empty".into(),
             file: root.clone(),
+            version: None,
             failure: Some(ReplayError::EmptyCorpus { root }),
         }];
     }
@@ -119,6 +128,7 @@ pub async fn check(corpus: impl AsRef<Path>, definitions: &Definitions) -> Vec<C
     for file in files {
         checked.push(Checked {
             trial: trial_name(&root, &file),
+            version: read_history(&file).and_then(|h| version(&h)),
             failure: replay_file(&file, definitions).await.err(),
             file,
         });
@@ -186,15 +196,35 @@ fn trial_name(root: &Path, file: &Path) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let kind = workflow_type(file).unwrap_or_else(|| "unknown".into());
-    format!("{folder}/{kind}/{stem}")
+    let history = read_history(file);
+    let kind = history
+        .as_ref()
+        .and_then(workflow_type)
+        .unwrap_or_else(|| "unknown".into());
+    match history.as_ref().and_then(version) {
+        Some(build_id) => format!("{folder}/{kind}@{build_id}/{stem}"),
+        None => format!("{folder}/{kind}/{stem}"),
+    }
 }
 
-/// The workflow type in a history file's first event (cheap enough for listing: a file is
-/// read once more when its trial runs).
-fn workflow_type(file: &Path) -> Option<String> {
+/// A history file, parsed (cheap enough for listing: a file is read once more when its trial
+/// runs); `None` when it cannot be read (its trial then says why).
+fn read_history(file: &Path) -> Option<ProtoHistory> {
     let bytes = std::fs::read(file).ok()?;
-    let history = crate::proto_json::from_json(&bytes).ok()?;
+    crate::proto_json::from_json(&bytes).ok()
+}
+
+/// The build ID of the Worker Deployment version that ran the history's last workflow task.
+fn version(history: &ProtoHistory) -> Option<String> {
+    crate::runner::History::from_proto("", history.clone())
+        .versions()
+        .into_iter()
+        .flatten()
+        .next_back()
+}
+
+/// The workflow type in a history's first event.
+fn workflow_type(history: &ProtoHistory) -> Option<String> {
     match history.events.first()?.attributes.as_ref()? {
         Attributes::WorkflowExecutionStartedEventAttributes(a) => {
             a.workflow_type.as_ref().map(|t| t.name.clone())

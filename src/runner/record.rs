@@ -48,6 +48,14 @@ pub(super) async fn record(
             } else {
                 format!("{kind}-{}-run{}.json", n + 1, k + 1)
             };
+            // A run of a deployment version the test started is checked against that version.
+            let versioned = run
+                .versions()
+                .into_iter()
+                .flatten()
+                .next_back()
+                .and_then(|build_id| runner.version_definitions(&build_id));
+            let definitions = versioned.as_deref().unwrap_or(definitions);
             let text = stable_text(run, runner.prefix(), &stem, definitions).await;
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(unwritable(&path))?;

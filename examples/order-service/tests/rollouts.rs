@@ -198,3 +198,38 @@ async fn a_version_never_started_and_a_ramp_above_100_are_refused(
     assert!(err.to_string().contains("expected 0 to 100"), "{err}");
     Ok(())
 }
+
+/// A history recorded from a versioned worker keeps its version: the replay gate reports it
+/// per version (`OrderWorkflow@v1` in the trial name) and replays it against that version.
+#[test]
+fn a_recorded_history_keeps_the_version_that_ran_it() {
+    use temporal_harness::__private::{run_test, TestOptions};
+    let corpus = std::env::temp_dir().join(format!("order-versions-{}", std::process::id()));
+    run_test(
+        TestOptions::new("rollouts::recorded").record(&corpus),
+        Definitions::new(),
+        |runner: TestRunner| {
+            Box::pin(async move {
+                let deployment = runner.deployment();
+                deployment
+                    .start_version("v1", v1(), VersioningBehavior::Pinned)
+                    .await
+                    .unwrap();
+                deployment.set_current("v1").await.unwrap();
+                let outcome = runner.execute(OrderWorkflow::run, order("o-rec", 0)).await;
+                assert_eq!(outcome.unwrap(), "cancelled");
+            })
+        },
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let checked = runtime.block_on(temporal_harness::replay::check(&corpus, &v1()));
+    std::fs::remove_dir_all(&corpus).ok();
+    assert_eq!(checked.len(), 1, "{checked:?}");
+    assert_eq!(checked[0].version.as_deref(), Some("v1"));
+    assert!(
+        checked[0].trial.contains("/OrderWorkflow@v1/"),
+        "{}",
+        checked[0].trial
+    );
+    assert!(checked[0].failure.is_none(), "{:?}", checked[0].failure);
+}
