@@ -17,8 +17,9 @@ use temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVe
 use temporalio_common::protos::temporal::api::workflow::v1::{
     versioning_override, VersioningOverride, WorkflowExecutionOptions,
 };
+use temporalio_common::protos::temporal::api::enums::v1::RoutingConfigUpdateState;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    SetWorkerDeploymentCurrentVersionRequest, SetWorkerDeploymentRampingVersionRequest,
+    DescribeWorkerDeploymentRequest, SetWorkerDeploymentCurrentVersionRequest, SetWorkerDeploymentRampingVersionRequest,
     UpdateWorkflowExecutionOptionsRequest,
 };
 use temporalio_common::worker::{
@@ -143,7 +144,8 @@ impl Deployment<'_> {
     }
 
     /// Makes `build_id` the deployment's current version: new workflows (and AutoUpgrade
-    /// ones at their next task) run on it.
+    /// ones at their next task) run on it. Returns once the server has propagated the
+    /// routing to the task queues (until then a task may still go to the old version).
     pub async fn set_current(&self, build_id: &str) -> Result<(), RunnerError> {
         let request = SetWorkerDeploymentCurrentVersionRequest {
             namespace: self.runner.inner.namespace.clone(),
@@ -162,11 +164,12 @@ impl Deployment<'_> {
                     .map(drop)
             }
         })
-        .await
+        .await?;
+        self.routing_propagated().await
     }
 
     /// Ramps `percentage` (0-100) of new workflows to `build_id`; the rest go to the current
-    /// version.
+    /// version. Returns once the routing has propagated, as [`Deployment::set_current`].
     pub async fn set_ramping(&self, build_id: &str, percentage: f32) -> Result<(), RunnerError> {
         if !(0.0..=100.0).contains(&percentage) {
             return Err(RunnerError::Versioning(
@@ -195,7 +198,48 @@ impl Deployment<'_> {
                     .map(drop)
             }
         })
-        .await
+        .await?;
+        self.routing_propagated().await
+    }
+
+    /// Resolves once the deployment's routing has reached all its task queues
+    /// (`routing_config_update_state` completed), within the test's wait limit.
+    async fn routing_propagated(&self) -> Result<(), RunnerError> {
+        let limit = self.runner.wait_limit();
+        let started = tokio::time::Instant::now();
+        let mut service = self.runner.client().connection().workflow_service();
+        loop {
+            let described = service
+                .describe_worker_deployment(tonic::Request::new(DescribeWorkerDeploymentRequest {
+                    namespace: self.runner.inner.namespace.clone(),
+                    deployment_name: self.name.clone(),
+                }))
+                .await
+                .map_err(|s| {
+                    RunnerError::Versioning(
+                        format!("describing {}: {}", self.name, s.message()).into(),
+                    )
+                })?
+                .into_inner();
+            let state = described
+                .worker_deployment_info
+                .map(|i| i.routing_config_update_state())
+                .unwrap_or_default();
+            if state == RoutingConfigUpdateState::Completed {
+                return Ok(());
+            }
+            if started.elapsed() >= limit {
+                return Err(RunnerError::Versioning(
+                    format!(
+                        "the routing of {} did not reach its task queues within {limit:?} \
+                         (state {state:?}). Fix: check the server's matching service",
+                        self.name
+                    )
+                    .into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Overrides the versioning of `workflow_id`: pinned to `build_id` (`Some`), or

@@ -240,6 +240,7 @@ pub fn registry() -> Vec<Check> {
     all.extend(checks::temporal::checks());
     all.extend(checks::cluster::checks());
     all.extend(checks::namespace::checks());
+    all.extend(checks::versioning::checks());
     all.extend(checks::tls::checks());
     all.extend(checks::integration::checks());
     all.extend(checks::stages::checks());

@@ -6,4 +6,5 @@
 //! failures::`.
 
 mod failures;
+mod versioning;
 mod workflow;

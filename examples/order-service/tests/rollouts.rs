@@ -50,7 +50,7 @@ fn ran(history: &History) -> Vec<String> {
         .collect()
 }
 
-#[temporal_test]
+#[temporal_test(namespace = "isolated")]
 async fn pinned_orders_in_flight_finish_on_v1_while_new_ones_start_on_an_incompatible_v2(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
@@ -98,7 +98,7 @@ async fn pinned_orders_in_flight_finish_on_v1_while_new_ones_start_on_an_incompa
     Ok(())
 }
 
-#[temporal_test]
+#[temporal_test(namespace = "isolated")]
 async fn auto_upgrade_orders_move_to_v2_at_their_next_task_unless_an_override_pins_them(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
@@ -140,7 +140,7 @@ async fn auto_upgrade_orders_move_to_v2_at_their_next_task_unless_an_override_pi
     Ok(())
 }
 
-#[temporal_test]
+#[temporal_test(namespace = "isolated")]
 async fn a_half_ramp_sends_new_orders_to_both_versions(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
@@ -177,7 +177,7 @@ async fn a_half_ramp_sends_new_orders_to_both_versions(
 
 /// The server learns a version from its worker's first poll; one never started is refused
 /// once the test's wait limit (half its timeout here) has passed.
-#[temporal_test(timeout = "10s")]
+#[temporal_test(timeout = "10s", namespace = "isolated")]
 async fn a_version_never_started_and_a_ramp_above_100_are_refused(
     runner: TestRunner,
 ) -> Result<(), RunnerError> {
@@ -206,7 +206,9 @@ fn a_recorded_history_keeps_the_version_that_ran_it() {
     use temporal_harness::__private::{run_test, TestOptions};
     let corpus = std::env::temp_dir().join(format!("order-versions-{}", std::process::id()));
     run_test(
-        TestOptions::new("rollouts::recorded").record(&corpus),
+        TestOptions::new("rollouts::recorded")
+            .record(&corpus)
+            .isolated_namespace(),
         Definitions::new(),
         |runner: TestRunner| {
             Box::pin(async move {

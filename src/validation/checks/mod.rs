@@ -11,6 +11,7 @@ pub(super) mod postgres_health;
 pub(super) mod stages;
 pub(super) mod temporal;
 pub(super) mod tls;
+pub(super) mod versioning;
 
 /// `GET url` within 5 s: the status and body, or a failed verdict naming the URL and, as
 /// `hint`, what to look at.
