@@ -8,23 +8,27 @@
 //! workflow against the definitions of the version that ran its last workflow task.
 
 use super::{Definitions, RunnerError, TestRunner};
+use crate::poll::{self, Attempt};
 use crate::worker_thread::WorkerThread;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use temporalio_client::tonic;
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVersion as ProtoVersion;
+use temporalio_common::protos::temporal::api::enums::v1::RoutingConfigUpdateState;
 use temporalio_common::protos::temporal::api::workflow::v1::{
     versioning_override, VersioningOverride, WorkflowExecutionOptions,
 };
-use temporalio_common::protos::temporal::api::enums::v1::RoutingConfigUpdateState;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeWorkerDeploymentRequest, SetWorkerDeploymentCurrentVersionRequest, SetWorkerDeploymentRampingVersionRequest,
-    UpdateWorkflowExecutionOptionsRequest,
+    DescribeWorkerDeploymentRequest, SetWorkerDeploymentCurrentVersionRequest,
+    SetWorkerDeploymentRampingVersionRequest, UpdateWorkflowExecutionOptionsRequest,
 };
 use temporalio_common::worker::{
     VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion,
 };
+
+/// The pause between a deployment call's attempts while the server catches up.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The versions a test started: their workers, and their definitions for the replay.
 #[derive(Default)]
@@ -205,41 +209,37 @@ impl Deployment<'_> {
     /// Resolves once the deployment's routing has reached all its task queues
     /// (`routing_config_update_state` completed), within the test's wait limit.
     async fn routing_propagated(&self) -> Result<(), RunnerError> {
+        let service = self.runner.client().connection().workflow_service();
+        let request = DescribeWorkerDeploymentRequest {
+            namespace: self.runner.inner.namespace.clone(),
+            deployment_name: self.name.clone(),
+        };
         let limit = self.runner.wait_limit();
-        let started = tokio::time::Instant::now();
-        let mut service = self.runner.client().connection().workflow_service();
-        loop {
-            let described = service
-                .describe_worker_deployment(tonic::Request::new(DescribeWorkerDeploymentRequest {
-                    namespace: self.runner.inner.namespace.clone(),
-                    deployment_name: self.name.clone(),
-                }))
-                .await
-                .map_err(|s| {
-                    RunnerError::Versioning(
-                        format!("describing {}: {}", self.name, s.message()).into(),
-                    )
-                })?
-                .into_inner();
-            let state = described
-                .worker_deployment_info
-                .map(|i| i.routing_config_update_state())
-                .unwrap_or_default();
-            if state == RoutingConfigUpdateState::Completed {
-                return Ok(());
+        poll::retry(limit, PAUSE, |_| {
+            let (mut service, request) = (service.clone(), request.clone());
+            async move {
+                let described = match service
+                    .describe_worker_deployment(tonic::Request::new(request))
+                    .await
+                {
+                    Ok(d) => d.into_inner(),
+                    Err(s) => return Attempt::Fail(s.message().to_string()),
+                };
+                let state = described
+                    .worker_deployment_info
+                    .map(|i| i.routing_config_update_state())
+                    .unwrap_or_default();
+                match state {
+                    RoutingConfigUpdateState::Completed => Attempt::Done(()),
+                    other => Attempt::Again(format!(
+                        "its routing did not reach its task queues within {limit:?} (state \
+                         {other:?}). Fix: check the server's matching service"
+                    )),
+                }
             }
-            if started.elapsed() >= limit {
-                return Err(RunnerError::Versioning(
-                    format!(
-                        "the routing of {} did not reach its task queues within {limit:?} \
-                         (state {state:?}). Fix: check the server's matching service",
-                        self.name
-                    )
-                    .into(),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await
+        .map_err(|why| RunnerError::Versioning(format!("{}: {why}", self.name).into()))
     }
 
     /// Overrides the versioning of `workflow_id`: pinned to `build_id` (`Some`), or
@@ -305,32 +305,35 @@ impl Deployment<'_> {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), tonic::Status>>,
     {
-        let limit = self.runner.wait_limit();
-        let started = tokio::time::Instant::now();
-        loop {
-            match call().await {
-                Ok(()) => return Ok(()),
-                // Not yet registered: its poll is on the way.
-                Err(s)
-                    if matches!(
-                        s.code(),
-                        tonic::Code::NotFound | tonic::Code::FailedPrecondition
-                    ) && started.elapsed() < limit =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(s) => {
-                    return Err(RunnerError::Versioning(
-                        format!(
-                            "the server refused version {build_id} of {}: {}. Fix: start the \
-                             version first (`start_version`)",
-                            self.name,
-                            s.message()
-                        )
-                        .into(),
-                    ))
+        poll::retry(self.runner.wait_limit(), PAUSE, |_| {
+            let called = call();
+            async move {
+                match called.await {
+                    Ok(()) => Attempt::Done(()),
+                    // Not yet registered: its poll is on the way.
+                    Err(s)
+                        if matches!(
+                            s.code(),
+                            tonic::Code::NotFound | tonic::Code::FailedPrecondition
+                        ) =>
+                    {
+                        Attempt::Again(s)
+                    }
+                    Err(s) => Attempt::Fail(s),
                 }
             }
-        }
+        })
+        .await
+        .map_err(|s| {
+            RunnerError::Versioning(
+                format!(
+                    "the server refused version {build_id} of {}: {}. Fix: start the version \
+                     first (`start_version`)",
+                    self.name,
+                    s.message()
+                )
+                .into(),
+            )
+        })
     }
 }

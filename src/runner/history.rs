@@ -188,6 +188,40 @@ impl History {
             .collect()
     }
 
+    /// The timers started and not yet fired or cancelled, by timer ID, with when each fires
+    /// (its `TimerStarted` time plus its duration, in the workflow's clock).
+    pub fn pending_timers(&self) -> Vec<(String, std::time::SystemTime)> {
+        use std::time::{Duration, SystemTime};
+        let mut pending: Vec<(String, SystemTime)> = Vec::new();
+        for e in &self.events {
+            match &e.attributes {
+                Some(Attributes::TimerStartedEventAttributes(a)) => {
+                    let started = e.event_time.as_ref().map_or(SystemTime::UNIX_EPOCH, |t| {
+                        SystemTime::UNIX_EPOCH
+                            + Duration::from_secs(t.seconds.max(0) as u64)
+                            + Duration::from_nanos(t.nanos.max(0) as u64)
+                    });
+                    let wait = a
+                        .start_to_fire_timeout
+                        .as_ref()
+                        .map_or(Duration::ZERO, |d| {
+                            Duration::from_secs(d.seconds.max(0) as u64)
+                                + Duration::from_nanos(d.nanos.max(0) as u64)
+                        });
+                    pending.push((a.timer_id.clone(), started + wait));
+                }
+                Some(Attributes::TimerFiredEventAttributes(a)) => {
+                    pending.retain(|(id, _)| *id != a.timer_id)
+                }
+                Some(Attributes::TimerCanceledEventAttributes(a)) => {
+                    pending.retain(|(id, _)| *id != a.timer_id)
+                }
+                _ => {}
+            }
+        }
+        pending
+    }
+
     /// Timers that fired.
     pub fn timers_fired(&self) -> usize {
         self.count(EventType::TimerFired)

@@ -1,7 +1,7 @@
-//! Callbacks at a point in a workflow's time (`runner.at(..)`) on the real stack: fired
-//! exactly at their instant in skipped time (real server and Java test server), in real time
-//! without time skipping, in the order of their instants; one that cannot fire (its workflow
-//! closed first) fails the test saying so.
+//! Callbacks at a point in a workflow's time (`runner.at(..)`, `runner.on_event(..)`) on the
+//! real stack: fired exactly at their instant, or right after their event, in skipped time
+//! (real server and Java test server), in real time without time skipping, in the order of
+//! their instants; one that cannot fire (its workflow closed first) fails the test saying so.
 
 use crate::time_skipping::{ApprovalWorkflow, TrialWorkflow};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,6 +12,8 @@ use temporal_harness::prelude::*;
 use temporal_harness::runner::{Definitions, TimeSkippingMode};
 use temporalio_client::{WorkflowSignalOptions, WorkflowTerminateOptions};
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowResult};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -148,7 +150,7 @@ fn a_callback_whose_workflow_closed_first_fails_the_test() {
     );
     assert!(
         message.contains("at 172800s into")
-            && message.contains("Completed before the callback's instant"),
+            && message.contains("Completed before the callback could fire"),
         "{message}"
     );
     assert!(message.contains("Fix:"), "{message}");
@@ -172,6 +174,81 @@ async fn a_sleep_past_the_instant_fires_the_callback_on_the_way(
     let history = runner.history(&handle.info().workflow_id).await?;
     let at = seconds_to(&history, EventType::WorkflowExecutionSignaled);
     assert!((3600..7200).contains(&at), "signalled {at} s in");
+    assert_eq!(runner.result(&handle).await?, "approved");
+    Ok(())
+}
+
+/// An hour's cooling-off, then an approval within a day, or it expires.
+#[workflow]
+#[derive(Default)]
+pub struct CoolingOffWorkflow {
+    approved: bool,
+}
+
+#[workflow_methods]
+impl CoolingOffWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<String> {
+        ctx.timer(HOUR).await;
+        let outcome = temporalio_sdk::workflows::select! {
+            _ = ctx.timer(DAY) => "expired",
+            _ = ctx.wait_condition(|s: &Self| s.approved) => "approved",
+        };
+        Ok(outcome.to_string())
+    }
+
+    #[signal]
+    pub fn approve(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _unit: ()) {
+        self.approved = true;
+    }
+}
+
+/// The cooling-off timer fires an hour in; the approval must come right after it, before the
+/// day-long expiry: skipping that jumped ahead would find the workflow expired.
+#[temporal_test(workflows(CoolingOffWorkflow), time_skipping = "server")]
+async fn an_event_callback_fires_right_after_its_event_in_skipped_time(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(CoolingOffWorkflow::run, ()).await?;
+    runner
+        .on_event(&handle, EventType::TimerFired, |handle| async move {
+            handle
+                .signal(
+                    CoolingOffWorkflow::approve,
+                    (),
+                    WorkflowSignalOptions::default(),
+                )
+                .await
+        })
+        .await?;
+    assert_eq!(runner.result(&handle).await?, "approved");
+    let history = runner.history(&handle.info().workflow_id).await?;
+    let fired = seconds_to(&history, EventType::TimerFired);
+    let signalled = seconds_to(&history, EventType::WorkflowExecutionSignaled);
+    assert!(fired >= 3600, "the cooling-off hour: {fired} s");
+    assert!(
+        (fired..fired + 60).contains(&signalled),
+        "signalled {signalled} s in, right after the timer fired at {fired} s"
+    );
+    Ok(())
+}
+
+#[temporal_test(workflows(ApprovalWorkflow))]
+async fn without_time_skipping_an_event_callback_fires_in_real_time(
+    runner: TestRunner,
+) -> Result<(), RunnerError> {
+    let handle = runner.start(ApprovalWorkflow::run, ()).await?;
+    runner
+        .on_event(&handle, EventType::TimerStarted, |handle| async move {
+            handle
+                .signal(
+                    ApprovalWorkflow::approve,
+                    (),
+                    WorkflowSignalOptions::default(),
+                )
+                .await
+        })
+        .await?;
     assert_eq!(runner.result(&handle).await?, "approved");
     Ok(())
 }
