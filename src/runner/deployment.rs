@@ -75,6 +75,7 @@ impl TestRunner {
     /// #     #[run] pub async fn run(_ctx: &mut WorkflowContext<Self>, _i: ()) -> WorkflowResult<()> { Ok(()) }
     /// # } }
     /// # mod v2 { pub use super::v1::Order; }
+    /// # fn main() {}
     /// # async fn body(runner: TestRunner) -> Result<(), RunnerError> {
     /// let deployment = runner.deployment();
     /// let v1 = Definitions::new().workflow::<v1::Order>();

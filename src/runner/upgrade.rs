@@ -143,6 +143,7 @@ impl TestRunner {
     /// #     #[run] pub async fn run(_ctx: &mut WorkflowContext<Self>, _i: ()) -> WorkflowResult<()> { Ok(()) }
     /// # } }
     /// # mod v2 { pub use super::v1::Order; }
+    /// # fn main() {}
     /// # async fn body(runner: TestRunner) -> Result<(), RunnerError> {
     /// let matrix = runner
     ///     .upgrade_matrix(
