@@ -12,6 +12,7 @@ use crate::poll::{self, Attempt};
 use crate::worker_thread::WorkerThread;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use temporalio_client::grpc::WorkflowService;
 use temporalio_client::tonic;
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVersion as ProtoVersion;
@@ -159,18 +160,16 @@ impl Deployment<'_> {
             identity: "temporal-harness".into(),
             ..Default::default()
         };
-        let service = self.runner.client().connection().workflow_service();
-        self.retry_until_known(build_id, || {
-            let (mut service, request) = (service.clone(), request.clone());
+        self.route(build_id, |mut service| {
+            let request = tonic::Request::new(request.clone());
             async move {
                 service
-                    .set_worker_deployment_current_version(tonic::Request::new(request))
+                    .set_worker_deployment_current_version(request)
                     .await
                     .map(drop)
             }
         })
-        .await?;
-        self.routing_propagated().await
+        .await
     }
 
     /// Ramps `percentage` (0-100) of new workflows to `build_id`; the rest go to the current
@@ -193,18 +192,16 @@ impl Deployment<'_> {
             identity: "temporal-harness".into(),
             ..Default::default()
         };
-        let service = self.runner.client().connection().workflow_service();
-        self.retry_until_known(build_id, || {
-            let (mut service, request) = (service.clone(), request.clone());
+        self.route(build_id, |mut service| {
+            let request = tonic::Request::new(request.clone());
             async move {
                 service
-                    .set_worker_deployment_ramping_version(tonic::Request::new(request))
+                    .set_worker_deployment_ramping_version(request)
                     .await
                     .map(drop)
             }
         })
-        .await?;
-        self.routing_propagated().await
+        .await
     }
 
     /// Resolves once the deployment's routing has reached all its task queues
@@ -298,16 +295,18 @@ impl Deployment<'_> {
             })
     }
 
-    /// Runs `call` until the server knows `build_id` (a version becomes known when its
-    /// worker's first poll reaches the deployment, asynchronously), within the test's wait
-    /// limit.
-    async fn retry_until_known<F, Fut>(&self, build_id: &str, call: F) -> Result<(), RunnerError>
+    /// Changes the deployment's routing with `call` (retried until the server knows
+    /// `build_id`: a version becomes known when its worker's first poll reaches the
+    /// deployment, asynchronously), then waits for the routing to reach the task queues; both
+    /// within the test's wait limit.
+    async fn route<F, Fut>(&self, build_id: &str, call: F) -> Result<(), RunnerError>
     where
-        F: Fn() -> Fut,
+        F: Fn(Box<dyn WorkflowService>) -> Fut,
         Fut: std::future::Future<Output = Result<(), tonic::Status>>,
     {
+        let service = self.runner.client().connection().workflow_service();
         poll::retry(self.runner.wait_limit(), PAUSE, |_| {
-            let called = call();
+            let called = call(service.clone());
             async move {
                 match called.await {
                     Ok(()) => Attempt::Done(()),
@@ -335,6 +334,7 @@ impl Deployment<'_> {
                 )
                 .into(),
             )
-        })
+        })?;
+        self.routing_propagated().await
     }
 }

@@ -4,10 +4,9 @@
 //! their instants; one that cannot fire (its workflow closed first) fails the test saying so.
 
 use crate::time_skipping::{ApprovalWorkflow, TrialWorkflow};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::__private::TestOptions;
 use temporal_harness::prelude::*;
 use temporal_harness::runner::{Definitions, TimeSkippingMode};
 use temporalio_client::{WorkflowSignalOptions, WorkflowTerminateOptions};
@@ -124,25 +123,20 @@ async fn without_time_skipping_a_callback_fires_in_real_time(
 
 #[test]
 fn a_callback_whose_workflow_closed_first_fails_the_test() {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_test(
-            TestOptions::new("callbacks::closed_first")
-                .time_skipping_mode(TimeSkippingMode::Server),
-            Definitions::new().workflow::<TrialWorkflow>(),
-            |runner: TestRunner| {
-                Box::pin(async move {
-                    let handle = runner.start(TrialWorkflow::run, 1).await.unwrap();
-                    // The trial is over after a day; a callback two days in comes too late.
-                    runner.at(&handle, DAY * 2, |handle| async move {
-                        handle.terminate(WorkflowTerminateOptions::default()).await
-                    });
-                    runner.result(&handle).await.unwrap();
-                })
-            },
-        )
-    }));
-    let panic = outcome.expect_err("the test passed although its callback never ran");
-    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    let message = crate::failure_message(
+        TestOptions::new("callbacks::closed_first").time_skipping_mode(TimeSkippingMode::Server),
+        Definitions::new().workflow::<TrialWorkflow>(),
+        |runner: TestRunner| {
+            Box::pin(async move {
+                let handle = runner.start(TrialWorkflow::run, 1).await.unwrap();
+                // The trial is over after a day; a callback two days in comes too late.
+                runner.at(&handle, DAY * 2, |handle| async move {
+                    handle.terminate(WorkflowTerminateOptions::default()).await
+                });
+                runner.result(&handle).await.unwrap();
+            })
+        },
+    );
     eprintln!("{message}");
     assert!(
         message.contains("callbacks at a workflow time did not all run"),

@@ -2,9 +2,8 @@
 //! failures and retries, stalls ended by the activity's timeout, spies, call records, the
 //! order across mocks, and the end-of-test check that fails a test whose mocks were not met.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
-use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::__private::TestOptions;
 use temporal_harness::prelude::*;
 use temporal_harness::runner::{Definitions, MockCall, MockFailure};
 use temporalio_common::RetryPolicy;
@@ -252,22 +251,11 @@ fn failure_of<F>(name: &str, body: F) -> String
 where
     F: FnOnce(TestRunner) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
 {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_test(
-            TestOptions::new(name),
-            Definitions::new()
-                .workflow::<CheckoutWorkflow>()
-                .activities(Payments)
-                .activities(Shipping),
-            body,
-        )
-    }));
-    let panic = outcome.expect_err("the test passed although its mocks were not met");
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    let definitions = Definitions::new()
+        .workflow::<CheckoutWorkflow>()
+        .activities(Payments)
+        .activities(Shipping);
+    crate::failure_message(TestOptions::new(name), definitions, body)
 }
 
 #[test]

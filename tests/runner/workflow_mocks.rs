@@ -3,9 +3,8 @@
 //! is the child's own workflow time (skipped under time skipping); failures reach the parent
 //! as a child failure; an unmet or unexpected run fails the test saying what was expected.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
-use temporal_harness::__private::{run_test, TestOptions};
+use temporal_harness::__private::TestOptions;
 use temporal_harness::prelude::*;
 use temporal_harness::runner::{Definitions, MockCall, MockFailure};
 use temporalio_macros::{activities, workflow, workflow_methods};
@@ -172,22 +171,11 @@ fn failure_of<F>(name: &'static str, body: F) -> String
 where
     F: FnOnce(TestRunner) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
 {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_test(
-            TestOptions::new(name),
-            Definitions::new()
-                .workflow::<EnrolmentWorkflow>()
-                .workflow::<GradedTrialWorkflow>()
-                .activities(Grading),
-            body,
-        )
-    }));
-    let panic = outcome.expect_err("the test passed although its mocks were not met");
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    let definitions = Definitions::new()
+        .workflow::<EnrolmentWorkflow>()
+        .workflow::<GradedTrialWorkflow>()
+        .activities(Grading);
+    crate::failure_message(TestOptions::new(name), definitions, body)
 }
 
 #[test]

@@ -5,12 +5,11 @@
 
 mod versions;
 
-use order_service::{Order, OrderActivities, Payments};
-use std::sync::Arc;
+use order_service::Order;
 use temporal_harness::replay;
 use temporal_harness::runner::{Definitions, RunnerError};
 use temporal_harness::{temporal_test, TestRunner};
-use versions::{compatible, incompatible, patched, Audit};
+use versions::{activities, compatible, incompatible, patched, Audit};
 
 const CORPUS: &str = "fixtures/histories";
 
@@ -67,15 +66,6 @@ fn the_same_change_behind_a_patch_passes_the_old_histories() {
     assert_eq!(failed, 0);
 }
 
-#[derive(Default)]
-struct Approving;
-
-impl Payments for Approving {
-    fn charge(&self, order: &str, _cents: u32) -> Result<String, String> {
-        Ok(format!("receipt-{order}"))
-    }
-}
-
 /// Runs an unapproved order (cancelled after a second) through the patched version; returns
 /// the activities its history scheduled.
 async fn scheduled_by_a_fresh_order(
@@ -102,7 +92,7 @@ async fn scheduled_by_a_fresh_order(
 /// The patch's new side: a fresh workflow takes the audit step, on the real stack.
 #[temporal_test(
     workflows(patched::OrderWorkflow),
-    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
+    activities(activities(), Audit),
     patches = "on"
 )]
 async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(), RunnerError> {
@@ -117,7 +107,7 @@ async fn a_new_workflow_takes_the_patched_path(runner: TestRunner) -> Result<(),
 /// old histories have (and the end-of-test replay checks it against the new code).
 #[temporal_test(
     workflows(patched::OrderWorkflow),
-    activities(OrderActivities { payments: Arc::new(Approving) }, Audit),
+    activities(activities(), Audit),
     patches = "off"
 )]
 async fn with_patches_off_a_new_workflow_takes_the_old_path(

@@ -5,27 +5,11 @@
 
 mod versions;
 
-use order_service::{Order, OrderActivities, OrderWorkflow, Payments};
-use std::sync::Arc;
+use order_service::{Order, OrderWorkflow};
 use temporal_harness::prelude::*;
-use temporal_harness::runner::Definitions;
-use temporal_harness::runner::History;
+use temporal_harness::runner::{Definitions, History};
 use temporalio_common::worker::VersioningBehavior;
-use versions::{compatible, incompatible, Audit};
-
-struct Approving;
-
-impl Payments for Approving {
-    fn charge(&self, order: &str, _cents: u32) -> Result<String, String> {
-        Ok(format!("receipt-{order}"))
-    }
-}
-
-fn activities() -> OrderActivities {
-    OrderActivities {
-        payments: Arc::new(Approving),
-    }
-}
+use versions::{activities, compatible, incompatible, Audit};
 
 fn order(id: &str, approval_timeout_secs: u64) -> Order {
     Order {

@@ -5,25 +5,10 @@
 
 mod versions;
 
-use order_service::{Order, OrderActivities, OrderWorkflow, Payments};
-use std::sync::Arc;
+use order_service::{Order, OrderWorkflow};
 use temporal_harness::prelude::*;
 use temporal_harness::runner::{Definitions, UpgradeMatrix, UpgradeOutcome};
-use versions::{compatible, incompatible, patched, Audit};
-
-struct Approving;
-
-impl Payments for Approving {
-    fn charge(&self, order: &str, _cents: u32) -> Result<String, String> {
-        Ok(format!("receipt-{order}"))
-    }
-}
-
-fn activities() -> OrderActivities {
-    OrderActivities {
-        payments: Arc::new(Approving),
-    }
-}
+use versions::{activities, compatible, incompatible, patched, Audit};
 
 /// An order nobody approves: reserved, then cancelled after a day (skipped).
 fn unapproved() -> Order {

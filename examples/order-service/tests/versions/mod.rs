@@ -1,6 +1,26 @@
-//! The next version of `OrderWorkflow`, three ways, for the replay gate and the upgrade
-//! matrix: a compatible change (a new query), an incompatible one (an audit activity before
-//! the reservation), and the same change behind `patched()`.
+//! The next version of `OrderWorkflow`, three ways, for the replay gate, the upgrade matrix
+//! and the rollouts: a compatible change (a new query), an incompatible one (an audit
+//! activity before the reservation), and the same change behind `patched()`; and the payment
+//! provider these tests run the versions with.
+
+use order_service::{OrderActivities, Payments};
+use std::sync::Arc;
+
+/// A payment provider that approves every charge.
+pub struct Approving;
+
+impl Payments for Approving {
+    fn charge(&self, order: &str, _cents: u32) -> Result<String, String> {
+        Ok(format!("receipt-{order}"))
+    }
+}
+
+/// The order activities, paid by [`Approving`].
+pub fn activities() -> OrderActivities {
+    OrderActivities {
+        payments: Arc::new(Approving),
+    }
+}
 
 /// The audit step the next version adds.
 pub struct Audit;
