@@ -201,10 +201,14 @@ fn apply_text(
                 key: ext.tls_key,
                 server_name: ext.tls_server_name,
             },
-            api_key: named_var(env, "api_key_env", ext.api_key_env.as_deref())?
+            api_key: named_var(env, path, "api_key_env", ext.api_key_env.as_deref())?
                 .map(|(_, v)| Secret::new(v)),
-            postgres_url: match named_var(env, "postgres_url_env", ext.postgres_url_env.as_deref())?
-            {
+            postgres_url: match named_var(
+                env,
+                path,
+                "postgres_url_env",
+                ext.postgres_url_env.as_deref(),
+            )? {
                 Some((key, text)) => Some(super::parse_conn_string(
                     &format!("{key} (named by [external] postgres_url_env)"),
                     &text,
@@ -216,19 +220,30 @@ fn apply_text(
     Ok(())
 }
 
-/// The value of the variable a `*_env` key names. A named variable that is unset is an error,
-/// not a setting silently left out (the flag that sets the same refuses it too).
+/// The value of the variable a `*_env` key of the file at `path` names. A named variable that
+/// is unset is an error, not a setting silently left out (the flag that sets the same refuses
+/// it too); so is a name no environment variable can have (empty, or with `=`, a NUL byte or
+/// whitespace).
 fn named_var<'a>(
     env: &dyn Env,
+    path: &Path,
     file_key: &str,
     var: Option<&'a str>,
 ) -> Result<Option<(&'a str, String)>, ConfigError> {
     let Some(var) = var else { return Ok(None) };
+    let key = format!("[external] {file_key} in {}", path.display());
+    if var.is_empty() || var.contains(['=', '\0']) || var.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(
+            &key,
+            var,
+            "the name of an environment variable (such as TEMPORAL_API_KEY)",
+        ));
+    }
     match env.var(var)? {
         Some(value) => Ok(Some((var, value))),
         None => Err(ConfigError::Unsupported(format!(
-            "[external] {file_key} names the environment variable {var}, which is not set. \
-             Fix: set {var}, or remove {file_key} from the file"
+            "{key} names the environment variable {var}, which is not set. Fix: set {var}, \
+             or remove {file_key} from the file"
         ))),
     }
 }
@@ -238,6 +253,23 @@ mod tests {
     use super::*;
     use crate::config::{BackendKind, Flavor};
     use std::time::Duration;
+
+    #[test]
+    fn a_named_variable_that_cannot_exist_is_refused_naming_the_file() {
+        for name in ["", "A B", "A=B"] {
+            let mut c = StackConfig::default();
+            let text = format!("[external]\napi_key_env = {name:?}\n");
+            let err = apply_text(&mut c, Path::new("/t.toml"), &text, &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("[external] api_key_env in /t.toml")
+                    && err.contains("expected the name of an environment variable")
+                    && err.contains("Fix:"),
+                "{name:?}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn file_settings_apply_and_secrets_come_from_named_env_vars() {
