@@ -379,15 +379,10 @@ impl TestRunner {
             return Ok(WakeUp::Never);
         }
         let raw = &described.raw_description;
-        let to_time = |t: &prost_wkt_types::Timestamp| {
-            SystemTime::UNIX_EPOCH
-                + Duration::from_secs(t.seconds.max(0) as u64)
-                + Duration::from_nanos(t.nanos.max(0) as u64)
-        };
         let mut due: Vec<SystemTime> = Vec::new();
         for activity in &raw.pending_activities {
-            match activity.next_attempt_schedule_time.as_ref() {
-                Some(t) => due.push(to_time(t)),
+            match activity.next_attempt_schedule_time {
+                Some(t) => due.extend(SystemTime::try_from(t).ok()),
                 None => return Ok(WakeUp::Busy),
             }
         }

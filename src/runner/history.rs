@@ -196,19 +196,13 @@ impl History {
         for e in &self.events {
             match &e.attributes {
                 Some(Attributes::TimerStartedEventAttributes(a)) => {
-                    let started = e.event_time.as_ref().map_or(SystemTime::UNIX_EPOCH, |t| {
-                        SystemTime::UNIX_EPOCH
-                            + Duration::from_secs(t.seconds.max(0) as u64)
-                            + Duration::from_nanos(t.nanos.max(0) as u64)
-                    });
+                    let started = e.event_time.and_then(|t| SystemTime::try_from(t).ok());
                     let wait = a
                         .start_to_fire_timeout
-                        .as_ref()
-                        .map_or(Duration::ZERO, |d| {
-                            Duration::from_secs(d.seconds.max(0) as u64)
-                                + Duration::from_nanos(d.nanos.max(0) as u64)
-                        });
-                    pending.push((a.timer_id.clone(), started + wait));
+                        .and_then(|d| Duration::try_from(d).ok());
+                    if let (Some(started), Some(wait)) = (started, wait) {
+                        pending.push((a.timer_id.clone(), started + wait));
+                    }
                 }
                 Some(Attributes::TimerFiredEventAttributes(a)) => {
                     pending.retain(|(id, _)| *id != a.timer_id)

@@ -157,15 +157,10 @@ impl ServerTime {
             .workflow_extended_info
             .and_then(|info| info.time_skipping_info)
             .and_then(|info| info.current_time);
-        Ok(match current {
-            Some(t) => {
-                SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(t.seconds.max(0) as u64)
-                    + Duration::from_nanos(t.nanos.max(0) as u64)
-            }
-            // Never skipped: its time is the wall clock.
-            None => SystemTime::now(),
-        })
+        // Never skipped: its time is the wall clock.
+        Ok(current
+            .and_then(|t| SystemTime::try_from(t).ok())
+            .unwrap_or_else(SystemTime::now))
     }
 
     fn config(&self, enabled: bool, fast_forward: Option<FastForwardConfig>) -> TimeSkippingConfig {

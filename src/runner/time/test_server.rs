@@ -77,9 +77,9 @@ impl TestServerTime {
         let time = response
             .time
             .ok_or_else(|| RunnerError::TimeSkipping("the server sent no time".into()))?;
-        Ok(SystemTime::UNIX_EPOCH
-            + Duration::from_secs(time.seconds.max(0) as u64)
-            + Duration::from_nanos(time.nanos.max(0) as u64))
+        SystemTime::try_from(time).map_err(|e| {
+            RunnerError::TimeSkipping(format!("the server sent a time out of range: {e}").into())
+        })
     }
 
     async fn lock(&self) -> Result<(), RunnerError> {
