@@ -14,6 +14,7 @@
 use super::{untyped, RunnerError, TestRunner};
 use crate::error::BoxError;
 use futures::future::BoxFuture;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -281,6 +282,8 @@ impl TestRunner {
         };
         let callbacks = &self.inner.callbacks;
         let mut busy_since: Option<tokio::time::Instant> = None;
+        // A workflow's start never changes: asked once per workflow, not at every step.
+        let mut starts: HashMap<String, SystemTime> = HashMap::new();
         loop {
             let waiting = callbacks.waiting(workflows);
             if waiting.is_empty() {
@@ -305,7 +308,15 @@ impl TestRunner {
             let mut busy = false;
             for (index, id, when) in &waiting {
                 let candidate = match when {
-                    When::At(offset) => Some((self.started_at(id).await? + *offset, Some(*index))),
+                    When::At(offset) => {
+                        let start = match starts.get(id) {
+                            Some(start) => *start,
+                            None => *starts
+                                .entry(id.clone())
+                                .or_insert(self.started_at(id).await?),
+                        };
+                        Some((start + *offset, Some(*index)))
+                    }
                     When::Event(..) => match self.wake_up(id).await? {
                         WakeUp::Busy => {
                             busy = true;

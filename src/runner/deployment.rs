@@ -43,7 +43,7 @@ impl Versions {
     pub(super) async fn stop(&self) {
         let workers: Vec<WorkerThread> = self.workers.lock().unwrap().drain(..).collect();
         for worker in workers {
-            let _ = tokio::task::spawn_blocking(move || worker.stop(true)).await;
+            super::worker::stop(worker, true).await;
         }
     }
 

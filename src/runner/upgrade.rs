@@ -9,6 +9,7 @@
 //! paused at the boundary: a reset of a finished run gets there exactly, for every boundary,
 //! from one run of the first version.
 
+use super::worker::stop;
 use super::{RunnerError, TestRunner, WorkflowFailure};
 use crate::worker_thread::WorkerThread;
 use std::fmt;
@@ -188,7 +189,7 @@ impl TestRunner {
             })?;
         let first_run = handle.info().run_id.clone().unwrap_or_default();
         let ended = self.run_ended(&workflow_id, &first_run).await?;
-        stop(worker).await;
+        stop(worker, true).await;
         if let Some(failure) = ended {
             return Err(RunnerError::Upgrade(
                 format!(
@@ -223,7 +224,7 @@ impl TestRunner {
                     },
                 },
                 Err(e) => {
-                    stop(worker).await;
+                    stop(worker, true).await;
                     return Err(e);
                 }
             };
@@ -234,7 +235,7 @@ impl TestRunner {
             });
         }
         let elapsed = started.elapsed();
-        stop(worker).await;
+        stop(worker, true).await;
         Ok(UpgradeMatrix {
             workflow_id,
             boundaries,
@@ -322,9 +323,4 @@ impl TestRunner {
         };
         Ok(result.err().map(|e| WorkflowFailure::from(&e).to_string()))
     }
-}
-
-/// Stops a version's worker off the async thread.
-async fn stop(worker: WorkerThread) {
-    let _ = tokio::task::spawn_blocking(move || worker.stop(true)).await;
 }

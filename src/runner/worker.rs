@@ -117,6 +117,6 @@ impl WorkerDriver {
 }
 
 /// Stops `worker` off the async thread (a graceful stop waits for in-flight tasks).
-async fn stop(worker: WorkerThread, graceful: bool) {
+pub(super) async fn stop(worker: WorkerThread, graceful: bool) {
     let _ = tokio::task::spawn_blocking(move || worker.stop(graceful)).await;
 }
