@@ -185,3 +185,36 @@ impl Default for OfficialImages {
         }
     }
 }
+
+/// How a run keeps to itself on an external deployment that other runs share (a CI fleet on
+/// one cluster). Both remove what the run made when its last process ends, and sweep what
+/// killed runs left once it is older than the run TTL.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
+pub enum RunIsolation {
+    /// The configured namespace, as it is: tests keep apart by task queue and workflow ID, and
+    /// nothing is removed (the default).
+    #[default]
+    None,
+    /// A namespace of the run's own, registered with a marker saying who made it and when,
+    /// and deleted at the end (self-hosted clusters where tests may register namespaces).
+    Namespace,
+    /// The configured namespace, with the run's ID first in every workflow ID and task
+    /// queue; its open workflows are terminated at the end (Temporal Cloud, and clusters
+    /// where tests may not register namespaces).
+    Prefix,
+}

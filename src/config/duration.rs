@@ -14,6 +14,9 @@ impl Bounds {
     pub const STARTUP: Bounds = Bounds(Duration::from_secs(1)..=Duration::from_secs(24 * 3600));
     /// Bounds on how long a stack outlives its last user.
     pub const LINGER: Bounds = Bounds(Duration::ZERO..=Duration::from_secs(24 * 3600));
+    /// Bounds on how old a run's leftovers on a shared deployment must be to be swept.
+    pub const RUN_TTL: Bounds =
+        Bounds(Duration::from_secs(1)..=Duration::from_secs(30 * 24 * 3600));
     /// Bounds on the first retry interval of the validation workflow's error stage.
     pub const RETRY_INTERVAL: Bounds = Bounds(Duration::from_millis(1)..=Duration::from_secs(600));
 

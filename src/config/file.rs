@@ -54,6 +54,10 @@ struct ExternalFile {
     /// Name of the env var that holds the PostgreSQL URL (it carries a password).
     postgres_url_env: Option<String>,
     ui_url: Option<String>,
+    /// `none`, `namespace` or `prefix`.
+    isolation: Option<String>,
+    /// How old leftovers of killed runs must be to be swept.
+    run_ttl: Option<String>,
 }
 
 /// The nearest `temporal-harness.toml`, from `CARGO_MANIFEST_DIR` (set by cargo for tests)
@@ -192,30 +196,35 @@ fn apply_text(
             Some(v) => super::parse_frontend_address("[external] address", &v)?,
             None => String::new(),
         };
-        config.external = Some(ExternalTarget {
-            ui_url,
-            address,
-            tls: TlsFiles {
-                ca: ext.tls_ca,
-                cert: ext.tls_cert,
-                key: ext.tls_key,
-                server_name: ext.tls_server_name,
-            },
-            api_key: named_var(env, path, "api_key_env", ext.api_key_env.as_deref())?
-                .map(|(_, v)| Secret::new(v)),
-            postgres_url: match named_var(
-                env,
-                path,
-                "postgres_url_env",
-                ext.postgres_url_env.as_deref(),
-            )? {
-                Some((key, text)) => Some(super::parse_conn_string(
-                    &format!("{key} (named by [external] postgres_url_env)"),
-                    &text,
-                )?),
-                None => None,
-            },
-        });
+        let mut target = ExternalTarget::new(address);
+        target.ui_url = ui_url;
+        target.tls = TlsFiles {
+            ca: ext.tls_ca,
+            cert: ext.tls_cert,
+            key: ext.tls_key,
+            server_name: ext.tls_server_name,
+        };
+        target.api_key = named_var(env, path, "api_key_env", ext.api_key_env.as_deref())?
+            .map(|(_, v)| Secret::new(v));
+        target.postgres_url = match named_var(
+            env,
+            path,
+            "postgres_url_env",
+            ext.postgres_url_env.as_deref(),
+        )? {
+            Some((key, text)) => Some(super::parse_conn_string(
+                &format!("{key} (named by [external] postgres_url_env)"),
+                &text,
+            )?),
+            None => None,
+        };
+        if let Some(v) = ext.isolation {
+            target.isolation = parse_enum("[external] isolation", &v)?;
+        }
+        if let Some(v) = ext.run_ttl {
+            target.run_ttl = parse_duration_key("[external] run_ttl", &v, &Bounds::RUN_TTL)?;
+        }
+        config.external = Some(target);
     }
     Ok(())
 }

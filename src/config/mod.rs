@@ -9,7 +9,9 @@ mod error;
 mod file;
 
 pub use address::parse_frontend_address;
-pub use choices::{BackendKind, Flavor, ImageRole, ImageSource, OfficialImages, Topology};
+pub use choices::{
+    BackendKind, Flavor, ImageRole, ImageSource, OfficialImages, RunIsolation, Topology,
+};
 pub use duration::{parse_duration, parse_duration_text, Bounds, DurationError};
 pub use env::{Env, ProcessEnv};
 pub(crate) use error::parse_conn_string;
@@ -40,8 +42,10 @@ impl TlsFiles {
     }
 }
 
-/// An existing deployment to run against.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An existing deployment to run against. Made with [`ExternalTarget::new`], then its
+/// public fields set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExternalTarget {
     /// Frontend address, `host:port`.
     pub address: String,
@@ -53,6 +57,36 @@ pub struct ExternalTarget {
     pub postgres_url: Option<PgConnInfo>,
     /// The deployment's Web UI (`https://temporal.example.com`), for links to workflows.
     pub ui_url: Option<String>,
+    /// How a run keeps apart from the other runs on the deployment, and cleans up after
+    /// itself.
+    pub isolation: RunIsolation,
+    /// How old a run's namespace, or a workflow of a run, must be before another run's sweep
+    /// takes it for a leftover of a killed run and removes it. Longer than your longest run.
+    pub run_ttl: Duration,
+}
+
+impl ExternalTarget {
+    /// The deployment at `address` (`host:port`), plaintext, with no run isolation.
+    pub fn new(address: impl Into<String>) -> Self {
+        ExternalTarget {
+            address: address.into(),
+            tls: TlsFiles::default(),
+            api_key: None,
+            postgres_url: None,
+            ui_url: None,
+            isolation: RunIsolation::None,
+            run_ttl: DEFAULT_RUN_TTL,
+        }
+    }
+}
+
+/// What [`ExternalTarget::run_ttl`] is unless set: longer than a CI job usually runs.
+pub const DEFAULT_RUN_TTL: Duration = Duration::from_secs(3 * 3600);
+
+impl Default for ExternalTarget {
+    fn default() -> Self {
+        ExternalTarget::new("")
+    }
 }
 
 /// Everything that decides which stack a test gets. Made by [`StackConfig::load`] (or
@@ -209,7 +243,21 @@ impl StackConfig {
 
     fn apply_external_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
         let address = env.var("TEMPORAL_HARNESS_ADDRESS")?;
-        if address.is_none() && self.external.is_none() {
+        let isolation = env.var("TEMPORAL_HARNESS_ISOLATION")?;
+        let run_ttl = env.var("TEMPORAL_HARNESS_RUN_TTL")?;
+        if isolation.is_some() && self.backend != BackendKind::External {
+            // A fleet's setting left on a run against a stack of its own must not read as
+            // isolation that took effect.
+            return Err(ConfigError::Unsupported(format!(
+                "TEMPORAL_HARNESS_ISOLATION is set, but the backend is {}: run isolation is for \
+                 an external deployment that other runs share. Fix: set \
+                 TEMPORAL_HARNESS_BACKEND=external (with TEMPORAL_HARNESS_ADDRESS), or unset \
+                 TEMPORAL_HARNESS_ISOLATION",
+                self.backend
+            )));
+        }
+        if address.is_none() && isolation.is_none() && run_ttl.is_none() && self.external.is_none()
+        {
             return Ok(());
         }
         let ext = self.external.get_or_insert_with(ExternalTarget::default);
@@ -236,6 +284,12 @@ impl StackConfig {
         }
         if let Some(v) = env.var("TEMPORAL_HARNESS_UI_URL")? {
             ext.ui_url = Some(parse_ui_url("TEMPORAL_HARNESS_UI_URL", &v)?);
+        }
+        if let Some(v) = isolation {
+            ext.isolation = parse_enum("TEMPORAL_HARNESS_ISOLATION", &v)?;
+        }
+        if let Some(v) = run_ttl {
+            ext.run_ttl = parse_duration_key("TEMPORAL_HARNESS_RUN_TTL", &v, &Bounds::RUN_TTL)?;
         }
         Ok(())
     }

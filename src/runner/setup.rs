@@ -81,10 +81,21 @@ pub(super) async fn setup(
         }
         Place::TestServer(time, endpoints) => (None, Some(time), endpoints),
     };
-    let prefix = options.id_prefix();
+    // In a run on a shared deployment, the run's ID comes first: what ends the run (or
+    // sweeps it) finds the run's workflows and task queues by it.
+    let prefix = match &endpoints.run {
+        Some(run) => format!("{}-{}", run.id, options.id_prefix()),
+        None => options.id_prefix(),
+    };
     let namespace = if options.isolated_namespace {
         let ns = format!("th-{prefix}");
-        crate::stack::prepare_namespace(&endpoints.temporal, &ns, config.startup_timeout).await?;
+        crate::stack::prepare_namespace(
+            &endpoints.temporal,
+            &ns,
+            endpoints.run.as_ref(),
+            config.startup_timeout,
+        )
+        .await?;
         ns
     } else {
         endpoints.namespace.clone()

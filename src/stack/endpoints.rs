@@ -14,8 +14,13 @@ pub struct Endpoints {
     pub flavor: Option<Flavor>,
     /// How to reach the Temporal frontend.
     pub temporal: TemporalTarget,
-    /// The namespace tests share.
+    /// The namespace tests share (under namespace isolation on a shared deployment, the
+    /// run's own).
     pub namespace: String,
+    /// The run on a shared external deployment that the tests belong to, when the
+    /// configuration isolates runs (`[external] isolation`).
+    #[serde(default)]
+    pub run: Option<super::RunScope>,
     /// Server-level PostgreSQL URL (database `postgres`), where there is a PostgreSQL.
     pub postgres_url: Option<PgConnInfo>,
     /// Temporal's own database (`temporal`).
@@ -53,6 +58,7 @@ impl Endpoints {
             flavor,
             temporal: TemporalTarget::plain(address),
             namespace: namespace.into(),
+            run: None,
             postgres_url: None,
             temporal_db_url: None,
             visibility_db_url: None,
@@ -134,6 +140,7 @@ mod tests {
             flavor: Some(Flavor::Postgres),
             temporal: TemporalTarget::plain("127.0.0.1:7233"),
             namespace: "default".into(),
+            run: None,
             postgres_url: Some(url.clone()),
             temporal_db_url: Some(url.with_database("temporal")),
             visibility_db_url: None,

@@ -181,13 +181,16 @@ impl Drop for Stack {
 }
 
 /// Makes `namespace` usable on `target` (registering it when missing) within `timeout`:
-/// how tests get a namespace of their own.
+/// how tests get a namespace of their own. In a `run` on a shared deployment the namespace
+/// carries the run's marker, so the run's end (or a later sweep) deletes it.
 pub async fn prepare_namespace(
     target: &TemporalTarget,
     namespace: &str,
+    run: Option<&super::RunScope>,
     timeout: Duration,
 ) -> Result<(), StackError> {
-    readiness::wait_ready(target, namespace, true, timeout)
+    let data = run.map(super::external::marker).unwrap_or_default();
+    readiness::wait_registered(target, namespace, &data, timeout)
         .await
         .map(drop)
 }

@@ -41,6 +41,7 @@ pub use error::{
     BootError, ControlError, DockerError, PostgresError, StackError, StateError, TemporalError,
     ToolsError,
 };
+pub use external::RunScope;
 pub(crate) use handle::prepare_namespace;
 pub use handle::{down, Shutdown, Stack};
 pub(crate) use identity::fnv1a;
@@ -48,6 +49,7 @@ pub(crate) use local::CLUSTER_NODES;
 pub use persistence_faults::{PersistenceError, PersistenceFault, Store};
 #[cfg(feature = "validation")]
 pub(crate) use postgres::connect_once as connect_postgres;
+pub(crate) use readiness::NamespaceData;
 // Kept public: whether a database's schema is new enough for the pinned server, for a
 // platform team's own tooling (its tests use it so).
 pub use postgres::{check_schema, SchemaStatus};

@@ -36,15 +36,30 @@ pub(crate) async fn wait_ready(
     create_namespace: bool,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    wait(target, Some(namespace), create_namespace, timeout).await
+    let empty = NamespaceData::new();
+    let create = create_namespace.then_some(&empty);
+    wait(target, Some(namespace), create, timeout).await
 }
+
+/// Like [`wait_ready`] registering a missing namespace with `data` (what made it, and when).
+pub(crate) async fn wait_registered(
+    target: &TemporalTarget,
+    namespace: &str,
+    data: &NamespaceData,
+    timeout: Duration,
+) -> Result<Connection, StackError> {
+    wait(target, Some(namespace), Some(data), timeout).await
+}
+
+/// The key-value data a namespace is registered with.
+pub(crate) type NamespaceData = std::collections::HashMap<String, String>;
 
 /// Waits for health SERVING only (the time-skipping test server has no namespace API).
 pub(crate) async fn wait_serving(
     target: &TemporalTarget,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    wait(target, None, false, timeout).await
+    wait(target, None, None, timeout).await
 }
 
 /// The system namespace, where the worker service's own workers poll.
@@ -109,7 +124,7 @@ pub(crate) async fn wait_system_workers(
 async fn wait(
     target: &TemporalTarget,
     namespace: Option<&str>,
-    create_namespace: bool,
+    create_namespace: Option<&NamespaceData>,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
     // Set once this call registers the namespace: from then on, usable means a workflow
@@ -144,7 +159,7 @@ async fn wait(
 async fn attempt(
     target: &TemporalTarget,
     namespace: Option<&str>,
-    create_namespace: bool,
+    create_namespace: Option<&NamespaceData>,
     registered: &Cell<bool>,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
@@ -190,8 +205,9 @@ async fn attempt(
                 })?
         }
         Ok(_) => {}
-        Err(s) if s.code() == tonic::Code::NotFound && create_namespace => {
-            register(&connection, namespace).await.map_err(|s| {
+        Err(s) if s.code() == tonic::Code::NotFound && create_namespace.is_some() => {
+            let data = create_namespace.cloned().unwrap_or_default();
+            register(&connection, namespace, data).await.map_err(|s| {
                 unreachable(context(
                     format!("cannot register namespace {namespace}"),
                     Grpc(s),
@@ -218,9 +234,14 @@ async fn attempt(
     Ok(connection)
 }
 
-async fn register(connection: &Connection, namespace: &str) -> Result<(), tonic::Status> {
+async fn register(
+    connection: &Connection,
+    namespace: &str,
+    data: NamespaceData,
+) -> Result<(), tonic::Status> {
     let request = RegisterNamespaceRequest {
         namespace: namespace.into(),
+        data,
         description: "created by temporal-harness".into(),
         workflow_execution_retention_period: Duration::from_secs(24 * 3600).try_into().ok(),
         ..Default::default()

@@ -65,11 +65,10 @@ async fn external_runs_a_workflow_on_a_stack_the_test_started() {
         .await
         .expect("stack to point at");
     let mut external = config(BackendKind::External, Flavor::Postgres);
-    external.external = Some(temporal_harness::config::ExternalTarget {
-        address: own.endpoints().temporal.address.clone(),
-        postgres_url: own.endpoints().temporal_db_url.clone(),
-        ..Default::default()
-    });
+    let mut target =
+        temporal_harness::config::ExternalTarget::new(&own.endpoints().temporal.address);
+    target.postgres_url = own.endpoints().temporal_db_url.clone();
+    external.external = Some(target);
     let stack = Stack::acquire(&external).await.expect("external stack");
     assert_eq!(stack.endpoints().backend, BackendKind::External);
     assert!(stack.endpoints_file().is_none(), "nothing owned");

@@ -12,10 +12,7 @@ use test_support::config;
 
 fn external(address: &str) -> StackConfig {
     let mut c = config(BackendKind::External, Flavor::Postgres);
-    c.external = Some(ExternalTarget {
-        address: address.into(),
-        ..Default::default()
-    });
+    c.external = Some(ExternalTarget::new(address));
     c
 }
 

@@ -10,6 +10,7 @@ mod backends;
 mod cluster;
 mod errors;
 mod failover;
+mod fleet;
 mod persistence_faults;
 mod postgres_template;
 mod postgres_tls;

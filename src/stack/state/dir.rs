@@ -1,7 +1,9 @@
 //! One stack's folder: what it records (processes and folders to remove, its label, its
 //! endpoints, the boot log) and the checks that it holds only what the harness wrote.
 
-use super::files::{BOOT_LOG, DIRS, ENDPOINTS, KEEP, KEEPER_PID, LABEL, LEASES, PIDS, RECORDS};
+use super::files::{
+    BOOT_LOG, DIRS, ENDPOINTS, KEEP, KEEPER_PID, LABEL, LEASES, PIDS, RECORDS, RUN,
+};
 use crate::stack::labels::{root_label, STACK_LABEL};
 use crate::stack::process::process_alive;
 use crate::stack::{Endpoints, StackError, ToolsError};
@@ -125,6 +127,31 @@ impl StackDir {
     pub(crate) fn endpoints(&self) -> Option<Endpoints> {
         let text = fs::read_to_string(self.path().join(ENDPOINTS)).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// True when this folder records a run on an external deployment.
+    pub(crate) fn is_run(&self) -> bool {
+        self.path().join(RUN).exists()
+    }
+
+    /// The record of a run on an external deployment, if this folder is one's.
+    pub(crate) fn run_record<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        let text = fs::read_to_string(self.path().join(RUN)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Records the run on an external deployment this folder is for (0600).
+    pub(crate) fn write_run_record(&self, run: &impl serde::Serialize) -> Result<(), StackError> {
+        self.write_private_json(RUN, run)
+    }
+
+    /// Forgets the run this folder recorded (it was ended).
+    pub(crate) fn remove_run_record(&self) -> Result<(), StackError> {
+        let path = self.path().join(RUN);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StackError::state(&path, e)),
+            _ => Ok(()),
+        }
     }
 
     /// True when a keeper watches the stack, or it was kept on purpose.

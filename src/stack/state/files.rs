@@ -17,11 +17,14 @@ pub(crate) const KEEPER_PID: &str = "keeper.pid";
 pub(crate) const KEEPER_LOG: &str = "keeper.log";
 /// The published endpoints (0600: they hold the generated password).
 pub(crate) const ENDPOINTS: &str = "stack.json";
+/// A run on a shared external deployment (its ID, namespace and isolation): the folder is
+/// a run's, ended on the deployment by the run's last process, never by the keeper.
+pub(crate) const RUN: &str = "run.json";
 /// File in the state folder (beside the stack folders) with one line per stack boot (key,
 /// pid, duration): what the sharing benchmark counts.
 pub const BOOT_LOG: &str = "boots.log";
 
 /// What a stack folder records, which teardown reads and acts on.
-pub(crate) const RECORDS: [&str; 8] = [
-    PIDS, DIRS, LABEL, KEEP, LEASES, KEEPER_PID, KEEPER_LOG, ENDPOINTS,
+pub(crate) const RECORDS: [&str; 9] = [
+    PIDS, DIRS, LABEL, KEEP, LEASES, KEEPER_PID, KEEPER_LOG, ENDPOINTS, RUN,
 ];

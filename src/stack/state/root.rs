@@ -8,7 +8,9 @@ use std::fs;
 use std::path::Path;
 
 /// Tears down every stack in `root` that nobody tends (its keeper was killed, e.g. by a
-/// SIGKILL of the whole run) and that is not kept. Returns how many were reaped.
+/// SIGKILL of the whole run) and that is not kept. Returns how many were reaped. A run on an
+/// external deployment has no keeper and is left alone: what it made lives on the deployment,
+/// and only its record says what to remove there (the next process of its kind ends it).
 pub(crate) fn reap_stale(root: &Path) -> usize {
     let Ok(entries) = fs::read_dir(root) else {
         return 0;
@@ -27,7 +29,7 @@ pub(crate) fn reap_stale(root: &Path) -> usize {
         let Some(_lock) = stack.try_lock() else {
             continue;
         };
-        if !stack.is_tended() && stack.teardown().is_ok() {
+        if !stack.is_tended() && !stack.is_run() && stack.teardown().is_ok() {
             reaped += 1;
         }
     }
