@@ -292,6 +292,8 @@ mod tests {
             [external]
             address = "t.example:7233"
             api_key_env = "MY_KEY"
+            isolation = "prefix"
+            run_ttl = "2h"
         "#;
         apply_text(
             &mut c,
@@ -307,6 +309,8 @@ mod tests {
         let ext = c.external.unwrap();
         assert_eq!(ext.address, "t.example:7233");
         assert_eq!(ext.api_key.unwrap().expose(), "k");
+        assert_eq!(ext.isolation, crate::config::RunIsolation::Prefix);
+        assert_eq!(ext.run_ttl, Duration::from_secs(7200));
     }
 
     #[test]

@@ -82,12 +82,58 @@ fn external_settings_come_from_env_and_the_key_stays_secret() {
     assert!(!format!("{c:?}").contains("key-123"));
 }
 
+#[test]
+fn run_isolation_comes_from_env_and_is_refused_off_an_external_deployment() {
+    let mut c = StackConfig::default();
+    assert_eq!(ExternalTarget::default().isolation, RunIsolation::None);
+    assert_eq!(ExternalTarget::default().run_ttl, DEFAULT_RUN_TTL);
+    c.apply_env(&[
+        ("TEMPORAL_HARNESS_BACKEND", "external"),
+        ("TEMPORAL_HARNESS_ADDRESS", "t:7233"),
+        ("TEMPORAL_HARNESS_ISOLATION", "Namespace"),
+        ("TEMPORAL_HARNESS_RUN_TTL", "90m"),
+    ])
+    .unwrap();
+    let ext = c.external.as_ref().unwrap();
+    assert_eq!(ext.isolation, RunIsolation::Namespace);
+    assert_eq!(ext.run_ttl, Duration::from_secs(5400));
+    // Set for a run that boots a stack of its own, it would isolate nothing: refused.
+    let err = StackConfig::default()
+        .apply_env(&[("TEMPORAL_HARNESS_ISOLATION", "prefix")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("TEMPORAL_HARNESS_ISOLATION") && err.contains("backend is auto"),
+        "{err}"
+    );
+    for (key, value, expected) in [
+        (
+            "TEMPORAL_HARNESS_ISOLATION",
+            "cluster",
+            "none, namespace or prefix",
+        ),
+        ("TEMPORAL_HARNESS_RUN_TTL", "0s", "from 1s"),
+    ] {
+        let err = StackConfig::default()
+            .apply_env(&[
+                ("TEMPORAL_HARNESS_BACKEND", "external"),
+                ("TEMPORAL_HARNESS_ADDRESS", "t:7233"),
+                (key, value),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains(expected), "{err}");
+    }
+}
+
 mod property {
     use super::*;
     use proptest::prelude::*;
 
     /// Every variable the harness reads.
-    const KEYS: [&str; 19] = [
+    const KEYS: [&str; 21] = [
+        "TEMPORAL_HARNESS_ISOLATION",
+        "TEMPORAL_HARNESS_RUN_TTL",
         "TEMPORAL_HARNESS_BACKEND",
         "TEMPORAL_HARNESS_FLAVOR",
         "TEMPORAL_HARNESS_IMAGES",
@@ -125,6 +171,9 @@ mod property {
     fn value() -> impl Strategy<Value = String> {
         prop_oneof![
             Just("auto".to_string()),
+            Just("external".to_string()),
+            Just("namespace".to_string()),
+            Just("prefix".to_string()),
             Just("local".to_string()),
             Just("dev".to_string()),
             Just("99999999999999999999h".to_string()),

@@ -46,6 +46,9 @@ fn the_ci_template_passes_actionlint_and_runs_in_shards() {
         "--partition hash:${{ matrix.shard }}/3",
         "shard: [1, 2, 3]",
         "TEMPORAL_HARNESS_REPLAY_PRESSURE: \"1\"",
+        "TEMPORAL_HARNESS_BACKEND: external",
+        "TEMPORAL_HARNESS_ISOLATION: ${{ vars.TEMPORAL_SHARED_ISOLATION || 'namespace' }}",
+        "--partition hash:${{ matrix.shard }}/4",
     ] {
         assert!(text.contains(needed), "the template lacks {needed:?}");
     }
