@@ -4,7 +4,8 @@
 //! workflow started, sequential latency, throughput of N concurrent workflows with one
 //! activity each, and peak RSS; the runner also with its activity mocked in the body. Each
 //! mode runs in a child process of its own so peak RSS is its own. Run:
-//! `cargo bench --bench runner_throughput [-- N]` (default 300).
+//! `cargo bench --bench runner_throughput [-- N] [--rounds R]` (defaults 300 and 5): every
+//! round runs every mode once, in a rotated order, and the ratios are paired per round.
 
 use futures::future::join_all;
 use std::process::Command;
@@ -204,10 +205,13 @@ fn sdk_testing_mode(n: u32) -> Figures {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // N is the number not given as a flag's value (`--rounds R`, `--mode M`).
     let n: u32 = args
         .iter()
+        .enumerate()
         .skip(1)
-        .find_map(|a| a.parse().ok())
+        .filter(|(i, _)| !matches!(args[i - 1].as_str(), "--rounds" | "--mode"))
+        .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(300);
     if let Some(mode) = args
         .iter()
@@ -228,81 +232,145 @@ fn main() {
         );
         return;
     }
-    // Warm the shared stack first so neither mode pays for the boot.
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(5);
+    // Warm the shared stack first so no mode pays for the boot.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let stack = runtime
         .block_on(Stack::acquire(&StackConfig::load().unwrap()))
         .expect("stack");
-    let mut rows = Vec::new();
-    // The two modes on the shared stack swap places in the second round: a worker process
-    // that starts right after another one exits from the same dev server sees workflow tasks
-    // dispatched about 38 ms late for a second or two (measured: 100 ms per sequential
-    // workflow instead of 73), so a fixed order would always penalise the second mode.
-    let order = [
-        "sdk-testing",
-        "sdk",
-        "runner",
-        "runner-mocked",
-        "sdk-testing",
-        "runner-mocked",
-        "runner",
-        "sdk",
-    ];
-    for mode in &order {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--mode", mode, &n.to_string()])
-            .output()
-            .expect("run mode");
-        let line = String::from_utf8_lossy(&out.stdout);
-        let row: serde_json::Value = serde_json::from_str(line.lines().last().unwrap_or("{}"))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "mode {mode} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                )
-            });
-        rows.push(row);
+    // Every round runs every mode once, in an order rotated by one place a round, so each
+    // mode takes each place equally often: a worker process that starts right after another
+    // one exits from the same dev server sees workflow tasks dispatched about 38 ms late for
+    // a second or two (measured: 100 ms per sequential workflow instead of 73), so a fixed
+    // order would always penalise the same mode. Ratios are taken within a round (paired),
+    // so a slow minute of the machine moves both sides of each ratio.
+    let modes = ["sdk-testing", "sdk", "runner", "runner-mocked"];
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for round in 0..rounds {
+        for k in 0..modes.len() {
+            let mode = modes[(round + k) % modes.len()];
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args(["--mode", mode, &n.to_string()])
+                .output()
+                .expect("run mode");
+            let line = String::from_utf8_lossy(&out.stdout);
+            let mut row: serde_json::Value =
+                serde_json::from_str(line.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+                    panic!(
+                        "mode {mode} failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                });
+            row["round"] = round.into();
+            eprintln!("round {}/{rounds}: {row}", round + 1);
+            rows.push(row);
+        }
     }
     drop(stack);
+    let values = |mode: &str, key: &str| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r["mode"] == mode)
+            .filter_map(|r| r[key].as_f64())
+            .collect()
+    };
     println!(
-        "\n{n} concurrent workflows (one activity each), same stack: {}",
+        "\n{n} concurrent workflows (one activity each), {rounds} interleaved rounds, same stack: {}",
         stack_name()
     );
+    println!("median [min - max] over the rounds");
     println!(
-        "{:<12} {:>14} {:>14} {:>10} {:>10} {:>12}",
-        "mode", "first start s", "sequential ms", "total s", "wf/s", "peak RSS MB"
+        "{:<14} {:>22} {:>22} {:>22} {:>8}",
+        "mode", "first start s", "sequential ms", "wf/s", "RSS MB"
     );
-    for r in &rows {
+    for mode in modes {
         println!(
-            "{:<12} {:>14.3} {:>14.1} {:>10.2} {:>10.1} {:>12.1}",
-            r["mode"].as_str().unwrap_or("?"),
-            r["first_start_s"].as_f64().unwrap_or(f64::NAN),
-            r["sequential_ms"].as_f64().unwrap_or(f64::NAN),
-            r["total_s"].as_f64().unwrap_or(f64::NAN),
-            r["wf_per_s"].as_f64().unwrap_or(f64::NAN),
-            r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN)
+            "{:<14} {:>22} {:>22} {:>22} {:>8.1}",
+            mode,
+            Spread::of(&values(mode, "first_start_s")).show(3),
+            Spread::of(&values(mode, "sequential_ms")).show(1),
+            Spread::of(&values(mode, "wf_per_s")).show(1),
+            Spread::of(&values(mode, "peak_rss_mb")).median,
         );
     }
-    let best = |m: &str, key: &str, better: fn(f64, f64) -> f64, start: f64| {
-        rows.iter()
-            .filter(|r| r["mode"] == m)
-            .filter_map(|r| r[key].as_f64())
-            .fold(start, better)
+    // Paired per round: throughput ratio (higher: the runner is faster) and sequential speed
+    // ratio (the other mode's latency over the runner's: higher is the runner faster).
+    let paired = |other: &str, key: &str, runner_over_other: bool| -> Spread {
+        let ours = values("runner", key);
+        let theirs = values(other, key);
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(o, t)| if runner_over_other { o / t } else { t / o })
+            .collect();
+        Spread::of(&ratios)
     };
-    let throughput = |m: &str| best(m, "wf_per_s", f64::max, 0.0);
-    let latency = |m: &str| best(m, "sequential_ms", f64::min, f64::INFINITY);
-    println!(
-        "best of 2 each: throughput runner/sdk {:.3}, runner/sdk-testing {:.3}; \
-         sequential speed runner/sdk {:.3}, runner/sdk-testing {:.3}",
-        throughput("runner") / throughput("sdk"),
-        throughput("runner") / throughput("sdk-testing"),
-        latency("sdk") / latency("runner"),
-        latency("sdk-testing") / latency("runner"),
-    );
+    let ratios = [
+        (
+            "throughput runner/sdk-testing",
+            paired("sdk-testing", "wf_per_s", true),
+        ),
+        ("throughput runner/sdk", paired("sdk", "wf_per_s", true)),
+        (
+            "sequential speed runner vs sdk-testing",
+            paired("sdk-testing", "sequential_ms", false),
+        ),
+        (
+            "sequential speed runner vs sdk",
+            paired("sdk", "sequential_ms", false),
+        ),
+        (
+            "first start runner vs sdk-testing",
+            paired("sdk-testing", "first_start_s", false),
+        ),
+    ];
+    for (name, spread) in &ratios {
+        println!("{name:<40} {}", spread.show(3));
+    }
     println!(
         "{}",
-        serde_json::json!({"bench": "runner_throughput", "n": n, "rows": rows})
+        serde_json::json!({"bench": "runner_throughput", "n": n, "rounds": rounds,
+            "ratios": ratios.iter().map(|(name, s)| serde_json::json!({"ratio": name,
+                "median": s.median, "min": s.min, "max": s.max})).collect::<Vec<_>>(),
+            "rows": rows})
     );
+}
+
+/// A figure over the rounds: its median and range.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Spread {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let median = match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            min: v.first().copied().unwrap_or(f64::NAN),
+            max: v.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    fn show(&self, decimals: usize) -> String {
+        format!(
+            "{:.d$} [{:.d$} - {:.d$}]",
+            self.median,
+            self.min,
+            self.max,
+            d = decimals
+        )
+    }
 }
 
 fn stack_name() -> String {

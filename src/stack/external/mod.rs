@@ -130,3 +130,34 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
         description,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_id_says_when_it_started_and_scopes_its_queries() {
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_796_623_400);
+        let run = RunScope::new(RunIsolation::Prefix, at);
+        let (start, random) = run
+            .id
+            .strip_prefix("thr-1796623400-")
+            .map_or(("", ""), |r| ("ok", r));
+        assert_eq!(start, "ok", "{}", run.id);
+        assert!(random.len() == 8 && random.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(RunScope::new(RunIsolation::Prefix, at).id, run.id);
+        // The run's own workflows and children on its queues; the trailing dash keeps run
+        // `thr-1-a` from matching run `thr-1-ab`.
+        assert_eq!(
+            run.visibility_query(),
+            format!(
+                "WorkflowId STARTS_WITH '{0}-' OR TaskQueue STARTS_WITH 'tq-{0}-'",
+                run.id
+            )
+        );
+        assert_eq!(
+            RunScope::any_run_query(),
+            "WorkflowId STARTS_WITH 'thr-' OR TaskQueue STARTS_WITH 'tq-thr-'"
+        );
+    }
+}
