@@ -30,10 +30,18 @@ pub(super) struct Joined {
     pub(super) namespace: String,
     dir: StackDir,
     target: TemporalTarget,
+    /// How long the run's last process waits at exit for another to join (see `leave_all`).
+    linger: Duration,
 }
 
 /// The runs this process joined (one per deployment and setting; usually one).
 static JOINED: Mutex<Vec<Joined>> = Mutex::new(Vec::new());
+
+/// The most a run's last process waits at exit for the next one to join: `cargo test` starts
+/// the next test binary, and nextest the next test process, right after one exits, and each
+/// joins within a fraction of a second; without the wait a shard of 100 tests under nextest
+/// made and ended 18 runs (a namespace each), one per gap between its processes.
+const EXIT_LINGER: Duration = Duration::from_secs(1);
 
 /// How long ending or sweeping may take before the run reports it and goes on.
 const CLUSTER_BUDGET: Duration = Duration::from_secs(60);
@@ -71,6 +79,7 @@ pub(super) async fn join(
         namespace: record.namespace,
         dir,
         target: target.clone(),
+        linger: config.linger.min(EXIT_LINGER),
     };
     self::joined().push(joined.clone());
     exit::end_runs_at_exit();
@@ -202,10 +211,15 @@ async fn end(record: &Record, target: &TemporalTarget, why: &str) -> bool {
 }
 
 /// At this process's exit: gives up its leases and ends each run no other live process
-/// holds.
+/// holds, once none has joined within the linger time.
 pub(super) async fn leave_all() {
     let runs = std::mem::take(&mut *joined());
     for run in runs {
+        // Still holding the lease, so a process that comes now joins this run.
+        let deadline = tokio::time::Instant::now() + run.linger;
+        while !run.dir.held_by_others() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         run.dir.release();
         let Ok(_lock) = run.dir.lock(Duration::from_secs(10)).await else {
             continue;

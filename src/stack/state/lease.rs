@@ -85,9 +85,11 @@ impl StackDir {
     /// taken the stack again between giving it up and the lock (tests of one binary acquire
     /// and shut down the shared stack concurrently).
     pub(crate) fn in_use(&self) -> bool {
-        if handles().get(&self.path()).is_some_and(|count| *count > 0) {
-            return true;
-        }
+        handles().get(&self.path()).is_some_and(|count| *count > 0) || self.held_by_others()
+    }
+
+    /// True when another live process holds a lease.
+    pub(crate) fn held_by_others(&self) -> bool {
         let me = std::process::id() as i32;
         fs::read_dir(self.path().join(LEASES))
             .into_iter()
