@@ -121,3 +121,8 @@ for i in $(seq 1 "$shards"); do
 done
 [ "$failed" = 0 ] || { echo "a shard failed:"; tail -20 "$work"/own-*.log; exit 1; }
 echo "  a stack per shard: $shards shards x 100 tests in ${total}s"
+# Each stack's keeper tears it down after the linger time: wait for that before the folders go.
+for _ in $(seq 1 300); do
+  [ -z "$(find "$work"/own-* -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ] && break
+  sleep 0.1
+done

@@ -93,3 +93,34 @@ fn concurrent_handles_of_one_process_never_lose_their_stack() {
         }
     });
 }
+
+/// A stack whose state folder is deleted while it runs (a CI step that wipes the temp folder,
+/// a script's `rm -rf` during the linger time) has no folder left to name its containers: its
+/// keeper removes them by the label it read at the boot.
+#[tokio::test]
+async fn a_stack_whose_folder_is_deleted_while_it_runs_leaves_no_container() {
+    let private = test_support::private_state_dir("deleted-folder");
+    let mut config = test_support::config(BackendKind::Containers, Flavor::Dev);
+    config.ui = Some(false);
+    config.state_dir = private.path().to_path_buf();
+    let stack = Stack::acquire(&config).await.expect("containers stack");
+    let folder = std::fs::read_dir(private.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("label").is_file())
+        .expect("the stack's folder");
+    let label = std::fs::read_to_string(folder.join("label")).unwrap();
+    let label = label.trim();
+    assert!(test_support::containers_labelled(label) > 0, "no container of {label}");
+    std::fs::remove_dir_all(&folder).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while test_support::containers_labelled(label) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the containers of {label} outlived their folder by a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(stack);
+}

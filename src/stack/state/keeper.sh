@@ -57,8 +57,14 @@ stop_processes() {
 # (src/stack/reaper.rs, through the API) does.
 remove_docker_resources() {
   [ -f "$1/label" ] || return 0
+  remove_labelled "$(cat "$1/label")"
+}
+
+# Removes the containers and networks of the stack whose label value is $1.
+remove_labelled() {
+  [ -n "$1" ] || return 0
   command -v docker >/dev/null 2>&1 || return 0
-  label="$TEMPORAL_HARNESS_STACK_LABEL=$(cat "$1/label")"
+  label="$TEMPORAL_HARNESS_STACK_LABEL=$1"
   ids=$(docker ps -aq --filter "label=$label" 2>/dev/null)
   # shellcheck disable=SC2086
   [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
@@ -90,7 +96,10 @@ watch)
   # same key (the folder torn down by another run and created again).
   label=$(cat "$dir/label" 2>/dev/null)
   while :; do
-    [ -d "$dir" ] || exit 0      # torn down by someone else (`temporal-harness down`)
+    # Torn down by someone else (`temporal-harness down`), or its folder deleted while the
+    # stack ran (a CI step that cleans the temp folder): its containers, if any are left,
+    # would have no folder to name them, so they go by the label (nothing, after a teardown).
+    [ -d "$dir" ] || { remove_labelled "$label" 2>/dev/null; exit 0; }
     [ "$(cat "$dir/label" 2>/dev/null)" = "$label" ] || exit 0
     [ -e "$dir/keep" ] && exit 0 # kept stacks are ended by `temporal-harness down`
     if live_leases "$dir"; then idle_ms=0; else idle_ms=$((idle_ms + 200)); fi
