@@ -112,7 +112,10 @@ async fn a_stack_whose_folder_is_deleted_while_it_runs_leaves_no_container() {
         .expect("the stack's folder");
     let label = std::fs::read_to_string(folder.join("label")).unwrap();
     let label = label.trim();
-    assert!(test_support::containers_labelled(label) > 0, "no container of {label}");
+    assert!(
+        test_support::containers_labelled(label) > 0,
+        "no container of {label}"
+    );
     std::fs::remove_dir_all(&folder).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while test_support::containers_labelled(label) > 0 {
