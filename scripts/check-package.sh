@@ -9,9 +9,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# The commit of the last release (0.1.0): the API a change must stay compatible with, as its
-# version says (CHANGELOG.md). Moved on at each release.
-SEMVER_BASELINE=0307a41dc21365dc2c4a8e239ead5f979765355f
+# The API a change must keep: the commit whose public API was last accepted for the next
+# release (0.2.0: its breaking changes since 0.1.0 are listed in CHANGELOG.md). Checked as a
+# *minor* release: additions pass, anything that would break a user of that API fails. A
+# deliberate break moves this commit on, with its CHANGELOG line. (Against 0.1.0 itself the
+# tool would check nothing: 0.2.0 may break anything 0.1.0 had.)
+SEMVER_BASELINE=8557ed416973664ed077652ffd4defead8c77212
 # shellcheck source=../fixtures/versions.env
 . fixtures/versions.env
 unpublished=(--exclude temporal-harness-test-support --exclude order-service)
@@ -40,6 +43,8 @@ rustc_id=$(rustc --version | sha256sum | cut -c1-12)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-harness/semver-baselines"
 baseline_json="$cache/$baseline-$rustc_id-$CARGO_SEMVER_CHECKS_VERSION.json"
 tool="$root/bin/cargo-semver-checks"
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
 echo "[package] cargo semver-checks of temporal-harness against the release at ${baseline:0:12}..." >&2
 if [ -f "$baseline_json" ]; then
   # The current API as the tool builds it (its flags, in generate.rs; rustdoc's JSON output
@@ -48,14 +53,21 @@ if [ -f "$baseline_json" ]; then
   RUSTC_BOOTSTRAP=1 cargo rustdoc -p temporal-harness --all-features --lib \
     --target-dir target/semver-current -- -Z unstable-options --document-private-items \
     --document-hidden-items --output-format=json --cap-lints=allow
-  "$tool" semver-checks --current-rustdoc target/semver-current/doc/temporal_harness.json \
-    --baseline-rustdoc "$baseline_json"
+  "$tool" semver-checks --release-type minor \
+    --current-rustdoc target/semver-current/doc/temporal_harness.json \
+    --baseline-rustdoc "$baseline_json" 2>&1 | tee "$report"
 else
-  "$tool" semver-checks --package temporal-harness --all-features --baseline-rev "$baseline"
+  "$tool" semver-checks --release-type minor --package temporal-harness --all-features \
+    --baseline-rev "$baseline" 2>&1 | tee "$report"
   built=$(find "target/semver-checks/git-$baseline" -path '*/target/doc/temporal_harness.json' | head -n 1)
   if [ -n "$built" ]; then
     mkdir -p "$cache" && chmod 700 "$cache"
     cp "$built" "$baseline_json.tmp" && mv "$baseline_json.tmp" "$baseline_json"
   fi
 fi
-echo "[package] semver checked in $(($(date +%s) - start)) s" >&2
+# A comparison that ran no check is no verdict (the tool says "0 checks: 0 pass").
+if ! grep -Eq 'Checked \[ *[0-9.]+s\] [1-9][0-9]* checks' "$report"; then
+  echo "[package] error: cargo semver-checks ran no check ($(grep -Eo '[0-9]+ checks: .*' "$report" | head -n 1)). Fix: compare against a baseline with the same major version (SEMVER_BASELINE in this script)" >&2
+  exit 1
+fi
+echo "[package] semver checked in $(($(date +%s) - start)) s: $(grep -Eo '[0-9]+ checks: [^)]*' "$report" | head -n 1)" >&2
