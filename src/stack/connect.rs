@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
-    ClientTlsOptions, Connection, ConnectionOptions, RetryOptions, TlsOptions, Url,
+    tonic, ClientTlsOptions, Connection, ConnectionOptions, RetryOptions, TlsOptions, Url,
 };
 
 /// How to reach a Temporal frontend.
@@ -108,6 +108,34 @@ impl TemporalTarget {
         }))
     }
 
+    /// The error for a status that refuses this connection's credentials (`UNAUTHENTICATED`,
+    /// `PERMISSION_DENIED`), which no retry can change; `None` for any other status.
+    pub(crate) fn refused(&self, status: &tonic::Status) -> Option<StackError> {
+        use tonic::Code;
+        if !matches!(
+            status.code(),
+            Code::Unauthenticated | Code::PermissionDenied
+        ) {
+            return None;
+        }
+        let has_certificate = self.tls.as_ref().is_some_and(|t| t.cert.is_some());
+        let sent = match (self.api_key.is_some(), has_certificate) {
+            (true, true) => "an API key and a client certificate",
+            (true, false) => "an API key",
+            (false, true) => "a client certificate",
+            (false, false) => "neither an API key nor a client certificate",
+        };
+        let message = match &self.api_key {
+            Some(key) => crate::secret::scrub(status.message(), key),
+            None => status.message().to_string(),
+        };
+        Some(StackError::Temporal(TemporalError::Refused {
+            address: self.address.clone(),
+            sent,
+            message: format!("{:?}: {message}", status.code()),
+        }))
+    }
+
     /// The host part of the address (what the server's certificate must name, unless a
     /// server name is configured).
     pub fn host(&self) -> &str {
@@ -198,10 +226,16 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
                 },
             }))
         }
-        Ok(Err(e)) => Err(unreachable(Box::new(ConnectFailure {
-            plain: plain_reason(&e.to_string()),
-            source: e,
-        }))),
+        Ok(Err(e)) => Err(match &e {
+            ClientConnectError::SystemInfoCallError(status) => target.refused(status),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            unreachable(Box::new(ConnectFailure {
+                plain: plain_reason(&e.to_string()),
+                source: e,
+            }))
+        })),
         Err(_) => Err(unreachable(format!("no answer within {timeout:?}").into())),
     }
 }
@@ -231,10 +265,6 @@ fn plain_reason(raw: &str) -> String {
         (
             "UnknownIssuer",
             "the server's TLS certificate is not trusted (check --tls-ca / the server name)",
-        ),
-        (
-            "Unauthenticated",
-            "the server refused the credentials (API key or client certificate)",
         ),
     ];
     known
@@ -283,6 +313,28 @@ mod tests {
         let raw = r#"Server connection error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:1, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))"#;
         assert!(plain_reason(raw).starts_with("connection refused"));
         assert_eq!(plain_reason("something new"), "something new");
+    }
+
+    #[test]
+    fn refused_credentials_say_what_was_sent_and_never_the_key() {
+        let target = TemporalTarget {
+            api_key: Some(Secret::new("sekrit")),
+            ..TemporalTarget::plain("ns.tmprl.cloud:7233")
+        };
+        let echo = tonic::Status::unauthenticated("bad key sekrit");
+        let msg = target.refused(&echo).unwrap().to_string();
+        assert!(
+            msg.contains("refused the credentials (an API key)"),
+            "{msg}"
+        );
+        assert!(msg.contains("Unauthenticated: bad key ***"), "{msg}");
+        assert!(msg.contains("Fix: set TEMPORAL_HARNESS_API_KEY"), "{msg}");
+        let denied = tonic::Status::permission_denied("no");
+        let plain = TemporalTarget::plain("h:1").refused(&denied).unwrap();
+        assert!(plain.to_string().contains("(neither an API key nor"));
+        assert!(target
+            .refused(&tonic::Status::unavailable("down"))
+            .is_none());
     }
 
     #[test]

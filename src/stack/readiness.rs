@@ -137,8 +137,11 @@ async fn wait(
             match attempt(target, namespace, create_namespace, registered, budget).await {
                 Ok(connection) => Attempt::Done(connection),
                 Err(
-                    e @ (StackError::Temporal(TemporalError::TlsFile { .. })
-                    | StackError::Temporal(TemporalError::UnknownNamespace { .. })),
+                    e @ StackError::Temporal(
+                        TemporalError::TlsFile { .. }
+                        | TemporalError::UnknownNamespace { .. }
+                        | TemporalError::Refused { .. },
+                    ),
                 ) => Attempt::Fail(e),
                 Err(e) => Attempt::Again(e),
             }
@@ -176,7 +179,11 @@ async fn attempt(
             service: WORKFLOW_SERVICE.into(),
         }))
         .await
-        .map_err(|s| unreachable(context("health check failed", Grpc(s))))?
+        .map_err(|s| {
+            target
+                .refused(&s)
+                .unwrap_or_else(|| unreachable(context("health check failed", Grpc(s))))
+        })?
         .into_inner();
     if health.status != ServingStatus::Serving as i32 {
         let status = ServingStatus::try_from(health.status)

@@ -6,6 +6,7 @@
 //! child process (the ignored `shard` test) with the external backend pointed at it and a
 //! state folder of its own, as a CI job on another machine would be.
 
+use crate::gateway;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -399,4 +400,70 @@ async fn a_killed_shards_namespace_is_swept_after_its_ttl_only() {
 #[tokio::test]
 async fn a_killed_shards_open_workflows_are_swept_after_their_ttl_only() {
     a_killed_shard_is_swept_after_its_ttl_only(RunIsolation::Prefix).await;
+}
+
+/// A run through a TLS gateway that wants an API key, as Temporal Cloud's does: every call of
+/// the run (its set-up and its clean-up too) goes over TLS with the key, the run leaves
+/// nothing, and a run without the key is refused with words that name the cause.
+async fn a_run_over_tls_with_an_api_key_leaves_nothing(isolation: RunIsolation) {
+    let d = deployment(&format!("tls-{isolation}")).await;
+    let key = format!("key-{}", uuid::Uuid::new_v4().simple());
+    let gateway = gateway::start(&d.address, &key);
+    let tls = [
+        ("TEMPORAL_HARNESS_ADDRESS", gateway.address.clone()),
+        (
+            "TEMPORAL_HARNESS_TLS_CA",
+            gateway.ca_file.display().to_string(),
+        ),
+        (
+            "TEMPORAL_HARNESS_TLS_SERVER_NAME",
+            gateway::SERVER_NAME.to_string(),
+        ),
+    ];
+    let mut with_key = tls.to_vec();
+    with_key.push(("TEMPORAL_HARNESS_API_KEY", key.clone()));
+    let state = private_state_dir("fleet-tls");
+    let mut shard = shard_process(&d, isolation, state.path(), "3h", &with_key);
+    let (run, _) = until_ready(&mut shard);
+    let said = finish(&mut shard);
+    assert_eq!(left_by(&d, &run).await, (Vec::new(), HashSet::new()));
+    assert_eq!(gateway.refused(), 0, "a call went without the key");
+    let passed = gateway.passed();
+    let clean_up: &[&str] = match isolation {
+        RunIsolation::Namespace => &["RegisterNamespace", "DeleteNamespace"],
+        _ => &["TerminateWorkflowExecution"],
+    };
+    for method in ["StartWorkflowExecution", "PollWorkflowTaskQueue"]
+        .iter()
+        .chain(clean_up)
+    {
+        assert!(
+            passed.iter().any(|p| p.ends_with(&format!("/{method}"))),
+            "{method} did not go through the gateway: {passed:?}\n{said}"
+        );
+    }
+    assert!(!said.contains(&key), "the key was shown:\n{said}");
+
+    let keyless_state = private_state_dir("fleet-keyless");
+    let keyless = shard_process(&d, isolation, keyless_state.path(), "3h", &tls);
+    let output = keyless.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a run without the key passed");
+    assert!(gateway.refused() > 0, "the gateway refused nothing");
+    // Refused at once: credentials are not a thing to wait for.
+    assert!(
+        stderr.contains("refused the credentials (neither an API key nor a client certificate)")
+            && !stderr.contains("still so after"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_with_a_namespace_of_its_own_over_tls_with_an_api_key_leaves_nothing() {
+    a_run_over_tls_with_an_api_key_leaves_nothing(RunIsolation::Namespace).await;
+}
+
+#[tokio::test]
+async fn a_run_with_a_prefix_over_tls_with_an_api_key_leaves_nothing() {
+    a_run_over_tls_with_an_api_key_leaves_nothing(RunIsolation::Prefix).await;
 }

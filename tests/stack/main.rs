@@ -11,6 +11,7 @@ mod cluster;
 mod errors;
 mod failover;
 mod fleet;
+mod gateway;
 mod persistence_faults;
 mod postgres_template;
 mod postgres_tls;
