@@ -328,7 +328,7 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("Unauthenticated: bad key ***"), "{msg}");
-        assert!(msg.contains("Fix: set TEMPORAL_HARNESS_API_KEY"), "{msg}");
+        assert!(msg.contains("Fix: give a key"), "{msg}");
         let denied = tonic::Status::permission_denied("no");
         let plain = TemporalTarget::plain("h:1").refused(&denied).unwrap();
         assert!(plain.to_string().contains("(neither an API key nor"));

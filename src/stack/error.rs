@@ -170,10 +170,10 @@ pub enum TemporalError {
     /// The frontend refused the connection's credentials (gRPC `UNAUTHENTICATED` or
     /// `PERMISSION_DENIED`): asking again cannot help, so the harness does not retry.
     #[error(
-        "Temporal at {address} refused the credentials ({sent}): {message}. Fix: set \
-         TEMPORAL_HARNESS_API_KEY (or [external] api_key) to a key this deployment accepts, or \
-         TEMPORAL_HARNESS_TLS_CERT and TEMPORAL_HARNESS_TLS_KEY to a client certificate it \
-         trusts"
+        "Temporal at {address} refused the credentials ({sent}): {message}. Fix: give a key \
+         this deployment accepts (TEMPORAL_HARNESS_API_KEY, [external] api_key, or the CLI's \
+         --api-key-env) or a client certificate it trusts (TEMPORAL_HARNESS_TLS_CERT and \
+         TEMPORAL_HARNESS_TLS_KEY, or --tls-cert and --tls-key)"
     )]
     Refused {
         /// `host:port`.
