@@ -167,23 +167,6 @@ pub enum TemporalError {
         why: &'static str,
     },
 
-    /// The frontend refused the connection's credentials (gRPC `UNAUTHENTICATED` or
-    /// `PERMISSION_DENIED`): asking again cannot help, so the harness does not retry.
-    #[error(
-        "Temporal at {address} refused the credentials ({sent}): {message}. Fix: give a key \
-         this deployment accepts (TEMPORAL_HARNESS_API_KEY, [external] api_key, or the CLI's \
-         --api-key-env) or a client certificate it trusts (TEMPORAL_HARNESS_TLS_CERT and \
-         TEMPORAL_HARNESS_TLS_KEY, or --tls-cert and --tls-key)"
-    )]
-    Refused {
-        /// `host:port`.
-        address: String,
-        /// What the connection sent: an API key, a client certificate, or neither.
-        sent: &'static str,
-        /// What the server said, with the key scrubbed out.
-        message: String,
-    },
-
     /// A TLS file could not be read.
     #[error(
         "cannot read the TLS {what} file {path}: {source}. Fix: point {env} at a readable PEM \
@@ -212,6 +195,23 @@ pub enum TemporalError {
         namespace: String,
         /// The frontend.
         address: String,
+    },
+
+    /// The frontend refused the connection's credentials (gRPC `UNAUTHENTICATED` or
+    /// `PERMISSION_DENIED`): asking again cannot help, so the harness does not retry.
+    #[error(
+        "Temporal at {address} refused the credentials ({sent}): {message}. Fix: give a key \
+         this deployment accepts (TEMPORAL_HARNESS_API_KEY, [external] api_key, or the CLI's \
+         --api-key-env) or a client certificate it trusts (TEMPORAL_HARNESS_TLS_CERT and \
+         TEMPORAL_HARNESS_TLS_KEY, or --tls-cert and --tls-key)"
+    )]
+    Refused {
+        /// `host:port`.
+        address: String,
+        /// What the connection sent: an API key, a client certificate, or neither.
+        sent: &'static str,
+        /// What the server said, with the key scrubbed out.
+        message: String,
     },
 }
 
