@@ -211,21 +211,25 @@ fn sdk_testing_mode(n: u32) -> Figures {
     })
 }
 
+/// The flags that take a value; anything else that parses as a number is N.
+const FLAGS: [&str; 3] = ["--rounds", "--mode", "--settle"];
+
+/// The value after `name` on the command line, parsed (`None`: absent or not a `T`).
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1)?.parse().ok()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // N is the number not given as a flag's value (`--rounds R`, `--mode M`).
     let n: u32 = args
         .iter()
         .enumerate()
         .skip(1)
-        .filter(|(i, _)| !matches!(args[i - 1].as_str(), "--rounds" | "--mode" | "--settle"))
+        .filter(|(i, _)| !FLAGS.contains(&args[i - 1].as_str()))
         .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(300);
-    if let Some(mode) = args
-        .iter()
-        .position(|a| a == "--mode")
-        .map(|i| args[i + 1].clone())
-    {
+    if let Some(mode) = flag::<String>(&args, "--mode") {
         let f = match mode.as_str() {
             "runner" => runner_mode(n, false),
             "runner-mocked" => runner_mode(n, true),
@@ -241,17 +245,8 @@ fn main() {
         );
         return;
     }
-    let rounds: usize = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(5);
-    let settle = Duration::from_secs_f64(
-        args.iter()
-            .position(|a| a == "--settle")
-            .and_then(|i| args.get(i + 1)?.parse().ok())
-            .unwrap_or(3.0),
-    );
+    let rounds: usize = flag(&args, "--rounds").unwrap_or(5);
+    let settle = Duration::from_secs_f64(flag(&args, "--settle").unwrap_or(3.0));
     // Warm the shared stack first so no mode pays for the boot.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let stack = runtime

@@ -99,7 +99,7 @@ pub fn start(upstream: &str, api_key: &str) -> Gateway {
         .build(connector);
     let expected = format!("Bearer {api_key}");
     let upstream = upstream.to_string();
-    let counter = seen.clone();
+    let recorder = seen.clone();
     runtime.spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         while let Ok((tcp, _)) = listener.accept().await {
@@ -108,7 +108,7 @@ pub fn start(upstream: &str, api_key: &str) -> Gateway {
                 client.clone(),
                 expected.clone(),
                 upstream.clone(),
-                counter.clone(),
+                recorder.clone(),
             );
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
