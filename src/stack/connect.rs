@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
-    tonic, ClientTlsOptions, Connection, ConnectionOptions, RetryOptions, TlsOptions, Url,
+    tonic, ClientTlsOptions, Connection, ConnectionOptions, GrpcCompression, RetryOptions,
+    TlsOptions, Url,
 };
 
 /// How to reach a Temporal frontend.
@@ -204,6 +205,11 @@ pub async fn connect(target: &TemporalTarget, timeout: Duration) -> Result<Conne
         .maybe_tls_options(target.tls_options()?)
         .maybe_api_key(target.api_key.as_ref().map(|k| k.expose().to_string()))
         .connect_timeout(timeout)
+        // The SDK gzips every request and response by default. A test's messages are small
+        // (a few KB, also to a deployment far away): gzip only spends CPU on both ends. 100
+        // tests on a running local stack, 4 interleaved rounds: 3.8-4.5 s against 4.0-5.2 s
+        // with gzip (the server's CPU per test 38-49 ms against 44-57 ms).
+        .grpc_compression(GrpcCompression::None)
         // Fail fast: callers that wait for readiness retry on their own schedule.
         .retry_options(RetryOptions::builder().max_retries(0).build())
         .build();
