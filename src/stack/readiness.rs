@@ -24,8 +24,12 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
 /// Bound on one attempt, so a black-holed address cannot eat the whole budget at once.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Pause between attempts while a server boots.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Pause between attempts while a server boots. A boot passes four stages one after another
+/// (listening, serving, the namespace visible, the system workers polling), each found by a
+/// new attempt: 100 ms between attempts made a containers boot's readiness 0.59-1.02 s, 20 ms
+/// makes it 0.51-0.56 s. An attempt against a server still booting costs it a refused
+/// connection or an `Unavailable`.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// Waits until `target` serves the WorkflowService and `namespace` is usable, registering the
 /// namespace when `create_namespace` (stacks the harness owns). Fails with the last error
