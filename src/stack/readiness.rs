@@ -24,12 +24,15 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
 /// Bound on one attempt, so a black-holed address cannot eat the whole budget at once.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Pause between attempts while a server boots. A boot passes four stages one after another
-/// (listening, serving, the namespace visible, the system workers polling), each found by a
-/// new attempt: 100 ms between attempts made a containers boot's readiness 0.59-1.02 s, 20 ms
-/// makes it 0.51-0.56 s. An attempt against a server still booting costs it a refused
-/// connection or an `Unavailable`.
-const RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// Pause between attempts while a server the harness started boots. A boot passes four
+/// stages one after another (listening, serving, the namespace visible, the system workers
+/// polling), each found by a new attempt: 100 ms between attempts made a containers boot's
+/// readiness 0.59-1.02 s, 20 ms makes it 0.51-0.56 s. An attempt against a server still
+/// booting costs it a refused connection or an `Unavailable`.
+const BOOT_PAUSE: Duration = Duration::from_millis(20);
+/// Pause between attempts against a deployment someone else runs: each attempt is a new
+/// connection (a TLS handshake, often), and a fleet of CI shards may be asking at once.
+const REMOTE_PAUSE: Duration = Duration::from_millis(100);
 
 /// Waits until `target` serves the WorkflowService and `namespace` is usable, registering the
 /// namespace when `create_namespace` (stacks the harness owns). Fails with the last error
@@ -42,17 +45,29 @@ pub(crate) async fn wait_ready(
 ) -> Result<Connection, StackError> {
     let empty = NamespaceData::new();
     let create = create_namespace.then_some(&empty);
-    wait(target, Some(namespace), create, timeout).await
+    wait(target, Some(namespace), create, timeout, BOOT_PAUSE).await
 }
 
-/// Like [`wait_ready`] registering a missing namespace with `data` (what made it, and when).
+/// Like [`wait_ready`] for a deployment someone else runs (never registers the namespace),
+/// asking gently.
+pub(crate) async fn wait_remote(
+    target: &TemporalTarget,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Connection, StackError> {
+    wait(target, Some(namespace), None, timeout, REMOTE_PAUSE).await
+}
+
+/// Like [`wait_remote`] registering a missing namespace with `data` (what made it, and when):
+/// a test's namespace of its own, on the harness's stack or on a shared deployment (so at the
+/// gentle pace).
 pub(crate) async fn wait_registered(
     target: &TemporalTarget,
     namespace: &str,
     data: &NamespaceData,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    wait(target, Some(namespace), Some(data), timeout).await
+    wait(target, Some(namespace), Some(data), timeout, REMOTE_PAUSE).await
 }
 
 /// The key-value data a namespace is registered with.
@@ -63,7 +78,7 @@ pub(crate) async fn wait_serving(
     target: &TemporalTarget,
     timeout: Duration,
 ) -> Result<Connection, StackError> {
-    wait(target, None, None, timeout).await
+    wait(target, None, None, timeout, BOOT_PAUSE).await
 }
 
 /// The system namespace, where the worker service's own workers poll.
@@ -98,7 +113,7 @@ pub(crate) async fn wait_system_workers(
         task_queue_type: TaskQueueType::Workflow as i32,
         ..Default::default()
     };
-    retry(timeout, RETRY_PAUSE, |left| {
+    retry(timeout, BOOT_PAUSE, |left| {
         let request = request.clone();
         async move {
             let mut service = connection.workflow_service();
@@ -130,11 +145,12 @@ async fn wait(
     namespace: Option<&str>,
     create_namespace: Option<&NamespaceData>,
     timeout: Duration,
+    pause: Duration,
 ) -> Result<Connection, StackError> {
     // Set once this call registers the namespace: from then on, usable means a workflow
     // can start in it (the history service's cache is the last to learn of it).
     let registered = Cell::new(false);
-    let ready = retry(timeout, RETRY_PAUSE, |left| {
+    let ready = retry(timeout, pause, |left| {
         let registered = &registered;
         async move {
             let budget = left.min(ATTEMPT_TIMEOUT);

@@ -88,7 +88,7 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Endpoints, StackErro
     }
     // An external deployment is up or not: no boot to wait for, so fail fast.
     let timeout = config.startup_timeout.min(Duration::from_secs(10));
-    readiness::wait_ready(&target, &config.namespace, false, timeout).await?;
+    readiness::wait_remote(&target, &config.namespace, timeout).await?;
     let (run, namespace) = match ext.isolation {
         RunIsolation::None => (None, config.namespace.clone()),
         _ => {
